@@ -1,0 +1,26 @@
+/* Minimal long-option parsing shared by the commands: "--name value", "--name=value"
+ * and boolean "--name".  Unknown options are errors (exit 2) that name the option. */
+#ifndef GTA_CLI_ARGS_H
+#define GTA_CLI_ARGS_H
+
+typedef enum { ARG_STR, ARG_INT, ARG_DOUBLE, ARG_FLAG, ARG_STR_LIST } arg_kind;
+
+typedef struct {
+    const char *name; /* without the leading "--" */
+    arg_kind kind;
+    void *out;        /* const char **, long long *, double *, int *, or arg_list * */
+    const char *help;
+} arg_spec;
+
+typedef struct {
+    const char **items;
+    int n;
+} arg_list;
+
+/* Parses argv[0..argc) (argv[0] is the first option, not the command). On error sets the
+ * message and returns GTA_EINPUT. "--help" prints usage and returns -1. */
+int args_parse(const char *cmd, int argc, char **argv, const arg_spec *specs, int nspecs);
+void args_usage(const char *cmd, const char *synopsis, const arg_spec *specs, int nspecs);
+void arg_list_free(arg_list *l);
+
+#endif

@@ -1,0 +1,9 @@
+#include "base/error.h"
+#include "cli/cli.h"
+
+int cmd_bench(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    gta_err_set(GTA_EFAIL, "this command is not available in this build yet");
+    return cli_fail(GTA_EFAIL);
+}

@@ -1,0 +1,10 @@
+/* Placeholder until the tokenizer lands (issue 3). */
+#include "base/error.h"
+#include "cli/cli.h"
+
+int cmd_tokenizer_train(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    gta_err_set(GTA_EFAIL, "this command is not available in this build yet");
+    return cli_fail(GTA_EFAIL);
+}

@@ -1,0 +1,52 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "cli/cli.h"
+
+int cli_fail(int code) {
+    fprintf(stderr, "gta: error: %s\n", gta_err_msg());
+    return code;
+}
+
+static int not_yet(const char *name) {
+    fprintf(stderr, "gta: error: '%s' is not available in this build yet\n", name);
+    return GTA_EFAIL;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"forward", cmd_forward, "run the model on token ids (logits, loss, gradients)"},
+    {"generate", cmd_generate, "greedy-decode or sample continuations"},
+    {"tokenize", cmd_tokenize, "text <-> ids with a tokenizer.json, chat templates"},
+    {"tokenizer-train", cmd_tokenizer_train, "train a byte-level BPE tokenizer"},
+    {"bench", cmd_bench, "built-in throughput benchmarks"},
+    {"train", NULL, "fine-tune with sft | grpo | gta | gta-rl"},
+    {"eval", NULL, "score a model on a dataset split"},
+    {"report", NULL, "HTML report of runs"},
+    {"pretrain", NULL, "causal-LM pretraining of a small model"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: gta <command> [options]   (gta <command> --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-16s %s%s\n", commands[i].name, commands[i].help, commands[i].fn ? "" : " (not yet)");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? GTA_EINPUT : GTA_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        if (!commands[i].fn) return not_yet(commands[i].name);
+        return commands[i].fn(argc - 2, argv + 2);
+    }
+    fprintf(stderr, "gta: error: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return GTA_EINPUT;
+}

@@ -1,0 +1,72 @@
+#include "io/json.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/util.h"
+
+int gta_json_parse(const char *name, const char *text, size_t len, cJSON **out) {
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!j) {
+        size_t off = end ? (size_t)(end - text) : 0;
+        if (off > len) off = len;
+        int line, col;
+        gta_line_col(text, off, &line, &col);
+        return gta_err_set(GTA_EINPUT, "%s:%d:%d: invalid JSON%s", name, line, col,
+                           off >= len ? " (truncated?)" : "");
+    }
+    *out = j;
+    return GTA_OK;
+}
+
+int gta_json_load(const char *path, cJSON **out) {
+    char *text;
+    size_t len;
+    int rc = gta_read_file(path, &text, &len);
+    if (rc) return rc;
+    rc = gta_json_parse(path, text, len, out);
+    free(text);
+    return rc;
+}
+
+int gta_json_int_opt(const char *file, const cJSON *obj, const char *key, long long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v || cJSON_IsNull(v)) return GTA_OK;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 9e15)
+        return gta_err_set(GTA_EINPUT, "%s: field '%s': expected an integer", file, key);
+    *out = (long long)v->valuedouble;
+    return GTA_OK;
+}
+
+int gta_json_int_req(const char *file, const cJSON *obj, const char *key, long long *out) {
+    if (!cJSON_GetObjectItemCaseSensitive(obj, key))
+        return gta_err_set(GTA_EINPUT, "%s: missing field '%s'", file, key);
+    return gta_json_int_opt(file, obj, key, out);
+}
+
+int gta_json_num_opt(const char *file, const cJSON *obj, const char *key, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v || cJSON_IsNull(v)) return GTA_OK;
+    if (!cJSON_IsNumber(v)) return gta_err_set(GTA_EINPUT, "%s: field '%s': expected a number", file, key);
+    *out = v->valuedouble;
+    return GTA_OK;
+}
+
+int gta_json_bool_opt(const char *file, const cJSON *obj, const char *key, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v || cJSON_IsNull(v)) return GTA_OK;
+    if (!cJSON_IsBool(v)) return gta_err_set(GTA_EINPUT, "%s: field '%s': expected true or false", file, key);
+    *out = cJSON_IsTrue(v);
+    return GTA_OK;
+}
+
+int gta_json_str_opt(const char *file, const cJSON *obj, const char *key, const char **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v || cJSON_IsNull(v)) return GTA_OK;
+    if (!cJSON_IsString(v)) return gta_err_set(GTA_EINPUT, "%s: field '%s': expected a string", file, key);
+    *out = v->valuestring;
+    return GTA_OK;
+}

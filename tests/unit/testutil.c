@@ -1,0 +1,58 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/util.h"
+
+char *tu_shared(const char *rel) {
+    const char *root = getenv("GTA_SHARED");
+    return gta_path_join(root && *root ? root : "../shared", rel);
+}
+
+int tu_have_shared(void) {
+    char *p = tu_shared("fixtures");
+    int ok = gta_is_dir(p);
+    free(p);
+    return ok;
+}
+
+double tu_max_abs_diff(const float *a, const float *b, size_t n, size_t *at) {
+    double m = 0;
+    size_t where = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m || isnan(d)) {
+            m = isnan(d) ? INFINITY : d;
+            where = i;
+        }
+    }
+    if (at) *at = where;
+    return m;
+}
+
+double tu_max_abs(const float *a, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(a[i]) > m) m = fabs(a[i]);
+    return m;
+}
+
+char *tu_tmpdir(void) {
+    const char *base = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/gta-test-XXXXXX", base && *base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return gta_strdup(d);
+}
+
+void tu_rm_rf(const char *path) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
+}
