@@ -1,0 +1,412 @@
+#include "backend/cpu/cpu_ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+
+/* ---------------------------------------------------------------- linear layers */
+
+void cpu_linear(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta) {
+    if (b && beta == 0.0f) {
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < n; t++) memcpy(y + (size_t)t * out, b, sizeof(float) * (size_t)out);
+        beta = 1.0f;
+    } else if (b) {
+#pragma omp parallel for schedule(static)
+        for (int t = 0; t < n; t++)
+            for (int o = 0; o < out; o++) y[(size_t)t * out + o] += b[o];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, beta, y, out);
+}
+
+void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, int out, float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, beta, dx, in);
+}
+
+void cpu_linear_dw(float *dw, float *db, const float *dy, const float *x, int n, int in, int out) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    if (db) {
+#pragma omp parallel for schedule(static)
+        for (int o = 0; o < out; o++) {
+            double s = 0;
+            for (int t = 0; t < n; t++) s += dy[(size_t)t * out + o];
+            db[o] += (float)s;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- RMSNorm */
+
+void cpu_rmsnorm(float *y, float *rstd, const float *x, const float *w, int n, int d, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * d;
+        float *yr = y + (size_t)t * d;
+        double ss = 0;
+        for (int i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
+        float r = (float)(1.0 / sqrt(ss / d + eps));
+        rstd[t] = r;
+        for (int i = 0; i < d; i++) yr[i] = w[i] * (xr[i] * r);
+    }
+}
+
+void cpu_rmsnorm_apply(float *y, const float *x, const float *rstd, const float *w, int n, int d) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * d;
+        float *yr = y + (size_t)t * d;
+        float r = rstd[t];
+        for (int i = 0; i < d; i++) yr[i] = w[i] * (xr[i] * r);
+    }
+}
+
+void cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *rstd, const float *w,
+                          int n, int d, int accumulate) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < d; i++) {
+        double s = 0;
+        for (int t = 0; t < n; t++) s += (double)dy[(size_t)t * d + i] * x[(size_t)t * d + i] * rstd[t];
+        dw[i] += (float)s;
+    }
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < n; t++) {
+        const float *xr = x + (size_t)t * d, *gr = dy + (size_t)t * d;
+        float *dr = dx + (size_t)t * d;
+        float r = rstd[t];
+        double dot = 0;
+        for (int i = 0; i < d; i++) dot += (double)gr[i] * w[i] * xr[i];
+        float c = (float)(dot * r * r * r / d);
+        if (accumulate)
+            for (int i = 0; i < d; i++) dr[i] += r * w[i] * gr[i] - c * xr[i];
+        else
+            for (int i = 0; i < d; i++) dr[i] = r * w[i] * gr[i] - c * xr[i];
+    }
+}
+
+void cpu_headnorm(float *x, float *rstd, const float *w, int n, int nheads, int hd, int stride, float eps,
+                  const float *src) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < nheads; h++) {
+            const float *s = src + (size_t)t * stride + (size_t)h * hd;
+            float *y = x + (size_t)t * stride + (size_t)h * hd;
+            double ss = 0;
+            for (int i = 0; i < hd; i++) ss += (double)s[i] * s[i];
+            float r = (float)(1.0 / sqrt(ss / hd + eps));
+            rstd[(size_t)t * nheads + h] = r;
+            for (int i = 0; i < hd; i++) y[i] = w[i] * (s[i] * r);
+        }
+}
+
+void cpu_headnorm_backward(float *dx, float *dw, const float *dy, const float *xin, const float *rstd,
+                           const float *w, int n, int nheads, int hd, int stride) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < hd; i++) {
+        double s = 0;
+        for (int t = 0; t < n; t++)
+            for (int h = 0; h < nheads; h++) {
+                size_t o = (size_t)t * stride + (size_t)h * hd + i;
+                s += (double)dy[o] * xin[o] * rstd[(size_t)t * nheads + h];
+            }
+        dw[i] += (float)s;
+    }
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < nheads; h++) {
+            size_t o = (size_t)t * stride + (size_t)h * hd;
+            const float *xr = xin + o, *gr = dy + o;
+            float *dr = dx + o;
+            float r = rstd[(size_t)t * nheads + h];
+            double dot = 0;
+            for (int i = 0; i < hd; i++) dot += (double)gr[i] * w[i] * xr[i];
+            float c = (float)(dot * r * r * r / hd);
+            for (int i = 0; i < hd; i++) dr[i] = r * w[i] * gr[i] - c * xr[i];
+        }
+}
+
+/* ---------------------------------------------------------------- RoPE */
+
+void cpu_rope(float *x, const int *pos, const float *inv_freq, int n, int nheads, int hd, int stride, int sign) {
+    int half = hd / 2;
+#pragma omp parallel
+    {
+        float *cs = malloc(sizeof(float) * (size_t)hd);
+#pragma omp for schedule(static)
+        for (int t = 0; t < n; t++) {
+            /* the angle is rounded to float first, as transformers computes it in fp32 */
+            for (int i = 0; i < half; i++) {
+                float a = (float)pos[t] * inv_freq[i];
+                cs[i] = (float)cos((double)a);
+                cs[half + i] = (float)sin((double)a) * (float)sign;
+            }
+            for (int h = 0; h < nheads; h++) {
+                float *v = x + (size_t)t * stride + (size_t)h * hd;
+                for (int i = 0; i < half; i++) {
+                    float x1 = v[i], x2 = v[i + half], c = cs[i], s = cs[half + i];
+                    v[i] = x1 * c - x2 * s;
+                    v[i + half] = x2 * c + x1 * s;
+                }
+            }
+        }
+        free(cs);
+    }
+}
+
+/* ---------------------------------------------------------------- SwiGLU */
+
+void cpu_swiglu(float *h, const float *gu, int n, int f) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < n; t++) {
+        const float *g = gu + (size_t)t * 2 * f, *u = g + f;
+        float *hr = h + (size_t)t * f;
+        for (int i = 0; i < f; i++) hr[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    }
+}
+
+void cpu_swiglu_backward(float *dgu, const float *dh, const float *gu, int n, int f) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < n; t++) {
+        const float *g = gu + (size_t)t * 2 * f, *u = g + f, *d = dh + (size_t)t * f;
+        float *dg = dgu + (size_t)t * 2 * f, *du = dg + f;
+        for (int i = 0; i < f; i++) {
+            float sg = 1.0f / (1.0f + expf(-g[i]));
+            float silu = g[i] * sg;
+            du[i] = d[i] * silu;
+            dg[i] = d[i] * u[i] * sg * (1.0f + g[i] * (1.0f - sg));
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- attention */
+
+#define ATT_QB 64 /* query rows per task */
+
+typedef struct {
+    int seg, t0, nq;
+} att_task;
+
+static int ancestor_ranges(const cpu_segs *s, int seg, int *rs, int *rl) {
+    int chain[64], depth = 0;
+    for (int p = s->parent[seg]; p >= 0 && depth < 64; p = s->parent[p]) chain[depth++] = p;
+    for (int i = 0; i < depth; i++) {
+        rs[i] = s->start[chain[depth - 1 - i]];
+        rl[i] = s->len[chain[depth - 1 - i]];
+    }
+    return depth;
+}
+
+static att_task *make_tasks(const cpu_segs *s, int *ntasks) {
+    int cnt = 0;
+    for (int i = 0; i < s->nseg; i++) cnt += (s->len[i] + ATT_QB - 1) / ATT_QB;
+    att_task *t = gta_malloc(sizeof(att_task) * (size_t)(cnt ? cnt : 1));
+    int k = 0;
+    for (int i = 0; i < s->nseg; i++)
+        for (int q = 0; q < s->len[i]; q += ATT_QB)
+            t[k++] = (att_task){i, s->start[i] + q, s->len[i] - q < ATT_QB ? s->len[i] - q : ATT_QB};
+    *ntasks = cnt;
+    return t;
+}
+
+/* Scores S[nq, L] = scale * Q K^T over the key ranges, the own range masked causally. */
+static void att_scores(float *S, int L, const float *Q, int ld, const float *kbase, const int *rs, const int *rl,
+                       int nr, int t0, int nq, int hd, float scale) {
+    int off = 0;
+    for (int r = 0; r < nr; r++) {
+        if (rl[r])
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, rl[r], hd, scale, Q, ld,
+                        kbase + (size_t)rs[r] * ld, ld, 0.0f, S + off, L);
+        off += rl[r];
+    }
+    /* own range is the last: key index rs+j is visible to query t0+i iff rs+j <= t0+i */
+    int own_off = L - rl[nr - 1], own_start = rs[nr - 1];
+    for (int i = 0; i < nq; i++)
+        for (int j = t0 + i + 1 - own_start; j < rl[nr - 1]; j++) S[(size_t)i * L + own_off + j] = -INFINITY;
+}
+
+void cpu_attention(float *out, float *lse, const float *qkv, const cpu_segs *s, int n, int H, int KV, int hd) {
+    int ld = (H + 2 * KV) * hd, ldo = H * hd, qpg = H / KV;
+    float scale = 1.0f / sqrtf((float)hd);
+    int ntasks;
+    att_task *tasks = make_tasks(s, &ntasks);
+#pragma omp parallel
+    {
+        float *S = gta_malloc_aligned(sizeof(float) * (size_t)ATT_QB * (size_t)s->max_keys);
+        int rs[66], rl[66];
+#pragma omp for schedule(dynamic, 1) collapse(2)
+        for (int k = 0; k < ntasks; k++)
+            for (int h = 0; h < H; h++) {
+                const att_task *tk = &tasks[k];
+                int g = h / qpg, nr = ancestor_ranges(s, tk->seg, rs, rl);
+                rs[nr] = s->start[tk->seg];
+                rl[nr] = tk->t0 + tk->nq - s->start[tk->seg];
+                nr++;
+                int L = 0;
+                for (int r = 0; r < nr; r++) L += rl[r];
+                const float *Q = qkv + (size_t)tk->t0 * ld + (size_t)h * hd;
+                att_scores(S, L, Q, ld, qkv + (size_t)(H + g) * hd, rs, rl, nr, tk->t0, tk->nq, hd, scale);
+                for (int i = 0; i < tk->nq; i++) {
+                    float *row = S + (size_t)i * L, m = -INFINITY;
+                    for (int j = 0; j < L; j++) m = row[j] > m ? row[j] : m;
+                    double sum = 0;
+                    for (int j = 0; j < L; j++) {
+                        row[j] = expf(row[j] - m);
+                        sum += row[j];
+                    }
+                    float inv = (float)(1.0 / sum);
+                    for (int j = 0; j < L; j++) row[j] *= inv;
+                    lse[(size_t)(tk->t0 + i) * H + h] = m + (float)log(sum);
+                }
+                float *O = out + (size_t)tk->t0 * ldo + (size_t)h * hd;
+                const float *vbase = qkv + (size_t)(H + KV + g) * hd;
+                int off = 0;
+                for (int r = 0; r < nr; r++) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, tk->nq, hd, rl[r], 1.0f, S + off, L,
+                                vbase + (size_t)rs[r] * ld, ld, r ? 1.0f : 0.0f, O, ldo);
+                    off += rl[r];
+                }
+            }
+        gta_free_aligned(S);
+    }
+    free(tasks);
+}
+
+void cpu_attention_backward(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
+                            const cpu_segs *s, int n, int H, int KV, int hd) {
+    int ld = (H + 2 * KV) * hd, ldo = H * hd, ldkv = KV * hd, qpg = H / KV;
+    float scale = 1.0f / sqrtf((float)hd);
+    int ntasks, nthreads = omp_get_max_threads();
+    att_task *tasks = make_tasks(s, &ntasks);
+    /* keys are shared between tasks (a prompt by all its branches), so each thread
+     * accumulates dK/dV privately; the fixed static schedule and the fixed reduction
+     * order keep results identical from run to run */
+    size_t priv = (size_t)n * 2 * ldkv;
+    float *acc = gta_malloc_aligned(sizeof(float) * priv * (size_t)nthreads);
+#pragma omp parallel num_threads(nthreads)
+    {
+        int tid = omp_get_thread_num();
+        float *dK = acc + priv * (size_t)tid, *dV = dK + (size_t)n * ldkv;
+        memset(dK, 0, sizeof(float) * priv);
+        float *P = gta_malloc_aligned(sizeof(float) * (size_t)ATT_QB * (size_t)s->max_keys);
+        float *dP = gta_malloc_aligned(sizeof(float) * (size_t)ATT_QB * (size_t)s->max_keys);
+        float D[ATT_QB];
+        int rs[66], rl[66];
+#pragma omp for schedule(static, 1) collapse(2)
+        for (int k = 0; k < ntasks; k++)
+            for (int h = 0; h < H; h++) {
+                const att_task *tk = &tasks[k];
+                int g = h / qpg, nr = ancestor_ranges(s, tk->seg, rs, rl), nq = tk->nq;
+                rs[nr] = s->start[tk->seg];
+                rl[nr] = tk->t0 + nq - s->start[tk->seg];
+                nr++;
+                int L = 0;
+                for (int r = 0; r < nr; r++) L += rl[r];
+                const float *Q = qkv + (size_t)tk->t0 * ld + (size_t)h * hd;
+                const float *kb = qkv + (size_t)(H + g) * hd, *vb = qkv + (size_t)(H + KV + g) * hd;
+                const float *dO = dout + (size_t)tk->t0 * ldo + (size_t)h * hd;
+                const float *O = out + (size_t)tk->t0 * ldo + (size_t)h * hd;
+                att_scores(P, L, Q, ld, kb, rs, rl, nr, tk->t0, nq, hd, scale);
+                for (int i = 0; i < nq; i++) {
+                    float l = lse[(size_t)(tk->t0 + i) * H + h];
+                    float *row = P + (size_t)i * L;
+                    for (int j = 0; j < L; j++) row[j] = expf(row[j] - l);
+                    double dd = 0;
+                    for (int e = 0; e < hd; e++) dd += (double)dO[(size_t)i * ldo + e] * O[(size_t)i * ldo + e];
+                    D[i] = (float)dd;
+                }
+                int off = 0;
+                for (int r = 0; r < nr; r++) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, rl[r], hd, 1.0f, dO, ldo,
+                                vb + (size_t)rs[r] * ld, ld, 0.0f, dP + off, L);
+                    off += rl[r];
+                }
+                for (int i = 0; i < nq; i++) {
+                    float *pr = P + (size_t)i * L, *dr = dP + (size_t)i * L;
+                    for (int j = 0; j < L; j++) dr[j] = pr[j] * (dr[j] - D[i]);
+                }
+                float *dQ = dqkv + (size_t)tk->t0 * ld + (size_t)h * hd;
+                off = 0;
+                for (int r = 0; r < nr; r++) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, hd, rl[r], scale, dP + off, L,
+                                kb + (size_t)rs[r] * ld, ld, r ? 1.0f : 0.0f, dQ, ld);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rl[r], hd, nq, scale, dP + off, L, Q, ld,
+                                1.0f, dK + (size_t)rs[r] * ldkv + (size_t)g * hd, ldkv);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rl[r], hd, nq, 1.0f, P + off, L, dO, ldo,
+                                1.0f, dV + (size_t)rs[r] * ldkv + (size_t)g * hd, ldkv);
+                    off += rl[r];
+                }
+            }
+        gta_free_aligned(P);
+        gta_free_aligned(dP);
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (int t = 0; t < n; t++) {
+            float *dk = dqkv + (size_t)t * ld + (size_t)H * hd, *dv = dk + ldkv;
+            for (int e = 0; e < ldkv; e++) {
+                float sk = 0, sv = 0;
+                for (int th = 0; th < nthreads; th++) {
+                    const float *b = acc + priv * (size_t)th;
+                    sk += b[(size_t)t * ldkv + e];
+                    sv += b[(size_t)n * ldkv + (size_t)t * ldkv + e];
+                }
+                dk[e] = sk;
+                dv[e] = sv;
+            }
+        }
+    }
+    gta_free_aligned(acc);
+    free(tasks);
+}
+
+/* ---------------------------------------------------------------- log-prob head */
+
+void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
+                      const int *target, int n, int d, int V) {
+    /* only rows with a target cost anything: gather them */
+    int *rows = gta_malloc(sizeof(int) * (size_t)(n ? n : 1)), m = 0;
+    for (int t = 0; t < n; t++) {
+        if (target[t] >= 0) rows[m++] = t;
+        if (lp) lp[t] = 0.0f;
+    }
+    if (dx) memset(dx, 0, sizeof(float) * (size_t)n * d);
+    /* chunks keep the vocab-sized logits to about 8M floats */
+    int C = (int)(((size_t)8 << 20) / (size_t)V);
+    if (C < 16) C = 16;
+    if (C > m) C = m ? m : 1;
+    float *xc = gta_malloc_aligned(sizeof(float) * (size_t)C * d);
+    float *lg = gta_malloc_aligned(sizeof(float) * (size_t)C * V);
+    float *dxc = dlp ? gta_malloc_aligned(sizeof(float) * (size_t)C * d) : NULL;
+    for (int c0 = 0; c0 < m; c0 += C) {
+        int nc = m - c0 < C ? m - c0 : C;
+        for (int i = 0; i < nc; i++) memcpy(xc + (size_t)i * d, x + (size_t)rows[c0 + i] * d, sizeof(float) * (size_t)d);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, V, d, 1.0f, xc, d, w, d, 0.0f, lg, V);
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < nc; i++) {
+            int t = rows[c0 + i], y = target[t];
+            float *row = lg + (size_t)i * V, mx = -INFINITY;
+            for (int j = 0; j < V; j++) mx = row[j] > mx ? row[j] : mx;
+            double sum = 0;
+            for (int j = 0; j < V; j++) sum += expf(row[j] - mx);
+            float l = mx + (float)log(sum);
+            if (lp) lp[t] = row[y] - l;
+            if (dlp) {
+                float g = dlp[t];
+                for (int j = 0; j < V; j++) row[j] = -g * expf(row[j] - l);
+                row[y] += g;
+            }
+        }
+        if (dlp) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, d, V, 1.0f, lg, V, w, d, 0.0f, dxc, d);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, d, nc, 1.0f, lg, V, xc, d, 1.0f, dw, d);
+            for (int i = 0; i < nc; i++)
+                memcpy(dx + (size_t)rows[c0 + i] * d, dxc + (size_t)i * d, sizeof(float) * (size_t)d);
+        }
+    }
+    gta_free_aligned(xc);
+    gta_free_aligned(lg);
+    if (dxc) gta_free_aligned(dxc);
+    free(rows);
+}

@@ -1,0 +1,58 @@
+/* CPU kernels (fp32, OpenMP, BLAS) behind the model's forward and backward.
+ *
+ * Matrices are row-major.  Weights follow PyTorch's nn.Linear layout [out, in].
+ * The attention kernels work on "tree batches": tokens packed into segments, where a
+ * segment attends to all tokens of its ancestor segments and causally to itself. */
+#ifndef GTA_BACKEND_CPU_OPS_H
+#define GTA_BACKEND_CPU_OPS_H
+
+#include <stddef.h>
+
+/* y[n,out] = x[n,in] W[out,in]^T (+ b) ; beta 0 overwrites y, 1 accumulates */
+void cpu_linear(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta);
+/* dx[n,in] (+)= dy[n,out] W[out,in] */
+void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, int out, float beta);
+/* dW[out,in] += dy^T x ; db[out] += column sums of dy (db may be NULL) */
+void cpu_linear_dw(float *dw, float *db, const float *dy, const float *x, int n, int in, int out);
+
+/* y = x * rstd * w per row; rstd[n] saved. */
+void cpu_rmsnorm(float *y, float *rstd, const float *x, const float *w, int n, int d, float eps);
+/* y = x * rstd * w with a known rstd (recomputation in backward). */
+void cpu_rmsnorm_apply(float *y, const float *x, const float *rstd, const float *w, int n, int d);
+/* dx (+)= ..., dw += ... ; accumulate selects dx += (1) or dx = (0). */
+void cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *rstd, const float *w,
+                          int n, int d, int accumulate);
+/* Per-head RMSNorm over rows of length hd inside a strided row: rows[t*stride + h*hd]. */
+void cpu_headnorm(float *x, float *rstd, const float *w, int n, int nheads, int hd, int stride, float eps,
+                  const float *src);
+void cpu_headnorm_backward(float *dx, float *dw, const float *dy, const float *xin, const float *rstd,
+                           const float *w, int n, int nheads, int hd, int stride);
+
+/* RoPE (rotate-half, as transformers) on nheads heads of each row, in place. sign=-1
+ * applies the inverse rotation (backward). inv_freq[hd/2]. */
+void cpu_rope(float *x, const int *pos, const float *inv_freq, int n, int nheads, int hd, int stride, int sign);
+
+/* gu[n, 2f] = [gate | up]; h = silu(gate) * up */
+void cpu_swiglu(float *h, const float *gu, int n, int f);
+void cpu_swiglu_backward(float *dgu, const float *dh, const float *gu, int n, int f);
+
+/* Segment structure of a tree batch. */
+typedef struct {
+    int nseg;
+    const int *start, *len, *parent; /* parent -1 for a root; parents come before children */
+    int max_keys;                    /* largest ancestors + own length */
+} cpu_segs;
+
+/* qkv[n, (H+2KV)*hd] holds q, k, v (post-RoPE) per token; out[n, H*hd]; lse[n, H]. */
+void cpu_attention(float *out, float *lse, const float *qkv, const cpu_segs *s, int n, int H, int KV, int hd);
+/* dqkv[n, (H+2KV)*hd] is overwritten. */
+void cpu_attention_backward(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
+                            const cpu_segs *s, int n, int H, int KV, int hd);
+
+/* Log-prob head: lp[t] = log softmax(x_t W^T)[target_t] for rows with target >= 0.
+ * When dlp is given, also dx[n,d] = sum over rows of d lp/d x * dlp and dW += ...,
+ * recomputing each chunk's logits (vocab-sized logits are never kept for all rows). */
+void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
+                      const int *target, int n, int d, int V);
+
+#endif

@@ -1,0 +1,85 @@
+/* The transformer: weights in one flat fp32 buffer, forward and backward over tree
+ * batches, per-token log-probs as the interface to every training objective.
+ *
+ * Parameter layout (so that fused products need no copies): per layer the q, k and v
+ * projections are stacked into one [(H+2KV)*hd, d] matrix and gate/up into one [2F, d]
+ * matrix; each Hugging Face tensor is a contiguous row range of those. Gradients use the
+ * same layout. */
+#ifndef GTA_MODEL_MODEL_H
+#define GTA_MODEL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/config.h"
+
+typedef struct {
+    char name[96];   /* Hugging Face name, e.g. model.layers.0.self_attn.q_proj.weight */
+    int ndim;
+    int64_t shape[2];
+    size_t offset;   /* into params / grads */
+    int decay;       /* AdamW weight decay applies (matrices, not norms or biases) */
+} gta_param;
+
+typedef struct {
+    float *attn_norm, *wqkv, *bqkv, *q_norm, *k_norm, *wo, *bo;
+    float *mlp_norm, *wgu, *bgu, *wd, *bd;
+} gta_layer_w;
+
+typedef struct gta_model {
+    gta_config cfg;
+    size_t n_params;
+    float *params;
+    float *grads; /* NULL until gta_model_alloc_grads */
+    gta_param *tensors;
+    int n_tensors;
+    float *embed, *final_norm, *lm_head; /* lm_head == embed when tied */
+    gta_layer_w *layers;
+    float *inv_freq; /* [head_dim/2] */
+    struct gta_acts *acts; /* activations saved by the last training forward */
+} gta_model;
+
+/* A tree batch: n tokens in segments; a token attends to every token of its segment's
+ * ancestors and causally within its segment.  target[t] >= 0 asks for the log-prob of
+ * that token as the continuation of t. */
+typedef struct {
+    int n;
+    const int *ids;
+    const int *pos;
+    const int *target;
+    int nseg;
+    const int *seg_start, *seg_len, *seg_parent;
+} gta_batch;
+
+/* Loads a Hugging Face model directory (config.json + safetensors). */
+int gta_model_load(const char *dir, gta_model **out);
+/* A model with random weights (normal(0, 0.02), norms 1, biases 0), for tests/benchmarks. */
+gta_model *gta_model_init_random(const gta_config *cfg, uint64_t seed);
+/* Writes config.json, generation_config.json and model.safetensors (f32) into dir
+ * (created if needed); every file is written atomically. */
+int gta_model_save(const gta_model *m, const char *dir);
+void gta_model_free(gta_model *m);
+void gta_model_alloc_grads(gta_model *m);
+void gta_model_zero_grads(gta_model *m);
+const gta_param *gta_model_find(const gta_model *m, const char *name);
+
+/* Checks a batch's structure; GTA_EINPUT with a message when malformed. */
+int gta_batch_check(const gta_model *m, const gta_batch *b);
+
+/* Forward pass. lp[n] receives per-token log-probs (0 where target < 0); logits, when
+ * non-NULL, receives all [n, V] logits (inference only). With train=1 the activations
+ * are kept for gta_backward. */
+int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int train);
+/* Backward from dL/dlp (n floats) of the last training forward on the same batch;
+ * gradients are accumulated into m->grads. */
+int gta_backward(gta_model *m, const gta_batch *b, const float *dlp);
+/* Bytes of activation memory a training forward of n tokens needs (for planning). */
+size_t gta_model_act_bytes(const gta_config *c, int n);
+
+/* Convenience: B packed sequences of length T (ids[B*T]); fills a caller-owned batch
+ * with positions 0..T-1, targets ids[t+1] (-1 at each sequence end). Free with
+ * gta_batch_free_simple. */
+void gta_batch_simple(gta_batch *b, const int *ids, int B, int T);
+void gta_batch_free_simple(gta_batch *b);
+
+#endif
