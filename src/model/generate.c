@@ -23,7 +23,7 @@ int gta_generate_greedy(gta_model *m, const int *prompt, int np, int max_new, co
     float *logits = NULL;
     while (*n_out < max_new) {
         int zero = 0, len = n, par = -1;
-        gta_batch b = {n, ids, pos, NULL, 1, &zero, &len, &par};
+        gta_batch b = {n, ids, pos, 1, &zero, &len, &par, 0, NULL, NULL};
         logits = gta_realloc(logits, sizeof(float) * (size_t)n * V);
         if ((rc = gta_forward(m, &b, NULL, logits, 0))) break;
         const float *row = logits + (size_t)(n - 1) * V;

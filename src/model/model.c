@@ -349,9 +349,14 @@ int gta_batch_check(const gta_model *m, const gta_batch *b) {
     for (int t = 0; t < b->n; t++) {
         if (b->ids[t] < 0 || b->ids[t] >= V)
             return gta_err_set(GTA_EINPUT, "batch: token %d has id %d outside the vocabulary [0, %d)", t, b->ids[t], V);
-        if (b->target && (b->target[t] < -1 || b->target[t] >= V))
-            return gta_err_set(GTA_EINPUT, "batch: token %d has target %d outside the vocabulary", t, b->target[t]);
         if (b->pos[t] < 0) return gta_err_set(GTA_EINPUT, "batch: token %d has negative position", t);
+    }
+    for (int k = 0; k < b->nlp; k++) {
+        if (b->lp_row[k] < 0 || b->lp_row[k] >= b->n)
+            return gta_err_set(GTA_EINPUT, "batch: log-prob %d asks for row %d of %d", k, b->lp_row[k], b->n);
+        if (b->lp_target[k] < 0 || b->lp_target[k] >= V)
+            return gta_err_set(GTA_EINPUT, "batch: log-prob %d has target %d outside the vocabulary", k,
+                               b->lp_target[k]);
     }
     return GTA_OK;
 }
@@ -367,25 +372,31 @@ static int seg_max_keys(const gta_batch *b) {
 }
 
 void gta_batch_simple(gta_batch *b, const int *ids, int B, int T) {
-    int n = B * T;
-    int *pos = gta_malloc(sizeof(int) * (size_t)n), *tg = gta_malloc(sizeof(int) * (size_t)n);
+    int n = B * T, nlp = B * (T - 1);
+    int *pos = gta_malloc(sizeof(int) * (size_t)n);
+    int *row = gta_malloc(sizeof(int) * (size_t)(nlp > 0 ? nlp : 1)), *tg = gta_malloc(sizeof(int) * (size_t)(nlp > 0 ? nlp : 1));
     int *ss = gta_malloc(sizeof(int) * (size_t)B), *sl = gta_malloc(sizeof(int) * (size_t)B),
         *sp = gta_malloc(sizeof(int) * (size_t)B);
+    int k = 0;
     for (int i = 0; i < B; i++) {
         ss[i] = i * T;
         sl[i] = T;
         sp[i] = -1;
         for (int t = 0; t < T; t++) {
             pos[i * T + t] = t;
-            tg[i * T + t] = t + 1 < T ? ids[i * T + t + 1] : -1;
+            if (t + 1 < T) {
+                row[k] = i * T + t;
+                tg[k++] = ids[i * T + t + 1];
+            }
         }
     }
-    *b = (gta_batch){n, ids, pos, tg, B, ss, sl, sp};
+    *b = (gta_batch){n, ids, pos, B, ss, sl, sp, nlp > 0 ? nlp : 0, row, tg};
 }
 
 void gta_batch_free_simple(gta_batch *b) {
     free((void *)b->pos);
-    free((void *)b->target);
+    free((void *)b->lp_row);
+    free((void *)b->lp_target);
     free((void *)b->seg_start);
     free((void *)b->seg_len);
     free((void *)b->seg_parent);
@@ -434,7 +445,7 @@ int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int 
     }
     cpu_rmsnorm(a->xf, a->rstd_f, x, m->final_norm, n, d, eps);
     if (logits) cpu_linear(logits, a->xf, m->lm_head, NULL, n, d, V, 0.0f);
-    if (lp && b->target) cpu_logprob_head(lp, NULL, NULL, NULL, a->xf, m->lm_head, b->target, n, d, V);
+    if (lp) cpu_logprob_head(lp, NULL, NULL, NULL, a->xf, m->lm_head, b->lp_row, b->lp_target, b->nlp, n, d, V);
     if (train) a->n = n;
     return GTA_OK;
 }
@@ -443,7 +454,7 @@ int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int 
 
 int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
     struct gta_acts *a = m->acts;
-    if (!a || a->n != b->n || !m->grads || !b->target)
+    if (!a || a->n != b->n || !m->grads)
         return gta_err_set(GTA_EFAIL, "backward without a matching training forward (or without gradients)");
     const gta_config *c = &m->cfg;
     const int n = b->n, d = c->hidden_size, H = c->num_heads, KV = c->num_kv_heads, hd = c->head_dim,
@@ -454,7 +465,7 @@ int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
     float *xn = a->scratch, *h = xn + (size_t)n * d, *dx = h + (size_t)n * f, *dxn = dx + (size_t)n * d,
           *dqkv = dxn + (size_t)n * d, *datt = dqkv + (size_t)n * ld, *dh = datt + (size_t)n * q,
           *dgu = dh + (size_t)n * f;
-    cpu_logprob_head(NULL, dxn, G(m->lm_head), dlp, a->xf, m->lm_head, b->target, n, d, V);
+    cpu_logprob_head(NULL, dxn, G(m->lm_head), dlp, a->xf, m->lm_head, b->lp_row, b->lp_target, b->nlp, n, d, V);
     cpu_rmsnorm_backward(dx, G(m->final_norm), dxn, a->R[c->num_layers], a->rstd_f, m->final_norm, n, d, 0);
     for (int l = c->num_layers - 1; l >= 0; l--) {
         const gta_layer_w *w = &m->layers[l];

@@ -40,15 +40,17 @@ typedef struct gta_model {
 } gta_model;
 
 /* A tree batch: n tokens in segments; a token attends to every token of its segment's
- * ancestors and causally within its segment.  target[t] >= 0 asks for the log-prob of
- * that token as the continuation of t. */
+ * ancestors and causally within its segment.  The log-probs asked for are nlp pairs
+ * (row, target): log p(target | everything row sees).  Pairs, not one target per row,
+ * because a shared prompt's last row predicts the first token of every branch. */
 typedef struct {
     int n;
     const int *ids;
     const int *pos;
-    const int *target;
     int nseg;
     const int *seg_start, *seg_len, *seg_parent;
+    int nlp;
+    const int *lp_row, *lp_target;
 } gta_batch;
 
 /* Loads a Hugging Face model directory (config.json + safetensors). */
@@ -66,19 +68,19 @@ const gta_param *gta_model_find(const gta_model *m, const char *name);
 /* Checks a batch's structure; GTA_EINPUT with a message when malformed. */
 int gta_batch_check(const gta_model *m, const gta_batch *b);
 
-/* Forward pass. lp[n] receives per-token log-probs (0 where target < 0); logits, when
+/* Forward pass. lp[nlp] receives the requested log-probs; logits, when
  * non-NULL, receives all [n, V] logits (inference only). With train=1 the activations
  * are kept for gta_backward. */
 int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int train);
-/* Backward from dL/dlp (n floats) of the last training forward on the same batch;
+/* Backward from dL/dlp (nlp floats) of the last training forward on the same batch;
  * gradients are accumulated into m->grads. */
 int gta_backward(gta_model *m, const gta_batch *b, const float *dlp);
 /* Bytes of activation memory a training forward of n tokens needs (for planning). */
 size_t gta_model_act_bytes(const gta_config *c, int n);
 
 /* Convenience: B packed sequences of length T (ids[B*T]); fills a caller-owned batch
- * with positions 0..T-1, targets ids[t+1] (-1 at each sequence end). Free with
- * gta_batch_free_simple. */
+ * with positions 0..T-1 and the pairs (t, ids[t+1]) within each sequence, in order
+ * (B*(T-1) of them). Free with gta_batch_free_simple. */
 void gta_batch_simple(gta_batch *b, const int *ids, int B, int T);
 void gta_batch_free_simple(gta_batch *b);
 

@@ -364,49 +364,47 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *out, co
 /* ---------------------------------------------------------------- log-prob head */
 
 void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
-                      const int *target, int n, int d, int V) {
-    /* only rows with a target cost anything: gather them */
-    int *rows = gta_malloc(sizeof(int) * (size_t)(n ? n : 1)), m = 0;
-    for (int t = 0; t < n; t++) {
-        if (target[t] >= 0) rows[m++] = t;
-        if (lp) lp[t] = 0.0f;
-    }
+                      const int *row, const int *target, int nlp, int n, int d, int V) {
     if (dx) memset(dx, 0, sizeof(float) * (size_t)n * d);
+    if (nlp <= 0) return;
     /* chunks keep the vocab-sized logits to about 8M floats */
     int C = (int)(((size_t)8 << 20) / (size_t)V);
     if (C < 16) C = 16;
-    if (C > m) C = m ? m : 1;
+    if (C > nlp) C = nlp;
     float *xc = gta_malloc_aligned(sizeof(float) * (size_t)C * d);
     float *lg = gta_malloc_aligned(sizeof(float) * (size_t)C * V);
     float *dxc = dlp ? gta_malloc_aligned(sizeof(float) * (size_t)C * d) : NULL;
-    for (int c0 = 0; c0 < m; c0 += C) {
-        int nc = m - c0 < C ? m - c0 : C;
-        for (int i = 0; i < nc; i++) memcpy(xc + (size_t)i * d, x + (size_t)rows[c0 + i] * d, sizeof(float) * (size_t)d);
+    for (int c0 = 0; c0 < nlp; c0 += C) {
+        int nc = nlp - c0 < C ? nlp - c0 : C;
+        for (int i = 0; i < nc; i++) memcpy(xc + (size_t)i * d, x + (size_t)row[c0 + i] * d, sizeof(float) * (size_t)d);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, V, d, 1.0f, xc, d, w, d, 0.0f, lg, V);
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < nc; i++) {
-            int t = rows[c0 + i], y = target[t];
-            float *row = lg + (size_t)i * V, mx = -INFINITY;
-            for (int j = 0; j < V; j++) mx = row[j] > mx ? row[j] : mx;
+            int k = c0 + i, y = target[k];
+            float *r = lg + (size_t)i * V, mx = -INFINITY;
+            for (int j = 0; j < V; j++) mx = r[j] > mx ? r[j] : mx;
             double sum = 0;
-            for (int j = 0; j < V; j++) sum += expf(row[j] - mx);
+            for (int j = 0; j < V; j++) sum += expf(r[j] - mx);
             float l = mx + (float)log(sum);
-            if (lp) lp[t] = row[y] - l;
+            if (lp) lp[k] = r[y] - l;
             if (dlp) {
-                float g = dlp[t];
-                for (int j = 0; j < V; j++) row[j] = -g * expf(row[j] - l);
-                row[y] += g;
+                float g = dlp[k];
+                for (int j = 0; j < V; j++) r[j] = -g * expf(r[j] - l);
+                r[y] += g;
             }
         }
         if (dlp) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, d, V, 1.0f, lg, V, w, d, 0.0f, dxc, d);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, d, nc, 1.0f, lg, V, xc, d, 1.0f, dw, d);
-            for (int i = 0; i < nc; i++)
-                memcpy(dx + (size_t)rows[c0 + i] * d, dxc + (size_t)i * d, sizeof(float) * (size_t)d);
+            /* several pairs may share a row (a prompt's last row predicts every branch) */
+            for (int i = 0; i < nc; i++) {
+                float *dst = dx + (size_t)row[c0 + i] * d;
+                const float *src = dxc + (size_t)i * d;
+                for (int e = 0; e < d; e++) dst[e] += src[e];
+            }
         }
     }
     gta_free_aligned(xc);
     gta_free_aligned(lg);
     if (dxc) gta_free_aligned(dxc);
-    free(rows);
 }

@@ -49,10 +49,10 @@ void cpu_attention(float *out, float *lse, const float *qkv, const cpu_segs *s, 
 void cpu_attention_backward(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
                             const cpu_segs *s, int n, int H, int KV, int hd);
 
-/* Log-prob head: lp[t] = log softmax(x_t W^T)[target_t] for rows with target >= 0.
- * When dlp is given, also dx[n,d] = sum over rows of d lp/d x * dlp and dW += ...,
- * recomputing each chunk's logits (vocab-sized logits are never kept for all rows). */
+/* Log-prob head: lp[k] = log softmax(x[row_k] W^T)[target_k] for k < nlp.  When dlp is
+ * given, also dx[n,d] = sum_k d lp_k / d x * dlp_k (overwritten) and dW += ..., working
+ * in chunks of rows so vocab-sized logits are never kept for all of them. */
 void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
-                      const int *target, int n, int d, int V);
+                      const int *row, const int *target, int nlp, int n, int d, int V);
 
 #endif

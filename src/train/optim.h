@@ -1,0 +1,26 @@
+/* AdamW (decoupled weight decay, as torch.optim.AdamW) over the model's flat parameter
+ * buffer, and global-norm gradient clipping (as torch.nn.utils.clip_grad_norm_). */
+#ifndef GTA_TRAIN_OPTIM_H
+#define GTA_TRAIN_OPTIM_H
+
+#include <stddef.h>
+
+#include "model/model.h"
+
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay;
+    long long step; /* optimizer steps taken */
+    float *m, *v;   /* moments, n_params each */
+    size_t n;
+    unsigned char *decay; /* per-float weight-decay mask from the parameter table */
+} gta_adamw;
+
+void gta_adamw_init(gta_adamw *o, const gta_model *model, double lr, double weight_decay);
+void gta_adamw_free(gta_adamw *o);
+/* One step at learning rate lr on model->params from model->grads. */
+void gta_adamw_step(gta_adamw *o, gta_model *model, double lr);
+/* Global L2 norm of the gradients; when max_norm > 0 and the norm exceeds it, scales
+ * the gradients by max_norm / (norm + 1e-6). Returns the norm before clipping. */
+double gta_clip_grad_norm(gta_model *model, double max_norm);
+
+#endif
