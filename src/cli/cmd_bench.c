@@ -1,9 +1,46 @@
+/* gta bench --what train|generate|tokenize: one JSON object on stdout. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "base/error.h"
+#include "bench/bench.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 
 int cmd_bench(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    gta_err_set(GTA_EFAIL, "this command is not available in this build yet");
-    return cli_fail(GTA_EFAIL);
+    const char *what = NULL, *config = "tiny", *tokenizer = NULL, *data = NULL;
+    long long batch = 8, seq = 128, runs = 5;
+    arg_spec specs[] = {
+        {"what", ARG_STR, &what, "train | generate | tokenize"},
+        {"config", ARG_STR, &config, "tiny | small | q05-4L | config.json (default tiny)"},
+        {"batch", ARG_INT, &batch, "sequences per step (train, default 8)"},
+        {"seq", ARG_INT, &seq, "tokens per sequence (train, default 128)"},
+        {"runs", ARG_INT, &runs, "timed runs after warm-up (default 5); the median is reported"},
+        {"tokenizer", ARG_STR, &tokenizer, "tokenizer dir or file (tokenize)"},
+        {"data", ARG_STR, &data, "jsonl with a text field (tokenize)"},
+    };
+    int ns = sizeof specs / sizeof specs[0];
+    int rc = args_parse("bench", argc, argv, specs, ns);
+    if (rc < 0) {
+        args_usage("bench", "--what train|generate|tokenize [options]", specs, ns);
+        return 0;
+    }
+    if (rc) return cli_fail(rc);
+    if (!what) return cli_fail(gta_err_set(GTA_EINPUT, "gta bench: --what is required (train, generate, tokenize)"));
+    char *json = NULL;
+    if (!strcmp(what, "train")) {
+        gta_config c;
+        if ((rc = gta_bench_config(config, &c))) return cli_fail(rc);
+        fprintf(stderr, "bench train: %s, B=%lld T=%lld, %lld runs after 2 warm-up steps...\n", config, batch, seq, runs);
+        rc = gta_bench_train(&c, config, (int)batch, (int)seq, (int)runs, &json);
+    } else if (!strcmp(what, "generate") || !strcmp(what, "tokenize")) {
+        rc = gta_err_set(GTA_EFAIL, "gta bench: --what %s is not available in this build yet", what);
+    } else {
+        rc = gta_err_set(GTA_EINPUT, "gta bench: --what '%s': expected train, generate or tokenize", what);
+    }
+    if (rc) return cli_fail(rc);
+    printf("%s\n", json);
+    free(json);
+    return 0;
 }

@@ -236,6 +236,7 @@ struct gta_acts {
     float **R;   /* residual stream into layer l; R[L] after the last layer */
     layer_acts *la;
     float *rstd_f, *xf;
+    float *rope; /* [n, head_dim] cos | sin of the saved batch's positions */
     int n;       /* tokens of the saved forward, -1 when none */
 };
 
@@ -256,7 +257,8 @@ static size_t scratch_floats(const gta_config *c, int n) {
 
 size_t gta_model_act_bytes(const gta_config *c, int n) {
     size_t d = (size_t)c->hidden_size;
-    return sizeof(float) * (layer_floats(c, n) * (size_t)c->num_layers + (size_t)n * (2 * d + 1) + scratch_floats(c, n));
+    return sizeof(float) * (layer_floats(c, n) * (size_t)c->num_layers + (size_t)n * (2 * d + 1 + (size_t)c->head_dim) +
+                            scratch_floats(c, n));
 }
 
 static void acts_free(struct gta_acts *a) {
@@ -278,7 +280,7 @@ static struct gta_acts *acts_get(gta_model *m, int n) {
     size_t d = (size_t)c->hidden_size, ld = (size_t)(c->num_heads + 2 * c->num_kv_heads) * (size_t)c->head_dim,
            H = (size_t)c->num_heads, q = H * (size_t)c->head_dim, f = (size_t)c->intermediate_size,
            nn = (size_t)n, L = (size_t)c->num_layers;
-    a->mem = gta_malloc_aligned(sizeof(float) * (layer_floats(c, n) * L + nn * (2 * d + 1)));
+    a->mem = gta_malloc_aligned(sizeof(float) * (layer_floats(c, n) * L + nn * (2 * d + 1 + (size_t)c->head_dim)));
     a->scratch = gta_malloc_aligned(sizeof(float) * scratch_floats(c, n));
     a->R = gta_calloc(L + 1, sizeof(float *));
     a->la = gta_calloc(L, sizeof(layer_acts));
@@ -302,6 +304,7 @@ static struct gta_acts *acts_get(gta_model *m, int n) {
     a->R[L] = TAKE(nn * d);
     a->rstd_f = TAKE(nn);
     a->xf = TAKE(nn * d);
+    a->rope = TAKE(nn * (size_t)c->head_dim);
 #undef TAKE
     a->n = -1;
     m->acts = a;
@@ -404,18 +407,20 @@ void gta_batch_free_simple(gta_batch *b) {
 
 /* ------------------------------------------------------------------ forward */
 
-int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int train) {
+/* Embedding, layers and final norm: leaves the normed hidden states in acts->xf. */
+static int forward_trunk(gta_model *m, const gta_batch *b, int train) {
     int rc = gta_batch_check(m, b);
     if (rc) return rc;
     const gta_config *c = &m->cfg;
     const int n = b->n, d = c->hidden_size, H = c->num_heads, KV = c->num_kv_heads, hd = c->head_dim,
-              f = c->intermediate_size, ld = (H + 2 * KV) * hd, V = c->vocab_size;
+              f = c->intermediate_size, ld = (H + 2 * KV) * hd;
     const float eps = (float)c->rms_norm_eps;
     struct gta_acts *a = acts_get(m, n);
     a->n = -1;
     cpu_segs segs = {b->nseg, b->seg_start, b->seg_len, b->seg_parent, seg_max_keys(b)};
     float *xn = a->scratch, *h = xn + (size_t)n * d;
     float *x = a->R[0];
+    cpu_rope_table(a->rope, b->pos, m->inv_freq, n, hd);
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < n; t++) memcpy(x + (size_t)t * d, m->embed + (size_t)b->ids[t] * d, sizeof(float) * (size_t)d);
     for (int l = 0; l < c->num_layers; l++) {
@@ -430,7 +435,7 @@ int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int 
             cpu_headnorm(A->qkv + (size_t)H * hd, A->qk_rstd + (size_t)n * H, w->k_norm, n, KV, hd, ld, eps,
                          A->qk_raw + (size_t)H * hd);
         }
-        cpu_rope(A->qkv, b->pos, m->inv_freq, n, H + KV, hd, ld, 1);
+        cpu_rope(A->qkv, a->rope, n, H + KV, hd, ld, 1);
         cpu_attention(A->att, A->lse, A->qkv, &segs, n, H, KV, hd);
         cpu_linear(A->xmid, A->att, w->wo, w->bo, n, H * hd, d, 0.0f);
 #pragma omp parallel for schedule(static)
@@ -444,28 +449,34 @@ int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int 
         x = xout;
     }
     cpu_rmsnorm(a->xf, a->rstd_f, x, m->final_norm, n, d, eps);
+    if (train) a->n = n;
+    return GTA_OK;
+}
+
+int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int train) {
+    int rc = forward_trunk(m, b, train);
+    if (rc) return rc;
+    const int n = b->n, d = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    struct gta_acts *a = m->acts;
     if (logits) cpu_linear(logits, a->xf, m->lm_head, NULL, n, d, V, 0.0f);
     if (lp) cpu_logprob_head(lp, NULL, NULL, NULL, a->xf, m->lm_head, b->lp_row, b->lp_target, b->nlp, n, d, V);
-    if (train) a->n = n;
     return GTA_OK;
 }
 
 /* ------------------------------------------------------------------ backward */
 
-int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
+/* Backward through the layers from d loss / d xf (in the scratch's dxn slot). */
+static void backward_trunk(gta_model *m, const gta_batch *b) {
     struct gta_acts *a = m->acts;
-    if (!a || a->n != b->n || !m->grads)
-        return gta_err_set(GTA_EFAIL, "backward without a matching training forward (or without gradients)");
     const gta_config *c = &m->cfg;
     const int n = b->n, d = c->hidden_size, H = c->num_heads, KV = c->num_kv_heads, hd = c->head_dim,
-              f = c->intermediate_size, ld = (H + 2 * KV) * hd, V = c->vocab_size, q = H * hd;
+              f = c->intermediate_size, ld = (H + 2 * KV) * hd, q = H * hd;
     cpu_segs segs = {b->nseg, b->seg_start, b->seg_len, b->seg_parent, seg_max_keys(b)};
 #define G(p) (m->grads + ((p) - m->params))
 #define GN(p) ((p) ? G(p) : NULL)
     float *xn = a->scratch, *h = xn + (size_t)n * d, *dx = h + (size_t)n * f, *dxn = dx + (size_t)n * d,
           *dqkv = dxn + (size_t)n * d, *datt = dqkv + (size_t)n * ld, *dh = datt + (size_t)n * q,
           *dgu = dh + (size_t)n * f;
-    cpu_logprob_head(NULL, dxn, G(m->lm_head), dlp, a->xf, m->lm_head, b->lp_row, b->lp_target, b->nlp, n, d, V);
     cpu_rmsnorm_backward(dx, G(m->final_norm), dxn, a->R[c->num_layers], a->rstd_f, m->final_norm, n, d, 0);
     for (int l = c->num_layers - 1; l >= 0; l--) {
         const gta_layer_w *w = &m->layers[l];
@@ -483,7 +494,7 @@ int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
         cpu_linear_dw(G(w->wo), GN(w->bo), dx, A->att, n, q, d);
         cpu_linear_dx(datt, dx, w->wo, n, q, d, 0.0f);
         cpu_attention_backward(dqkv, datt, A->att, A->lse, A->qkv, &segs, n, H, KV, hd);
-        cpu_rope(dqkv, b->pos, m->inv_freq, n, H + KV, hd, ld, -1);
+        cpu_rope(dqkv, a->rope, n, H + KV, hd, ld, -1);
         if (c->qk_norm) {
             cpu_headnorm_backward(dqkv, G(w->q_norm), dqkv, A->qk_raw, A->qk_rstd, w->q_norm, n, H, hd, ld);
             cpu_headnorm_backward(dqkv + (size_t)H * hd, G(w->k_norm), dqkv + (size_t)H * hd,
@@ -507,5 +518,32 @@ int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
     }
 #undef G
 #undef GN
+}
+
+/* where backward_trunk expects d loss / d xf */
+static float *dxf_slot(gta_model *m, int n) {
+    const gta_config *c = &m->cfg;
+    return m->acts->scratch + (size_t)n * (2 * (size_t)c->hidden_size + (size_t)c->intermediate_size);
+}
+
+int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
+    struct gta_acts *a = m->acts;
+    if (!a || a->n != b->n || !m->grads)
+        return gta_err_set(GTA_EFAIL, "backward without a matching training forward (or without gradients)");
+    const int n = b->n, d = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    cpu_logprob_head(NULL, dxf_slot(m, n), m->grads + (m->lm_head - m->params), dlp, a->xf, m->lm_head, b->lp_row,
+                     b->lp_target, b->nlp, n, d, V);
+    backward_trunk(m, b);
+    return GTA_OK;
+}
+
+int gta_forward_backward(gta_model *m, const gta_batch *b, float *lp, float *dlp, gta_dlp_fn fn, void *ctx) {
+    if (!m->grads) return gta_err_set(GTA_EFAIL, "forward_backward without gradients allocated");
+    int rc = forward_trunk(m, b, 1);
+    if (rc) return rc;
+    const int n = b->n, d = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    cpu_logprob_head_fused(lp, dlp, fn, ctx, dxf_slot(m, n), m->grads + (m->lm_head - m->params), m->acts->xf,
+                           m->lm_head, b->lp_row, b->lp_target, b->nlp, n, d, V);
+    backward_trunk(m, b);
     return GTA_OK;
 }

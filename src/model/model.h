@@ -75,6 +75,12 @@ int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int 
 /* Backward from dL/dlp (nlp floats) of the last training forward on the same batch;
  * gradients are accumulated into m->grads. */
 int gta_backward(gta_model *m, const gta_batch *b, const float *dlp);
+/* Forward and backward in one pass for objectives whose dL/dlp_k depends on lp_k (and
+ * fixed data) only -- cross-entropy, the clipped GRPO surrogate, k3 KL: fn receives each
+ * chunk of log-probs and writes its dL/dlp; the head's logits are then computed once.
+ * lp and dlp (nlp floats each) receive the values; gradients accumulate into m->grads. */
+typedef void (*gta_dlp_fn)(void *ctx, int k0, int n, const float *lp, float *dlp);
+int gta_forward_backward(gta_model *m, const gta_batch *b, float *lp, float *dlp, gta_dlp_fn fn, void *ctx);
 /* Bytes of activation memory a training forward of n tokens needs (for planning). */
 size_t gta_model_act_bytes(const gta_config *c, int n);
 

@@ -243,6 +243,46 @@ static void test_backward_deterministic(void **s) {
     gta_model_free(m);
 }
 
+static void const_dlp(void *ctx, int k0, int n, const float *lp, float *dlp) {
+    (void)lp;
+    const float *w = ctx;
+    for (int k = 0; k < n; k++) dlp[k] = w[k0 + k];
+}
+
+/* The fused forward+backward gives the same log-probs and gradients as the two calls. */
+static void test_forward_backward_fused(void **s) {
+    (void)s;
+    gta_config c = base_config(GTA_ARCH_LLAMA);
+    c.vocab_size = 3000; /* several head chunks */
+    gta_model *m = random_model(&c, 9);
+    int B = 4, T = 700, *ids = malloc(sizeof(int) * (size_t)(B * T));
+    for (int i = 0; i < B * T; i++) ids[i] = (int)(gta_rng_u64(2, 0, (uint64_t)i) % 3000);
+    gta_batch b;
+    gta_batch_simple(&b, ids, B, T);
+    float *w = malloc(sizeof(float) * (size_t)b.nlp), *lp1 = malloc(sizeof(float) * (size_t)b.nlp),
+          *lp2 = malloc(sizeof(float) * (size_t)b.nlp), *dlp = malloc(sizeof(float) * (size_t)b.nlp);
+    for (int k = 0; k < b.nlp; k++) w[k] = (float)(gta_rng_uniform(3, 0, (uint64_t)k) - 0.5) / (float)b.nlp;
+    gta_model_alloc_grads(m);
+    assert_int_equal(gta_forward(m, &b, lp1, NULL, 1), GTA_OK);
+    assert_int_equal(gta_backward(m, &b, w), GTA_OK);
+    float *g1 = malloc(sizeof(float) * m->n_params);
+    memcpy(g1, m->grads, sizeof(float) * m->n_params);
+    gta_model_zero_grads(m);
+    assert_int_equal(gta_forward_backward(m, &b, lp2, dlp, const_dlp, w), GTA_OK);
+    assert_memory_equal(lp1, lp2, sizeof(float) * (size_t)b.nlp);
+    assert_memory_equal(dlp, w, sizeof(float) * (size_t)b.nlp);
+    double gmax = tu_max_abs(g1, m->n_params), gd = tu_max_abs_diff(g1, m->grads, m->n_params, NULL);
+    assert_true(gd <= 1e-6 * gmax);
+    free(g1);
+    free(w);
+    free(lp1);
+    free(lp2);
+    free(dlp);
+    free(ids);
+    gta_batch_free_simple(&b);
+    gta_model_free(m);
+}
+
 /* AdamW on one parameter against torch.optim.AdamW's update written out by hand. */
 static void test_adamw_by_hand(void **s) {
     (void)s;
@@ -417,6 +457,7 @@ int main(void) {
         cmocka_unit_test(test_fd_llama_biases_mha),
         cmocka_unit_test(test_tree_batch_equals_independent),
         cmocka_unit_test(test_backward_deterministic),
+        cmocka_unit_test(test_forward_backward_fused),
         cmocka_unit_test(test_adamw_by_hand),
         cmocka_unit_test(test_clip_grad_norm),
         cmocka_unit_test(test_train_save_reload),

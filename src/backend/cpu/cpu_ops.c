@@ -6,7 +6,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/vec.h"
 #include "base/error.h"
+
+#define SCRATCH_SLOTS 8
+static float *scratch_buf[SCRATCH_SLOTS];
+static size_t scratch_cap[SCRATCH_SLOTS];
+
+float *cpu_scratch(int slot, size_t nfloats) {
+    if (scratch_cap[slot] < nfloats) {
+        if (scratch_buf[slot]) gta_free_aligned(scratch_buf[slot]);
+        scratch_buf[slot] = gta_malloc_aligned(sizeof(float) * nfloats);
+        scratch_cap[slot] = nfloats;
+    }
+    return scratch_buf[slot];
+}
+
+void cpu_scratch_release(void) {
+    for (int i = 0; i < SCRATCH_SLOTS; i++) {
+        if (scratch_buf[i]) gta_free_aligned(scratch_buf[i]);
+        scratch_buf[i] = NULL;
+        scratch_cap[i] = 0;
+    }
+}
+
+enum { SLOT_HEAD_X, SLOT_HEAD_LOGITS, SLOT_HEAD_DX, SLOT_HEAD_LSE, SLOT_ATT_ACC, SLOT_NORM_PART };
 
 /* ---------------------------------------------------------------- linear layers */
 
@@ -66,24 +90,35 @@ void cpu_rmsnorm_apply(float *y, const float *x, const float *rstd, const float 
 
 void cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *rstd, const float *w,
                           int n, int d, int accumulate) {
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < d; i++) {
-        double s = 0;
-        for (int t = 0; t < n; t++) s += (double)dy[(size_t)t * d + i] * x[(size_t)t * d + i] * rstd[t];
-        dw[i] += (float)s;
-    }
-#pragma omp parallel for schedule(static)
-    for (int t = 0; t < n; t++) {
-        const float *xr = x + (size_t)t * d, *gr = dy + (size_t)t * d;
-        float *dr = dx + (size_t)t * d;
-        float r = rstd[t];
-        double dot = 0;
-        for (int i = 0; i < d; i++) dot += (double)gr[i] * w[i] * xr[i];
-        float c = (float)(dot * r * r * r / d);
-        if (accumulate)
-            for (int i = 0; i < d; i++) dr[i] += r * w[i] * gr[i] - c * xr[i];
-        else
-            for (int i = 0; i < d; i++) dr[i] = r * w[i] * gr[i] - c * xr[i];
+    int nth = omp_get_max_threads();
+    float *part = cpu_scratch(SLOT_NORM_PART, (size_t)nth * d);
+#pragma omp parallel num_threads(nth)
+    {
+        float *mine = part + (size_t)omp_get_thread_num() * d;
+        memset(mine, 0, sizeof(float) * (size_t)d);
+#pragma omp for schedule(static)
+        for (int t = 0; t < n; t++) {
+            const float *xr = x + (size_t)t * d, *gr = dy + (size_t)t * d;
+            float *dr = dx + (size_t)t * d;
+            float r = rstd[t];
+            double dot = 0;
+            for (int i = 0; i < d; i++) {
+                dot += (double)gr[i] * w[i] * xr[i];
+                mine[i] += gr[i] * xr[i] * r;
+            }
+            float c = (float)(dot * r * r * r / d);
+            if (accumulate)
+                for (int i = 0; i < d; i++) dr[i] += r * w[i] * gr[i] - c * xr[i];
+            else
+                for (int i = 0; i < d; i++) dr[i] = r * w[i] * gr[i] - c * xr[i];
+        }
+        /* fixed reduction order: the result does not depend on timing */
+#pragma omp for schedule(static)
+        for (int i = 0; i < d; i++) {
+            float s = 0;
+            for (int th = 0; th < nth; th++) s += part[(size_t)th * d + i];
+            dw[i] += s;
+        }
     }
 }
 
@@ -130,29 +165,31 @@ void cpu_headnorm_backward(float *dx, float *dw, const float *dy, const float *x
 
 /* ---------------------------------------------------------------- RoPE */
 
-void cpu_rope(float *x, const int *pos, const float *inv_freq, int n, int nheads, int hd, int stride, int sign) {
+void cpu_rope_table(float *cs, const int *pos, const float *inv_freq, int n, int hd) {
     int half = hd / 2;
-#pragma omp parallel
-    {
-        float *cs = malloc(sizeof(float) * (size_t)hd);
-#pragma omp for schedule(static)
-        for (int t = 0; t < n; t++) {
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < half; i++) {
             /* the angle is rounded to float first, as transformers computes it in fp32 */
+            float a = (float)pos[t] * inv_freq[i];
+            cs[(size_t)t * hd + i] = (float)cos((double)a);
+            cs[(size_t)t * hd + half + i] = (float)sin((double)a);
+        }
+}
+
+void cpu_rope(float *x, const float *cs, int n, int nheads, int hd, int stride, int sign) {
+    int half = hd / 2;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < n; t++) {
+        const float *c = cs + (size_t)t * hd, *s = c + half;
+        for (int h = 0; h < nheads; h++) {
+            float *v = x + (size_t)t * stride + (size_t)h * hd;
             for (int i = 0; i < half; i++) {
-                float a = (float)pos[t] * inv_freq[i];
-                cs[i] = (float)cos((double)a);
-                cs[half + i] = (float)sin((double)a) * (float)sign;
-            }
-            for (int h = 0; h < nheads; h++) {
-                float *v = x + (size_t)t * stride + (size_t)h * hd;
-                for (int i = 0; i < half; i++) {
-                    float x1 = v[i], x2 = v[i + half], c = cs[i], s = cs[half + i];
-                    v[i] = x1 * c - x2 * s;
-                    v[i + half] = x2 * c + x1 * s;
-                }
+                float x1 = v[i], x2 = v[i + half], si = sign * s[i];
+                v[i] = x1 * c[i] - x2 * si;
+                v[i + half] = x2 * c[i] + x1 * si;
             }
         }
-        free(cs);
     }
 }
 
@@ -163,7 +200,12 @@ void cpu_swiglu(float *h, const float *gu, int n, int f) {
     for (int t = 0; t < n; t++) {
         const float *g = gu + (size_t)t * 2 * f, *u = g + f;
         float *hr = h + (size_t)t * f;
-        for (int i = 0; i < f; i++) hr[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        int i = 0;
+        for (; i + 8 <= f; i += 8) {
+            __m256 gv = _mm256_loadu_ps(g + i);
+            _mm256_storeu_ps(hr + i, _mm256_mul_ps(_mm256_mul_ps(gv, vec_sigmoid(gv)), _mm256_loadu_ps(u + i)));
+        }
+        for (; i < f; i++) hr[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
     }
 }
 
@@ -172,7 +214,15 @@ void cpu_swiglu_backward(float *dgu, const float *dh, const float *gu, int n, in
     for (int t = 0; t < n; t++) {
         const float *g = gu + (size_t)t * 2 * f, *u = g + f, *d = dh + (size_t)t * f;
         float *dg = dgu + (size_t)t * 2 * f, *du = dg + f;
-        for (int i = 0; i < f; i++) {
+        int i = 0;
+        const __m256 one = _mm256_set1_ps(1.0f);
+        for (; i + 8 <= f; i += 8) {
+            __m256 gv = _mm256_loadu_ps(g + i), sg = vec_sigmoid(gv), dv = _mm256_loadu_ps(d + i);
+            _mm256_storeu_ps(du + i, _mm256_mul_ps(dv, _mm256_mul_ps(gv, sg)));
+            __m256 dsilu = _mm256_mul_ps(sg, _mm256_fmadd_ps(gv, _mm256_sub_ps(one, sg), one));
+            _mm256_storeu_ps(dg + i, _mm256_mul_ps(_mm256_mul_ps(dv, _mm256_loadu_ps(u + i)), dsilu));
+        }
+        for (; i < f; i++) {
             float sg = 1.0f / (1.0f + expf(-g[i]));
             float silu = g[i] * sg;
             du[i] = d[i] * silu;
@@ -249,13 +299,8 @@ void cpu_attention(float *out, float *lse, const float *qkv, const cpu_segs *s, 
                 const float *Q = qkv + (size_t)tk->t0 * ld + (size_t)h * hd;
                 att_scores(S, L, Q, ld, qkv + (size_t)(H + g) * hd, rs, rl, nr, tk->t0, tk->nq, hd, scale);
                 for (int i = 0; i < tk->nq; i++) {
-                    float *row = S + (size_t)i * L, m = -INFINITY;
-                    for (int j = 0; j < L; j++) m = row[j] > m ? row[j] : m;
-                    double sum = 0;
-                    for (int j = 0; j < L; j++) {
-                        row[j] = expf(row[j] - m);
-                        sum += row[j];
-                    }
+                    float *row = S + (size_t)i * L, m = vec_max(row, L);
+                    double sum = vec_exp_scale(row, row, L, m, 1.0f);
                     float inv = (float)(1.0 / sum);
                     for (int j = 0; j < L; j++) row[j] *= inv;
                     lse[(size_t)(tk->t0 + i) * H + h] = m + (float)log(sum);
@@ -284,7 +329,7 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *out, co
      * accumulates dK/dV privately; the fixed static schedule and the fixed reduction
      * order keep results identical from run to run */
     size_t priv = (size_t)n * 2 * ldkv;
-    float *acc = gta_malloc_aligned(sizeof(float) * priv * (size_t)nthreads);
+    float *acc = cpu_scratch(SLOT_ATT_ACC, priv * (size_t)nthreads);
 #pragma omp parallel num_threads(nthreads)
     {
         int tid = omp_get_thread_num();
@@ -312,7 +357,7 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *out, co
                 for (int i = 0; i < nq; i++) {
                     float l = lse[(size_t)(tk->t0 + i) * H + h];
                     float *row = P + (size_t)i * L;
-                    for (int j = 0; j < L; j++) row[j] = expf(row[j] - l);
+                    vec_exp_scale(row, row, L, l, 1.0f);
                     double dd = 0;
                     for (int e = 0; e < hd; e++) dd += (double)dO[(size_t)i * ldo + e] * O[(size_t)i * ldo + e];
                     D[i] = (float)dd;
@@ -357,23 +402,24 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *out, co
             }
         }
     }
-    gta_free_aligned(acc);
     free(tasks);
 }
 
 /* ---------------------------------------------------------------- log-prob head */
 
-void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
-                      const int *row, const int *target, int nlp, int n, int d, int V) {
+static void head_impl(float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
+                      const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
+                      int V) {
+    int grad = dlp_in || fn;
     if (dx) memset(dx, 0, sizeof(float) * (size_t)n * d);
     if (nlp <= 0) return;
     /* chunks keep the vocab-sized logits to about 8M floats */
     int C = (int)(((size_t)8 << 20) / (size_t)V);
     if (C < 16) C = 16;
     if (C > nlp) C = nlp;
-    float *xc = gta_malloc_aligned(sizeof(float) * (size_t)C * d);
-    float *lg = gta_malloc_aligned(sizeof(float) * (size_t)C * V);
-    float *dxc = dlp ? gta_malloc_aligned(sizeof(float) * (size_t)C * d) : NULL;
+    float *xc = cpu_scratch(SLOT_HEAD_X, (size_t)C * d), *lg = cpu_scratch(SLOT_HEAD_LOGITS, (size_t)C * V);
+    float *dxc = grad ? cpu_scratch(SLOT_HEAD_DX, (size_t)C * d) : NULL;
+    float *chunk_lse = fn ? cpu_scratch(SLOT_HEAD_LSE, (size_t)C) : NULL;
     for (int c0 = 0; c0 < nlp; c0 += C) {
         int nc = nlp - c0 < C ? nlp - c0 : C;
         for (int i = 0; i < nc; i++) memcpy(xc + (size_t)i * d, x + (size_t)row[c0 + i] * d, sizeof(float) * (size_t)d);
@@ -381,19 +427,28 @@ void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const f
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < nc; i++) {
             int k = c0 + i, y = target[k];
-            float *r = lg + (size_t)i * V, mx = -INFINITY;
-            for (int j = 0; j < V; j++) mx = r[j] > mx ? r[j] : mx;
-            double sum = 0;
-            for (int j = 0; j < V; j++) sum += expf(r[j] - mx);
-            float l = mx + (float)log(sum);
+            float *r = lg + (size_t)i * V, mx = vec_max(r, V);
+            float l = mx + (float)log(vec_sum_exp(r, V, mx));
             if (lp) lp[k] = r[y] - l;
-            if (dlp) {
-                float g = dlp[k];
-                for (int j = 0; j < V; j++) r[j] = -g * expf(r[j] - l);
+            if (chunk_lse) chunk_lse[i] = l;
+            if (dlp_in) {
+                float g = dlp_in[k];
+                vec_exp_scale(r, r, V, l, -g);
                 r[y] += g;
             }
         }
-        if (dlp) {
+        if (fn) {
+            /* the objective sees this chunk's log-probs, then the gradient follows */
+            fn(ctx, c0, nc, lp + c0, dlp_out + c0);
+#pragma omp parallel for schedule(static)
+            for (int i = 0; i < nc; i++) {
+                int k = c0 + i, y = target[k];
+                float *r = lg + (size_t)i * V, g = dlp_out[k];
+                vec_exp_scale(r, r, V, chunk_lse[i], -g);
+                r[y] += g;
+            }
+        }
+        if (grad) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, d, V, 1.0f, lg, V, w, d, 0.0f, dxc, d);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, d, nc, 1.0f, lg, V, xc, d, 1.0f, dw, d);
             /* several pairs may share a row (a prompt's last row predicts every branch) */
@@ -404,7 +459,15 @@ void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const f
             }
         }
     }
-    gta_free_aligned(xc);
-    gta_free_aligned(lg);
-    if (dxc) gta_free_aligned(dxc);
+}
+
+void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
+                      const int *row, const int *target, int nlp, int n, int d, int V) {
+    head_impl(lp, NULL, dlp, NULL, NULL, dx, dw, x, w, row, target, nlp, n, d, V);
+}
+
+void cpu_logprob_head_fused(float *lp, float *dlp_out, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
+                            const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
+                            int V) {
+    head_impl(lp, dlp_out, NULL, fn, ctx, dx, dw, x, w, row, target, nlp, n, d, V);
 }

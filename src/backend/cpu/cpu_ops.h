@@ -28,9 +28,11 @@ void cpu_headnorm(float *x, float *rstd, const float *w, int n, int nheads, int 
 void cpu_headnorm_backward(float *dx, float *dw, const float *dy, const float *xin, const float *rstd,
                            const float *w, int n, int nheads, int hd, int stride);
 
-/* RoPE (rotate-half, as transformers) on nheads heads of each row, in place. sign=-1
- * applies the inverse rotation (backward). inv_freq[hd/2]. */
-void cpu_rope(float *x, const int *pos, const float *inv_freq, int n, int nheads, int hd, int stride, int sign);
+/* RoPE (rotate-half, as transformers). cpu_rope_table fills cs[n, hd] with the cos
+ * (first half) and sin (second half) of each token's angles; cpu_rope rotates nheads
+ * heads of each row in place, sign=-1 applying the inverse rotation (backward). */
+void cpu_rope_table(float *cs, const int *pos, const float *inv_freq, int n, int hd);
+void cpu_rope(float *x, const float *cs, int n, int nheads, int hd, int stride, int sign);
 
 /* gu[n, 2f] = [gate | up]; h = silu(gate) * up */
 void cpu_swiglu(float *h, const float *gu, int n, int f);
@@ -52,7 +54,19 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *out, co
 /* Log-prob head: lp[k] = log softmax(x[row_k] W^T)[target_k] for k < nlp.  When dlp is
  * given, also dx[n,d] = sum_k d lp_k / d x * dlp_k (overwritten) and dW += ..., working
  * in chunks of rows so vocab-sized logits are never kept for all of them. */
+typedef void (*cpu_dlp_fn)(void *ctx, int k0, int n, const float *lp, float *dlp);
 void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
                       const int *row, const int *target, int nlp, int n, int d, int V);
+/* The same with dlp computed chunk by chunk from lp by fn (into dlp_out): forward and
+ * backward of the head in one pass, each chunk's logits computed once. */
+void cpu_logprob_head_fused(float *lp, float *dlp_out, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
+                            const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
+                            int V);
+
+/* Reusable scratch: slot-indexed buffers that grow and are kept between calls, so hot
+ * loops do not fault in fresh pages every step. Not thread-safe across models running
+ * concurrently. */
+float *cpu_scratch(int slot, size_t nfloats);
+void cpu_scratch_release(void);
 
 #endif

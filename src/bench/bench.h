@@ -1,0 +1,17 @@
+/* Built-in benchmarks behind `gta bench`. Each returns a JSON object (caller frees)
+ * with what, the configuration, runs, median/min/max rate. */
+#ifndef GTA_BENCH_BENCH_H
+#define GTA_BENCH_BENCH_H
+
+#include "model/config.h"
+
+/* The named configurations of bench/README.md (tiny, small, q05-4L) or a config.json. */
+int gta_bench_config(const char *name, gta_config *c);
+/* forward + cross-entropy + backward + AdamW + zero_grad on B x T random tokens. */
+int gta_bench_train(const gta_config *c, const char *name, int B, int T, int runs, char **json);
+/* Measured fp32 FMA peak of this machine on all OpenMP threads, GFLOP/s. */
+double gta_bench_peak_gflops(void);
+/* Peak resident set size of this process, MiB. */
+double gta_bench_peak_rss_mib(void);
+
+#endif

@@ -1,0 +1,191 @@
+#include <cjson/cJSON.h>
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "base/error.h"
+#include "base/rng.h"
+#include "base/util.h"
+#include "bench/bench.h"
+#include "model/model.h"
+#include "train/optim.h"
+
+int gta_bench_config(const char *name, gta_config *c) {
+    static const struct {
+        const char *name;
+        int vocab, d, layers, heads, kv, ffn;
+    } named[] = {
+        {"tiny", 8192, 256, 4, 4, 2, 768},
+        {"small", 32768, 512, 8, 8, 4, 1536},
+        {"q05-4L", 151936, 896, 4, 14, 2, 4864},
+    };
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        if (strcmp(name, named[i].name) != 0) continue;
+        /* Qwen2-shaped, as bench/torch_qwen_cpu.py: q/k/v bias, tied lm_head, rope 1e6 */
+        memset(c, 0, sizeof *c);
+        c->arch = GTA_ARCH_QWEN2;
+        c->vocab_size = named[i].vocab;
+        c->hidden_size = named[i].d;
+        c->num_layers = named[i].layers;
+        c->num_heads = named[i].heads;
+        c->num_kv_heads = named[i].kv;
+        c->head_dim = named[i].d / named[i].heads;
+        c->intermediate_size = named[i].ffn;
+        c->max_position_embeddings = 32768;
+        c->rms_norm_eps = 1e-6;
+        c->rope_theta = 1e6;
+        c->tie_word_embeddings = 1;
+        c->qkv_bias = 1;
+        c->bos_token_id = -1;
+        snprintf(c->dtype, sizeof c->dtype, "float32");
+        return GTA_OK;
+    }
+    if (gta_file_exists(name)) return gta_config_load(name, c);
+    return gta_err_set(GTA_EINPUT, "bench: --config '%s' is neither tiny, small, q05-4L nor a config.json file", name);
+}
+
+double gta_bench_peak_rss_mib(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* Independent FMA chains, enough to cover the FMA latency on two pipes. */
+__attribute__((target("avx512f"))) static double fma_loop_avx512(long iters) {
+    __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < iters; k++)
+        for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
+    __m512 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
+    return (double)_mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters) {
+    __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
+    for (long k = 0; k < iters; k++)
+        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
+    float out[8];
+    __m256 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+    _mm256_storeu_ps(out, s);
+    return (double)(out[0] + out[7]);
+}
+
+double gta_bench_peak_gflops(void) {
+    int wide = __builtin_cpu_supports("avx512f");
+    long iters = 20000000;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double flops = 0, sink = 0, t = gta_now();
+#pragma omp parallel reduction(+ : flops, sink)
+        {
+            /* the returned value keeps the loop from being optimized away */
+            sink += wide ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
+            flops += 2.0 * (wide ? 16 : 8) * 12 * (double)iters;
+        }
+        if (!isfinite(sink)) flops = 0;
+        t = gta_now() - t;
+        if (flops / t > best) best = flops / t;
+    }
+    return best / 1e9;
+}
+
+static void ce_dlp(void *ctx, int k0, int n, const float *lp, float *dlp) {
+    (void)k0;
+    (void)lp;
+    float g = -1.0f / (float)*(const int *)ctx;
+    for (int k = 0; k < n; k++) dlp[k] = g;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int gta_bench_train(const gta_config *c, const char *name, int B, int T, int runs, char **json) {
+    if (B <= 0 || T <= 1 || runs <= 0) return gta_err_set(GTA_EINPUT, "bench: --batch, --seq and --runs must be positive");
+    gta_model *m = gta_model_init_random(c, 0);
+    gta_model_alloc_grads(m);
+    gta_adamw opt;
+    gta_adamw_init(&opt, m, 1e-4, 0.0);
+    /* B sequences of T inputs, each position predicting the next of T+1 random tokens */
+    int n = B * T, *ids = gta_malloc(sizeof(int) * (size_t)n), *pos = gta_malloc(sizeof(int) * (size_t)n),
+        *row = gta_malloc(sizeof(int) * (size_t)n), *tg = gta_malloc(sizeof(int) * (size_t)n),
+        *ss = gta_malloc(sizeof(int) * (size_t)B), *sl = gta_malloc(sizeof(int) * (size_t)B),
+        *sp = gta_malloc(sizeof(int) * (size_t)B);
+    for (int i = 0; i < B; i++) {
+        ss[i] = i * T, sl[i] = T, sp[i] = -1;
+        for (int t = 0; t <= T; t++) {
+            int tok = (int)(gta_rng_u64(1, (uint64_t)i, (uint64_t)t) % (uint64_t)c->vocab_size);
+            if (t < T) {
+                ids[i * T + t] = tok;
+                pos[i * T + t] = t;
+                row[i * T + t] = i * T + t;
+            }
+            if (t > 0) tg[i * T + t - 1] = tok;
+        }
+    }
+    gta_batch b = {n, ids, pos, B, ss, sl, sp, n, row, tg};
+    float *lp = gta_malloc(sizeof(float) * (size_t)n), *dlp = gta_malloc(sizeof(float) * (size_t)n);
+    int warm = 2, rc = GTA_OK;
+    double *rate = gta_malloc(sizeof(double) * (size_t)runs), loss = 0;
+    for (int r = 0; r < warm + runs; r++) {
+        double t0 = gta_now();
+        if ((rc = gta_forward_backward(m, &b, lp, dlp, ce_dlp, &n))) break;
+        gta_adamw_step(&opt, m, 1e-4);
+        gta_model_zero_grads(m);
+        double dt = gta_now() - t0;
+        if (r >= warm) rate[r - warm] = n / dt;
+        loss = 0;
+        for (int k = 0; k < n; k++) loss -= lp[k] / n;
+    }
+    if (!rc && !isfinite(loss)) rc = gta_err_set(GTA_EFAIL, "bench: loss is not finite");
+    if (!rc) {
+        qsort(rate, (size_t)runs, sizeof(double), cmp_double);
+        double med = runs % 2 ? rate[runs / 2] : 0.5 * (rate[runs / 2 - 1] + rate[runs / 2]);
+        /* the same FLOP count as bench/torch_qwen_cpu.py, so fractions compare directly */
+        double d = c->hidden_size, hd = c->head_dim, kv = c->num_kv_heads, f = c->intermediate_size,
+               L = c->num_layers, q = (double)c->num_heads * hd;
+        double per_tok = L * 2 * (d * q + 2 * d * kv * hd + q * d + 3 * d * f) + 2 * d * c->vocab_size;
+        double flop = 3.0 * n * per_tok + 3.0 * L * B * 4.0 * T * T * d;
+        double gflops = flop * med / n / 1e9, peak = gta_bench_peak_gflops();
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "what", "train");
+        cJSON_AddStringToObject(j, "config", name);
+        cJSON_AddNumberToObject(j, "params_m", round(m->n_params / 1e4) / 100);
+        cJSON_AddNumberToObject(j, "batch", B);
+        cJSON_AddNumberToObject(j, "seq", T);
+        cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+        cJSON_AddNumberToObject(j, "runs", runs);
+        cJSON_AddNumberToObject(j, "tokens_per_s", round(med));
+        cJSON_AddNumberToObject(j, "min", round(rate[0]));
+        cJSON_AddNumberToObject(j, "max", round(rate[runs - 1]));
+        cJSON_AddNumberToObject(j, "gflops", round(gflops));
+        cJSON_AddNumberToObject(j, "peak_gflops", round(peak));
+        cJSON_AddNumberToObject(j, "fraction_of_peak", round(1000 * gflops / peak) / 1000);
+        cJSON_AddNumberToObject(j, "peak_rss_mib", round(gta_bench_peak_rss_mib()));
+        const char *ct = getenv("OPENBLAS_CORETYPE");
+        cJSON_AddStringToObject(j, "blas", ct ? "openblas-openmp (OPENBLAS_CORETYPE set)" : "openblas-openmp");
+        *json = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+    }
+    free(rate);
+    free(lp);
+    free(dlp);
+    free(ids);
+    free(pos);
+    free(row);
+    free(tg);
+    free(ss);
+    free(sl);
+    free(sp);
+    gta_adamw_free(&opt);
+    gta_model_free(m);
+    return rc;
+}
