@@ -1,6 +1,7 @@
 # gta — build with `make`; the program lands at build/gta.
 #   make test      unit + CLI tests (the README's test command runs this and `make asan-test`)
 #   make asan-test the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make check     both (what CI runs)
 #   make format    clang-format every source file
 CC      ?= cc
 BUILD   ?= build
@@ -22,7 +23,7 @@ TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_COMMON = $(BUILD)/obj/tests/unit/testutil.o
 
 .SECONDARY:
-.PHONY: all test unit-test cli-test asan-test format clean
+.PHONY: all check test unit-test cli-test asan-test format clean
 all: $(BUILD)/gta
 
 $(BUILD)/gta: $(CLI_OBJ) $(BUILD)/libgta.a
@@ -49,10 +50,13 @@ cli-test: $(BUILD)/gta
 
 test: unit-test cli-test
 
+# everything CI runs: the tests, then the unit tests again under the sanitizers
+check: test asan-test
+
 # Sanitizer build in its own folder; OpenMP runs single-threaded there so that the
 # sanitizers see one deterministic schedule.
 asan-test:
-	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" unit-test
 
 format:

@@ -1,9 +1,159 @@
+/* gta generate: greedy decoding (the batched sampler adds --temperature/--top-p/--top-k
+ * and --num-samples). Prints one JSON line per sample. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "base/error.h"
+#include "base/util.h"
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "io/json.h"
+#include "model/generate.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
+
+/* "1,2,3" -> ids */
+static int parse_ids(const char *s, int **out, int *n) {
+    int cap = 16, k = 0;
+    int *v = gta_malloc(sizeof(int) * (size_t)cap);
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x > 1 << 30) {
+            free(v);
+            return gta_err_set(GTA_EINPUT, "gta generate: --prompt-ids: expected comma-separated ids, got '%s'", s);
+        }
+        if (k == cap) v = gta_realloc(v, sizeof(int) * (size_t)(cap *= 2));
+        v[k++] = (int)x;
+        p = end;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    if (!k) {
+        free(v);
+        return gta_err_set(GTA_EINPUT, "gta generate: --prompt-ids is empty");
+    }
+    *out = v;
+    *n = k;
+    return GTA_OK;
+}
+
+/* eos ids: generation_config.json's eos_token_id (int or list), else config.json's */
+static void load_eos(const char *dir, const gta_config *c, int *eos, int *neos) {
+    *neos = 0;
+    char *p = gta_path_join(dir, "generation_config.json");
+    cJSON *j = NULL;
+    if (gta_file_exists(p) && gta_json_load(p, &j) == GTA_OK) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "eos_token_id"), *it;
+        if (cJSON_IsNumber(e)) eos[(*neos)++] = e->valueint;
+        if (cJSON_IsArray(e)) cJSON_ArrayForEach(it, e) if (cJSON_IsNumber(it) && *neos < 8) eos[(*neos)++] = it->valueint;
+    }
+    cJSON_Delete(j);
+    free(p);
+    for (int i = 0; !*neos && i < c->n_eos; i++) eos[i] = c->eos_token_ids[i];
+    if (!*neos) *neos = c->n_eos;
+}
 
 int cmd_generate(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    gta_err_set(GTA_EFAIL, "this command is not available in this build yet");
-    return cli_fail(GTA_EFAIL);
+    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL;
+    long long max_new = -1, num_samples = 1, seed = 0, top_k = 0;
+    double temperature = -1, top_p = 1.0;
+    int greedy = 0;
+    arg_spec specs[] = {
+        {"model", ARG_STR, &model_dir, "Hugging Face model directory"},
+        {"prompt", ARG_STR, &prompt, "prompt text (needs the model's tokenizer.json)"},
+        {"prompt-ids", ARG_STR, &prompt_ids, "prompt as comma-separated token ids"},
+        {"max-new-tokens", ARG_INT, &max_new, "tokens to generate at most"},
+        {"greedy", ARG_FLAG, &greedy, "argmax decoding"},
+        {"temperature", ARG_DOUBLE, &temperature, "sampling temperature"},
+        {"top-p", ARG_DOUBLE, &top_p, "nucleus sampling mass"},
+        {"top-k", ARG_INT, &top_k, "keep the k most likely tokens"},
+        {"num-samples", ARG_INT, &num_samples, "samples per prompt"},
+        {"seed", ARG_INT, &seed, "random seed"},
+    };
+    int ns = sizeof specs / sizeof specs[0];
+    int rc = args_parse("generate", argc, argv, specs, ns);
+    if (rc < 0) {
+        args_usage("generate",
+                   "--model DIR (--prompt S | --prompt-ids 1,2,3) --max-new-tokens N [--greedy | --temperature T "
+                   "--top-p P --top-k K] [--num-samples G] [--seed S]",
+                   specs, ns);
+        return 0;
+    }
+    if (rc) return cli_fail(rc);
+    if (!model_dir || max_new < 0 || (!prompt == !prompt_ids))
+        return cli_fail(gta_err_set(GTA_EINPUT,
+                                    "gta generate: --model, --max-new-tokens and one of --prompt / --prompt-ids are required"));
+    int sampling = temperature > 0 || top_p < 1.0 || top_k > 0 || num_samples > 1;
+    if (sampling && !greedy)
+        return cli_fail(gta_err_set(GTA_EINPUT, "gta generate: sampling (--temperature, --top-p, --top-k, --num-samples > 1) "
+                                                "is not in this build yet; use --greedy"));
+    gta_model *m = NULL;
+    gta_tokenizer *tok = NULL;
+    int *ids = NULL, np = 0, *out = NULL, n_out = 0, eos[8], neos = 0;
+    gta_ids enc = {0};
+    char *tpath = gta_path_join(model_dir, "tokenizer.json");
+    if ((rc = gta_model_load(model_dir, &m))) goto done;
+    if (gta_file_exists(tpath) && (rc = gta_tokenizer_load(model_dir, &tok))) goto done;
+    if (prompt) {
+        if (!tok) {
+            rc = gta_err_set(GTA_EINPUT, "%s: no tokenizer.json, so --prompt cannot be encoded; use --prompt-ids", model_dir);
+            goto done;
+        }
+        /* as transformers' tokenizer(prompt): with the post-processor's specials (Llama's BOS) */
+        if ((rc = gta_tokenizer_encode(tok, prompt, strlen(prompt), 1, &enc))) goto done;
+        np = (int)enc.n;
+        ids = gta_malloc(sizeof(int) * (size_t)(np ? np : 1));
+        for (int i = 0; i < np; i++) ids[i] = enc.ids[i];
+        if (!np) {
+            rc = gta_err_set(GTA_EINPUT, "gta generate: the prompt encodes to no tokens");
+            goto done;
+        }
+    } else if ((rc = parse_ids(prompt_ids, &ids, &np))) {
+        goto done;
+    }
+    for (int i = 0; i < np; i++)
+        if (ids[i] >= m->cfg.vocab_size) {
+            rc = gta_err_set(GTA_EINPUT, "gta generate: prompt id %d is outside the vocabulary [0, %d)", ids[i],
+                             m->cfg.vocab_size);
+            goto done;
+        }
+    load_eos(model_dir, &m->cfg, eos, &neos);
+    out = gta_malloc(sizeof(int) * (size_t)(max_new ? max_new : 1));
+    gta_finish fin;
+    if ((rc = gta_generate_greedy(m, ids, np, (int)max_new, eos, neos, out, &n_out, &fin))) goto done;
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "sample", 0);
+    cJSON *arr = cJSON_AddArrayToObject(j, "ids");
+    for (int i = 0; i < n_out; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(out[i]));
+    if (tok) {
+        int32_t *o32 = gta_malloc(sizeof(int32_t) * (size_t)(n_out ? n_out : 1));
+        for (int i = 0; i < n_out; i++) o32[i] = out[i];
+        char *text = NULL;
+        rc = gta_tokenizer_decode(tok, o32, (size_t)n_out, 1, &text, NULL);
+        free(o32);
+        if (rc) {
+            cJSON_Delete(j);
+            goto done;
+        }
+        cJSON_AddStringToObject(j, "text", text);
+        free(text);
+    } else {
+        cJSON_AddNullToObject(j, "text");
+    }
+    cJSON_AddStringToObject(j, "finish", gta_finish_name(fin));
+    char *s = cJSON_PrintUnformatted(j);
+    printf("%s\n", s);
+    free(s);
+    cJSON_Delete(j);
+done:
+    free(tpath);
+    free(ids);
+    free(out);
+    gta_ids_free(&enc);
+    gta_tokenizer_free(tok);
+    gta_model_free(m);
+    return rc ? cli_fail(rc) : 0;
 }
