@@ -7,6 +7,7 @@
 #include "bench/bench.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "text/tokenizer.h"
 
 int cmd_bench(int argc, char **argv) {
     const char *what = NULL, *config = "tiny", *tokenizer = NULL, *data = NULL;
@@ -34,7 +35,11 @@ int cmd_bench(int argc, char **argv) {
         if ((rc = gta_bench_config(config, &c))) return cli_fail(rc);
         fprintf(stderr, "bench train: %s, B=%lld T=%lld, %lld runs after 2 warm-up steps...\n", config, batch, seq, runs);
         rc = gta_bench_train(&c, config, (int)batch, (int)seq, (int)runs, &json);
-    } else if (!strcmp(what, "generate") || !strcmp(what, "tokenize")) {
+    } else if (!strcmp(what, "tokenize")) {
+        if (!tokenizer || !data)
+            return cli_fail(gta_err_set(GTA_EINPUT, "gta bench --what tokenize: --tokenizer and --data are required"));
+        rc = gta_bench_tokenize(tokenizer, data, (int)runs, &json);
+    } else if (!strcmp(what, "generate")) {
         rc = gta_err_set(GTA_EFAIL, "gta bench: --what %s is not available in this build yet", what);
     } else {
         rc = gta_err_set(GTA_EINPUT, "gta bench: --what '%s': expected train, generate or tokenize", what);
