@@ -18,18 +18,12 @@ void gta_adamw_init(gta_adamw *o, const gta_model *model, double lr, double weig
     o->v = gta_malloc_aligned(sizeof(float) * o->n);
     memset(o->m, 0, sizeof(float) * o->n);
     memset(o->v, 0, sizeof(float) * o->n);
-    o->decay = gta_calloc(o->n, 1);
-    for (int i = 0; i < model->n_tensors; i++) {
-        const gta_param *p = &model->tensors[i];
-        size_t cnt = (size_t)p->shape[0] * (size_t)(p->ndim == 2 ? p->shape[1] : 1);
-        if (p->decay) memset(o->decay + p->offset, 1, cnt);
-    }
+    o->model = model;
 }
 
 void gta_adamw_free(gta_adamw *o) {
     gta_free_aligned(o->m);
     gta_free_aligned(o->v);
-    free(o->decay);
     memset(o, 0, sizeof *o);
 }
 
@@ -39,14 +33,20 @@ void gta_adamw_step(gta_adamw *o, gta_model *model, double lr) {
     const float b1 = (float)o->beta1, b2 = (float)o->beta2, step_size = (float)(lr / bc1),
                 inv_bc2_sqrt = (float)(1.0 / sqrt(bc2)), eps = (float)o->eps, wd = (float)(lr * o->weight_decay);
     float *p = model->params, *g = model->grads, *m = o->m, *v = o->v;
-    const unsigned char *dec = o->decay;
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < o->n; i++) {
-        /* decoupled weight decay first, as torch.optim.AdamW */
-        if (dec[i]) p[i] -= wd * p[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        p[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_bc2_sqrt + eps);
+#pragma omp parallel
+    for (int k = 0; k < model->n_tensors; k++) {
+        const gta_param *t = &model->tensors[k];
+        size_t a = t->offset, e = a + (size_t)t->shape[0] * (size_t)(t->ndim == 2 ? t->shape[1] : 1);
+        /* decoupled weight decay (before the moment update, as torch.optim.AdamW) on
+         * matrices only; norms and biases are not decayed */
+        const float keep = t->decay ? 1.0f - wd : 1.0f;
+#pragma omp for simd schedule(static) nowait
+        for (size_t i = a; i < e; i++) {
+            p[i] *= keep;
+            m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+            v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+            p[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_bc2_sqrt + eps);
+        }
     }
 }
 

@@ -12,7 +12,7 @@ typedef struct {
     long long step; /* optimizer steps taken */
     float *m, *v;   /* moments, n_params each */
     size_t n;
-    unsigned char *decay; /* per-float weight-decay mask from the parameter table */
+    const gta_model *model; /* for the parameter table: which tensors are decayed */
 } gta_adamw;
 
 void gta_adamw_init(gta_adamw *o, const gta_model *model, double lr, double weight_decay);

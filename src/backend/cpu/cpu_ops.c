@@ -407,14 +407,20 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *out, co
 
 /* ---------------------------------------------------------------- log-prob head */
 
+static size_t head_chunk_floats = (size_t)32 << 20;
+
+void cpu_set_head_chunk(size_t nfloats) { head_chunk_floats = nfloats ? nfloats : (size_t)32 << 20; }
+
 static void head_impl(float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
                       const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
                       int V) {
     int grad = dlp_in || fn;
     if (dx) memset(dx, 0, sizeof(float) * (size_t)n * d);
     if (nlp <= 0) return;
-    /* chunks keep the vocab-sized logits to about 8M floats */
-    int C = (int)(((size_t)8 << 20) / (size_t)V);
+    /* chunks keep the vocab-sized logits to about 32M floats (128 MiB): large enough that
+     * the dW += dlogits^T x product has a long inner dimension, far below the [n, V]
+     * logits (and their gradient) an unfused implementation keeps */
+    int C = (int)(head_chunk_floats / (size_t)V);
     if (C < 16) C = 16;
     if (C > nlp) C = nlp;
     float *xc = cpu_scratch(SLOT_HEAD_X, (size_t)C * d), *lg = cpu_scratch(SLOT_HEAD_LOGITS, (size_t)C * V);

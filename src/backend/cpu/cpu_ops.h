@@ -63,6 +63,10 @@ void cpu_logprob_head_fused(float *lp, float *dlp_out, cpu_dlp_fn fn, void *ctx,
                             const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
                             int V);
 
+/* Logit floats per head chunk (default 32M; 0 restores it). Tests lower it to cover the
+ * chunk boundaries. */
+void cpu_set_head_chunk(size_t nfloats);
+
 /* Reusable scratch: slot-indexed buffers that grow and are kept between calls, so hot
  * loops do not fault in fresh pages every step. Not thread-safe across models running
  * concurrently. */
