@@ -15,6 +15,7 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "io/json.h"
+#include "io/safetensors.h"
 #include "model/generate.h"
 #include "model/model.h"
 #include "train/optim.h"
@@ -395,6 +396,66 @@ static void test_train_save_reload(void **s) {
     gta_model_free(m);
 }
 
+/* A saved directory has what transformers reads: the fixture's tensor names, shapes and
+ * dtypes exactly, and a config.json whose architecture fields equal the fixture's. */
+static void save_layout_case(const char *fixture) {
+    char rel[128];
+    snprintf(rel, sizeof rel, "fixtures/hf/%s", fixture);
+    char *dir = tu_shared(rel), *tmp = tu_tmpdir(), *out = gta_path_join(tmp, "m");
+    gta_model *m;
+    assert_int_equal(gta_model_load(dir, &m), GTA_OK);
+    assert_int_equal(gta_model_save(m, out), GTA_OK);
+    st_set *a, *b;
+    assert_int_equal(st_open_dir(dir, &a), GTA_OK);
+    assert_int_equal(st_open_dir(out, &b), GTA_OK);
+    assert_int_equal(st_count(a), st_count(b));
+    for (int i = 0; i < st_count(a); i++) {
+        const st_tensor *x = st_at(a, i), *y = st_find(b, x->name);
+        if (!y) fail_msg("%s: saved model lacks %s", fixture, x->name);
+        assert_int_equal(x->dtype, y->dtype);
+        assert_int_equal(x->ndim, y->ndim);
+        for (int k = 0; k < x->ndim; k++) assert_int_equal(x->shape[k], y->shape[k]);
+        assert_memory_equal(x->data, y->data, x->nbytes);
+    }
+    st_close(a);
+    st_close(b);
+    char *p1 = gta_path_join(dir, "config.json"), *p2 = gta_path_join(out, "config.json");
+    cJSON *j1, *j2;
+    assert_int_equal(gta_json_load(p1, &j1), GTA_OK);
+    assert_int_equal(gta_json_load(p2, &j2), GTA_OK);
+    const char *keys[] = {"architectures",       "model_type",          "vocab_size",        "hidden_size",
+                          "intermediate_size",   "num_hidden_layers",   "num_attention_heads",
+                          "num_key_value_heads", "rms_norm_eps",        "tie_word_embeddings",
+                          "bos_token_id",        "eos_token_id",        "max_position_embeddings",
+                          "hidden_act",          "rope_parameters"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const cJSON *v1 = cJSON_GetObjectItem(j1, keys[k]), *v2 = cJSON_GetObjectItem(j2, keys[k]);
+        if (!v1) continue;
+        if (!v2 || !cJSON_Compare(v1, v2, 1)) {
+            char *t1 = cJSON_PrintUnformatted(v1), *t2 = v2 ? cJSON_PrintUnformatted(v2) : NULL;
+            fail_msg("%s: config.json '%s': fixture %s, saved %s", fixture, keys[k], t1, t2 ? t2 : "(missing)");
+        }
+    }
+    const cJSON *hd = cJSON_GetObjectItem(j1, "head_dim");
+    if (hd) assert_true(cJSON_Compare(hd, cJSON_GetObjectItem(j2, "head_dim"), 1));
+    cJSON_Delete(j1);
+    cJSON_Delete(j2);
+    free(p1);
+    free(p2);
+    gta_model_free(m);
+    tu_rm_rf(tmp);
+    free(tmp);
+    free(out);
+    free(dir);
+}
+
+static void test_save_matches_hf_layout(void **s) {
+    (void)s;
+    save_layout_case("qwen2");
+    save_layout_case("qwen3");
+    save_layout_case("llama");
+}
+
 /* stories260K (real pretrained weights) against its float64 reference. */
 static void test_stories260k(void **s) {
     (void)s;
@@ -464,6 +525,7 @@ int main(void) {
         cmocka_unit_test(test_adamw_by_hand),
         cmocka_unit_test(test_clip_grad_norm),
         cmocka_unit_test(test_train_save_reload),
+        cmocka_unit_test(test_save_matches_hf_layout),
         cmocka_unit_test(test_stories260k),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
