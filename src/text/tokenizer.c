@@ -633,7 +633,7 @@ int gta_tokenizer_decode(const gta_tokenizer *tok, const int32_t *ids, size_t n,
         }
         if (skip_special && gta_tokenizer_is_special(tok, id)) continue;
         int32_t a = tok->added_of[id];
-        size_t sn = a >= 0 ? tok->added[a].len : tok->str_len[id];
+        size_t sn = a >= 0 ? tok->added[a].nlen : tok->str_len[id];
         sl_add(&cur, s, sn);
     }
     tok_buf out = {0};
@@ -672,7 +672,8 @@ int32_t gta_tokenizer_token_to_id(const gta_tokenizer *tok, const char *token) {
 
 const char *gta_tokenizer_id_to_token(const gta_tokenizer *tok, int32_t id) {
     if (id < 0 || id >= tok->vocab_size) return NULL;
-    if (tok->added_of[id] >= 0) return tok->added_text.p + tok->added[tok->added_of[id]].off;
+    /* HF reports a normalized added token in its normalized form (and decodes it so) */
+    if (tok->added_of[id] >= 0) return tok->added_text.p + tok->added[tok->added_of[id]].noff;
     if (tok->str_len[id] == UINT32_MAX) return NULL;
     return tok->vocab.keys.p + tok->str_off[id];
 }

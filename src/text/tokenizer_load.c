@@ -490,6 +490,10 @@ static int parse_added(gta_tokenizer *tok, const cJSON *arr) {
     trie_init(&tok->trie_norm);
     const cJSON *it;
     int i = 0, rc;
+    /* HF re-numbers added tokens as it adds them (an id from the vocabulary or the added
+     * tokens so far, else the next free one) and only warns when the file says otherwise;
+     * a file whose ids disagree with that numbering is refused rather than guessed at. */
+    int32_t max_added = -1, model_size = (int32_t)tok->vocab.n;
     cJSON_ArrayForEach(it, arr) {
         char w[64];
         snprintf(w, sizeof w, "added_tokens[%d]", i++);
@@ -500,6 +504,19 @@ static int parse_added(gta_tokenizer *tok, const cJSON *arr) {
         size_t clen = strlen(content);
         if (!clen) return bad(tok, w, "empty \"content\"", NULL);
         if (tok_utf8_valid_prefix(content, clen) != clen) return bad(tok, w, "\"content\" is not valid UTF-8", NULL);
+        int32_t expect = -1;
+        for (size_t k = 0; k < tok->nadded && expect < 0; k++)
+            if (tok->added[k].len == clen && !memcmp(tok->added_text.p + tok->added[k].off, content, clen))
+                expect = tok->added[k].id;
+        if (expect < 0) expect = tok_smap_get(&tok->vocab, content, clen);
+        if (expect < 0) expect = max_added < 0 || max_added < model_size ? model_size : max_added + 1;
+        if (expect != id) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "token '%.200s' has id %d where HF tokenizers would give it id %d", content,
+                     (int)id, (int)expect);
+            return bad(tok, w, "%s", msg);
+        }
+        if (expect > max_added) max_added = expect;
         int sw = 0, ls = 0, rs = 0, norm = 0, special = 0;
         if ((rc = get_bool(tok, it, "special", 0, &special, w))) return rc;
         if ((rc = get_bool(tok, it, "single_word", 0, &sw, w)) || (rc = get_bool(tok, it, "lstrip", 0, &ls, w)) ||
