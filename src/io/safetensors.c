@@ -129,7 +129,7 @@ static int parse_file(st_set *s, int fi) {
         }
         double b = cJSON_GetArrayItem(off, 0)->valuedouble, e = cJSON_GetArrayItem(off, 1)->valuedouble;
         if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || b < 0 ||
-            e < b || b != (double)(uint64_t)b || e != (double)(uint64_t)e) {
+            e < b || e > 1e18 || b != (double)(uint64_t)b || e != (double)(uint64_t)e) {
             rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s': bad data_offsets", f->path, name);
             goto out;
         }
