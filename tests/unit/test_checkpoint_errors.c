@@ -160,12 +160,14 @@ static cJSON *hdr_tensor(stf *s, const char *name) {
 }
 
 static double hdr_off(stf *s, const char *name, int k) {
-    return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(hdr_tensor(s, name), "data_offsets"), k)->valuedouble;
+    return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(hdr_tensor(s, name), "data_offsets"), k)
+        ->valuedouble;
 }
 
 static void hdr_set_offsets(stf *s, const char *name, double b, double e) {
     double v[2] = {b, e};
-    cJSON_ReplaceItemInObjectCaseSensitive(hdr_tensor(s, name), "data_offsets", cJSON_CreateDoubleArray(v, 2));
+    cJSON_ReplaceItemInObjectCaseSensitive(hdr_tensor(s, name), "data_offsets",
+                                           cJSON_CreateDoubleArray(v, 2));
 }
 
 static void hdr_set_shape(stf *s, const char *name, const double *dims, int n) {
@@ -358,7 +360,8 @@ static void m_entry_not_object(const char *dir, const char *f) {
 static void m_offsets_three(const char *dir, const char *f) {
     stf s = hdr_load(f);
     double v[3] = {hdr_off(&s, NORM, 0), hdr_off(&s, NORM, 1), 0};
-    cJSON_ReplaceItemInObjectCaseSensitive(hdr_tensor(&s, NORM), "data_offsets", cJSON_CreateDoubleArray(v, 3));
+    cJSON_ReplaceItemInObjectCaseSensitive(hdr_tensor(&s, NORM), "data_offsets",
+                                           cJSON_CreateDoubleArray(v, 3));
     hdr_save(f, &s);
 }
 static void m_offsets_beyond(const char *dir, const char *f) {
@@ -394,7 +397,8 @@ static void m_offsets_fraction(const char *dir, const char *f) {
 /* same span as another tensor of the same size */
 static void m_overlap_same(const char *dir, const char *f) {
     stf s = hdr_load(f);
-    const char *a = "model.layers.0.input_layernorm.weight", *b = "model.layers.0.post_attention_layernorm.weight";
+    const char *a = "model.layers.0.input_layernorm.weight",
+               *b = "model.layers.0.post_attention_layernorm.weight";
     hdr_set_offsets(&s, b, hdr_off(&s, a, 0), hdr_off(&s, a, 1));
     hdr_save(f, &s);
 }
@@ -476,7 +480,9 @@ static void drop_tensor(const char *dir, const char *name) {
     ents_free(&x);
     free(p);
 }
-static void m_missing_tensor(const char *dir, const char *f) { drop_tensor(dir, "model.layers.1.mlp.up_proj.weight"); }
+static void m_missing_tensor(const char *dir, const char *f) {
+    drop_tensor(dir, "model.layers.1.mlp.up_proj.weight");
+}
 static void m_wrong_shape(const char *dir, const char *f) {
     ents x = ents_load(f);
     st_entry *e = ents_get(&x, "model.layers.0.self_attn.o_proj.weight");
@@ -500,7 +506,9 @@ static void m_int_dtype(const char *dir, const char *f) {
     ents_save(&x, f);
     ents_free(&x);
 }
-static void m_vocab_mismatch(const char *dir, const char *f) { cfg_set(dir, "vocab_size", cJSON_CreateNumber(385)); }
+static void m_vocab_mismatch(const char *dir, const char *f) {
+    cfg_set(dir, "vocab_size", cJSON_CreateNumber(385));
+}
 static void m_no_lm_head(const char *dir, const char *f) { drop_tensor(dir, "lm_head.weight"); }
 static void m_qnorm_shape(const char *dir, const char *f) {
     ents x = ents_load(f);
@@ -528,8 +536,12 @@ static void m_model_type_unknown(const char *dir, const char *f) {
     cfg_set(dir, "model_type", cJSON_CreateString("mistral"));
 }
 static void m_model_type_missing(const char *dir, const char *f) { cfg_del(dir, "model_type"); }
-static void m_model_type_number(const char *dir, const char *f) { cfg_set(dir, "model_type", cJSON_CreateNumber(2)); }
-static void m_heads_zero(const char *dir, const char *f) { cfg_set(dir, "num_attention_heads", cJSON_CreateNumber(0)); }
+static void m_model_type_number(const char *dir, const char *f) {
+    cfg_set(dir, "model_type", cJSON_CreateNumber(2));
+}
+static void m_heads_zero(const char *dir, const char *f) {
+    cfg_set(dir, "num_attention_heads", cJSON_CreateNumber(0));
+}
 static void m_heads_negative(const char *dir, const char *f) {
     cfg_set(dir, "num_attention_heads", cJSON_CreateNumber(-4));
 }
@@ -543,16 +555,26 @@ static void m_heads_missing(const char *dir, const char *f) { cfg_del(dir, "num_
 static void m_kv_not_dividing(const char *dir, const char *f) {
     cfg_set(dir, "num_key_value_heads", cJSON_CreateNumber(3));
 }
-static void m_kv_more(const char *dir, const char *f) { cfg_set(dir, "num_key_value_heads", cJSON_CreateNumber(8)); }
-static void m_kv_zero(const char *dir, const char *f) { cfg_set(dir, "num_key_value_heads", cJSON_CreateNumber(0)); }
-static void m_head_dim_odd(const char *dir, const char *f) { cfg_set(dir, "head_dim", cJSON_CreateNumber(15)); }
-static void m_head_dim_zero(const char *dir, const char *f) { cfg_set(dir, "head_dim", cJSON_CreateNumber(0)); }
+static void m_kv_more(const char *dir, const char *f) {
+    cfg_set(dir, "num_key_value_heads", cJSON_CreateNumber(8));
+}
+static void m_kv_zero(const char *dir, const char *f) {
+    cfg_set(dir, "num_key_value_heads", cJSON_CreateNumber(0));
+}
+static void m_head_dim_odd(const char *dir, const char *f) {
+    cfg_set(dir, "head_dim", cJSON_CreateNumber(15));
+}
+static void m_head_dim_zero(const char *dir, const char *f) {
+    cfg_set(dir, "head_dim", cJSON_CreateNumber(0));
+}
 static void m_head_dim_implied_odd(const char *dir, const char *f) {
     /* no head_dim: hidden_size / num_attention_heads = 72 / 8 = 9 */
     cfg_set(dir, "hidden_size", cJSON_CreateNumber(72));
     cfg_set(dir, "num_attention_heads", cJSON_CreateNumber(8));
 }
-static void m_hidden_zero(const char *dir, const char *f) { cfg_set(dir, "hidden_size", cJSON_CreateNumber(0)); }
+static void m_hidden_zero(const char *dir, const char *f) {
+    cfg_set(dir, "hidden_size", cJSON_CreateNumber(0));
+}
 static void m_vocab_missing(const char *dir, const char *f) { cfg_del(dir, "vocab_size"); }
 static void m_rope_yarn(const char *dir, const char *f) {
     rope_set(dir, "rope_type", cJSON_CreateString("yarn"));
@@ -574,7 +596,9 @@ static void m_rope_legacy_yarn(const char *dir, const char *f) {
 static void m_rope_not_object(const char *dir, const char *f) {
     cfg_set(dir, "rope_parameters", cJSON_CreateString("default"));
 }
-static void m_rope_theta_zero(const char *dir, const char *f) { rope_set(dir, "rope_theta", cJSON_CreateNumber(0)); }
+static void m_rope_theta_zero(const char *dir, const char *f) {
+    rope_set(dir, "rope_theta", cJSON_CreateNumber(0));
+}
 static void m_rope_linear_no_factor(const char *dir, const char *f) {
     rope_set(dir, "rope_type", cJSON_CreateString("linear"));
 }
@@ -594,13 +618,21 @@ static void m_legacy_llama3_no_factors(const char *dir, const char *f) {
     cJSON_DeleteItemFromObjectCaseSensitive(rs, "low_freq_factor");
     cfg_save(dir, j);
 }
-static void m_sliding(const char *dir, const char *f) { cfg_set(dir, "use_sliding_window", cJSON_CreateTrue()); }
-static void m_hidden_act(const char *dir, const char *f) { cfg_set(dir, "hidden_act", cJSON_CreateString("gelu")); }
+static void m_sliding(const char *dir, const char *f) {
+    cfg_set(dir, "use_sliding_window", cJSON_CreateTrue());
+}
+static void m_hidden_act(const char *dir, const char *f) {
+    cfg_set(dir, "hidden_act", cJSON_CreateString("gelu"));
+}
 static void m_tie_string(const char *dir, const char *f) {
     cfg_set(dir, "tie_word_embeddings", cJSON_CreateString("yes"));
 }
-static void m_eps_negative(const char *dir, const char *f) { cfg_set(dir, "rms_norm_eps", cJSON_CreateNumber(-1)); }
-static void m_eos_string(const char *dir, const char *f) { cfg_set(dir, "eos_token_id", cJSON_CreateString("2")); }
+static void m_eps_negative(const char *dir, const char *f) {
+    cfg_set(dir, "rms_norm_eps", cJSON_CreateNumber(-1));
+}
+static void m_eos_string(const char *dir, const char *f) {
+    cfg_set(dir, "eos_token_id", cJSON_CreateString("2"));
+}
 
 /* --- sharded */
 static void m_shard_missing(const char *dir, const char *f) { assert_int_equal(unlink(f), 0); }
@@ -692,10 +724,19 @@ static const bad_case cases[] = {
     {"data_offsets reversed", "qwen2", MS, m_offsets_reversed, {NORM, "data_offsets"}, 1},
     {"data_offsets fractional", "qwen2", MS, m_offsets_fraction, {NORM, "data_offsets"}, 1},
     {"overlap, same span", "qwen2", MS, m_overlap_same, {"overlaps", "layernorm.weight"}, 1},
-    {"overlap, partial", "qwen2", MS, m_overlap_partial, {"overlaps", "model.layers.0.mlp.down_proj.weight"}, 1},
+    {"overlap, partial",
+     "qwen2",
+     MS,
+     m_overlap_partial,
+     {"overlaps", "model.layers.0.mlp.down_proj.weight"},
+     1},
     {"gap between tensors", "qwen2", MS, m_gap_before_last, {"8 unused bytes before tensor '" NORM "'"}, 1},
-    {"gap before the first tensor", "qwen2", MS, m_gap_at_start,
-     {"16 unused bytes before tensor 'model.embed_tokens.weight'"}, 1},
+    {"gap before the first tensor",
+     "qwen2",
+     MS,
+     m_gap_at_start,
+     {"16 unused bytes before tensor 'model.embed_tokens.weight'"},
+     1},
     {"bytes after the last tensor", "qwen2", MS, m_trailing_bytes, {"8 bytes after the last tensor"}, 1},
     {"shape x dtype != span (shape)", "qwen2", MS, m_shape_span, {NORM, "needs 260 bytes", "span 256"}, 1},
     {"shape x dtype != span (dtype)", "qwen2", MS, m_dtype_span, {NORM, "needs 128 bytes", "span 256"}, 1},
@@ -707,15 +748,27 @@ static const bad_case cases[] = {
     {"shape overflowing", "qwen2", MS, m_shape_overflow, {NORM, "too large"}, 1},
     /* valid files that do not match config.json */
     {"missing tensor", "qwen2", NULL, m_missing_tensor, {"model.layers.1.mlp.up_proj.weight", "missing"}, 0},
-    {"wrong shape", "qwen2", MS, m_wrong_shape,
-     {"model.layers.0.self_attn.o_proj.weight", "[32, 128]", "[64, 64]"}, 0},
+    {"wrong shape",
+     "qwen2",
+     MS,
+     m_wrong_shape,
+     {"model.layers.0.self_attn.o_proj.weight", "[32, 128]", "[64, 64]"},
+     0},
     {"wrong rank", "qwen2", MS, m_wrong_ndim, {NORM, "[1, 64]", "[64]"}, 0},
     {"integer dtype for a weight", "qwen2", MS, m_int_dtype, {NORM, "I32"}, 0},
-    {"vocab_size disagrees with embeddings", "qwen2", MS, m_vocab_mismatch,
-     {"model.embed_tokens.weight", "[384, 64]", "[385, 64]"}, 0},
+    {"vocab_size disagrees with embeddings",
+     "qwen2",
+     MS,
+     m_vocab_mismatch,
+     {"model.embed_tokens.weight", "[384, 64]", "[385, 64]"},
+     0},
     {"untied lm_head missing", "qwen3", NULL, m_no_lm_head, {"lm_head.weight", "missing"}, 0},
-    {"qwen3 q_norm of hidden/heads, not head_dim", "qwen3", MS, m_qnorm_shape,
-     {"model.layers.1.self_attn.q_norm.weight", "[16]", "[32]"}, 0},
+    {"qwen3 q_norm of hidden/heads, not head_dim",
+     "qwen3",
+     MS,
+     m_qnorm_shape,
+     {"model.layers.1.self_attn.q_norm.weight", "[16]", "[32]"},
+     0},
     {"no weights file", "qwen2", NULL, m_no_weights, {"model.safetensors"}, 0},
     /* config.json */
     {"config truncated", "qwen2", CFG, m_cfg_truncated, {"invalid JSON"}, 0},
@@ -747,8 +800,12 @@ static const bad_case cases[] = {
     {"llama3 rope without its factors", "llama", CFG, m_llama3_no_factors, {"llama3", "low_freq_factor"}, 0},
     {"llama3 rope without factor", "llama", CFG, m_llama3_no_factor, {"factor"}, 0},
     {"llama3 high_freq_factor < low", "llama", CFG, m_llama3_high_below_low, {"high_freq_factor"}, 0},
-    {"legacy llama3 rope_scaling without low_freq_factor", "llama-legacy-config", CFG, m_legacy_llama3_no_factors,
-     {"low_freq_factor"}, 0},
+    {"legacy llama3 rope_scaling without low_freq_factor",
+     "llama-legacy-config",
+     CFG,
+     m_legacy_llama3_no_factors,
+     {"low_freq_factor"},
+     0},
     {"use_sliding_window true", "qwen2", CFG, m_sliding, {"use_sliding_window"}, 0},
     {"hidden_act gelu", "qwen2", CFG, m_hidden_act, {"hidden_act", "gelu"}, 0},
     {"tie_word_embeddings a string", "qwen2", CFG, m_tie_string, {"tie_word_embeddings"}, 0},
@@ -756,19 +813,42 @@ static const bad_case cases[] = {
     {"eos_token_id a string", "qwen2", CFG, m_eos_string, {"eos_token_id"}, 0},
     /* sharded */
     {"index names a missing shard", "qwen2-sharded", SHARD(3), m_shard_missing, {"cannot open"}, 0},
-    {"tensor in a shard the index does not name", "qwen2-sharded", INDEX, m_index_unnamed, {NORM, SHARD(4)}, 0},
+    {"tensor in a shard the index does not name",
+     "qwen2-sharded",
+     INDEX,
+     m_index_unnamed,
+     {NORM, SHARD(4)},
+     0},
     {"index names the wrong shard", "qwen2-sharded", INDEX, m_index_wrong_shard, {NORM, SHARD(4)}, 0},
-    {"index names a tensor no shard has", "qwen2-sharded", INDEX, m_index_extra, {"model.extra.weight", SHARD(1)}, 0},
+    {"index names a tensor no shard has",
+     "qwen2-sharded",
+     INDEX,
+     m_index_extra,
+     {"model.extra.weight", SHARD(1)},
+     0},
     {"index without weight_map", "qwen2-sharded", INDEX, m_index_no_weight_map, {"weight_map"}, 0},
     {"index shard name with a slash", "qwen2-sharded", INDEX, m_index_traversal, {NORM}, 0},
     {"index shard name a number", "qwen2-sharded", INDEX, m_index_number, {NORM}, 0},
     {"index truncated", "qwen2-sharded", INDEX, m_index_truncated, {"invalid JSON"}, 0},
-    {"tensor in two shards (index names the later)", "qwen2-sharded", INDEX, m_two_shards, {NORM, SHARD(1)}, 0},
-    {"tensor in two shards (index names the first)", "qwen2-sharded", SHARD(4), m_two_shards_indexed,
-     {NORM, "two shards"}, 0},
+    {"tensor in two shards (index names the later)",
+     "qwen2-sharded",
+     INDEX,
+     m_two_shards,
+     {NORM, SHARD(1)},
+     0},
+    {"tensor in two shards (index names the first)",
+     "qwen2-sharded",
+     SHARD(4),
+     m_two_shards_indexed,
+     {NORM, "two shards"},
+     0},
     {"shard cut in the data", "qwen2-sharded", SHARD(2), m_shard_cut, {"outside the data"}, 1},
-    {"shard with an unknown dtype", "qwen2-sharded", SHARD(2), m_shard_dtype,
-     {"model.layers.0.self_attn.q_proj.weight", "F8_E9"}, 1},
+    {"shard with an unknown dtype",
+     "qwen2-sharded",
+     SHARD(2),
+     m_shard_dtype,
+     {"model.layers.0.self_attn.q_proj.weight", "F8_E9"},
+     1},
     {"shard with trailing bytes", "qwen2-sharded", SHARD(3), m_shard_gap, {"after the last tensor"}, 1},
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
@@ -1002,11 +1082,13 @@ static void test_write_roundtrip(void **state) {
     char *dir = tu_tmpdir();
     char *p = gta_path_join(dir, "t.safetensors");
 
-    uint32_t f32[8] = {0x3f800000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00001, 0x00000001, 0x7f7fffff, 0xc0490fdb};
+    uint32_t f32[8] = {0x3f800000, 0x80000000, 0x7f800000, 0xff800000,
+                       0x7fc00001, 0x00000001, 0x7f7fffff, 0xc0490fdb};
     /* bf16 raw -> f32 bits: h << 16 */
     uint16_t bf[6] = {0x3F80, 0xC000, 0x7F80, 0x0001, 0x8000, 0x4049};
     /* f16 raw -> f32 bits, by hand */
-    uint16_t hf[11] = {0x3C00, 0x0001, 0x03FF, 0x0400, 0x7BFF, 0xFC00, 0x8000, 0xC000, 0x3555, 0x7E00, 0x8001};
+    uint16_t hf[11] = {0x3C00, 0x0001, 0x03FF, 0x0400, 0x7BFF, 0xFC00,
+                       0x8000, 0xC000, 0x3555, 0x7E00, 0x8001};
     uint32_t hf_want[11] = {
         0x3F800000, /* 1.0 */
         0x33800000, /* 2^-24, smallest subnormal */
@@ -1026,14 +1108,10 @@ static void test_write_roundtrip(void **state) {
     uint8_t u8[3] = {0, 255, 7};
     float scalar = 3.25f;
     st_entry e[] = {
-        {"a.f32", ST_F32, 2, {2, 4}, f32},
-        {"b.bf16", ST_BF16, 1, {6}, bf},
-        {"c.f16", ST_F16, 3, {1, 11, 1}, hf},
-        {"d.i64", ST_I64, 2, {2, 2}, i64},
-        {"e.i32", ST_I32, 1, {3}, i32},
-        {"f.f64", ST_F64, 1, {2}, f64},
-        {"g.u8", ST_U8, 1, {3}, u8},
-        {"h.empty", ST_F32, 2, {0, 3}, NULL},
+        {"a.f32", ST_F32, 2, {2, 4}, f32},     {"b.bf16", ST_BF16, 1, {6}, bf},
+        {"c.f16", ST_F16, 3, {1, 11, 1}, hf},  {"d.i64", ST_I64, 2, {2, 2}, i64},
+        {"e.i32", ST_I32, 1, {3}, i32},        {"f.f64", ST_F64, 1, {2}, f64},
+        {"g.u8", ST_U8, 1, {3}, u8},           {"h.empty", ST_F32, 2, {0, 3}, NULL},
         {"i.scalar", ST_F32, 0, {0}, &scalar},
     };
     int n = (int)(sizeof e / sizeof e[0]);
@@ -1080,7 +1158,8 @@ static void test_write_roundtrip(void **state) {
     assert_true(out[0] == 1.0f && out[1] == -2.0f && isinf(out[2]) && out[3] == ldexpf(1, -133));
     assert_int_equal(st_to_f32(s, st_find(s, "c.f16"), out), GTA_OK);
     for (int i = 0; i < 11; i++)
-        if (bits(out[i]) != hf_want[i]) fail_msg("f16 %04x -> %08x, want %08x", hf[i], bits(out[i]), hf_want[i]);
+        if (bits(out[i]) != hf_want[i])
+            fail_msg("f16 %04x -> %08x, want %08x", hf[i], bits(out[i]), hf_want[i]);
     assert_true(out[0] == 1.0f && out[1] == ldexpf(1, -24) && out[4] == 65504.0f);
     assert_int_equal(st_to_f32(s, st_find(s, "f.f64"), out), GTA_OK);
     assert_true(out[0] == 1.5f && out[1] == -0.25f);
@@ -1131,8 +1210,10 @@ static void test_half_conversions_exhaustive(void **state) {
     for (uint32_t h = 0; h < 65536; h++) {
         float f = st_bf16_to_f32((uint16_t)h);
         assert_int_equal(bits(f), h << 16);
-        if (!isnan(f)) assert_int_equal(st_f32_to_bf16(f), h);
-        else assert_true(isnan(st_bf16_to_f32(st_f32_to_bf16(f))));
+        if (!isnan(f))
+            assert_int_equal(st_f32_to_bf16(f), h);
+        else
+            assert_true(isnan(st_bf16_to_f32(st_f32_to_bf16(f))));
     }
 }
 
