@@ -145,6 +145,11 @@ static int parse_file(st_set *s, int fi) {
                              f->path, name, dtype_names[d], (unsigned long long)t.numel * dtype_sizes[d], t.nbytes);
             goto out;
         }
+        for (int k = first; k < s->n; k++)
+            if (!strcmp(s->t[k].name, name)) {
+                rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' appears twice in the header", f->path, name);
+                goto out;
+            }
         t.data = base + (size_t)b;
         t.name = gta_strdup(name);
         s->t = gta_realloc(s->t, sizeof(st_tensor) * (size_t)(s->n + 1));

@@ -125,6 +125,16 @@ int gta_config_from_json(const char *path, const cJSON *j, gta_config *c) {
     c->mlp_bias = c->arch == GTA_ARCH_LLAMA ? mlp_bias : 0;
     c->qk_norm = c->arch == GTA_ARCH_QWEN3;
 
+    /* sizes that no checkpoint can have are input errors, not allocation failures */
+    if (c->vocab_size > 1 << 24 || c->hidden_size > 1 << 20 || c->intermediate_size > 1 << 22 ||
+        c->num_layers > 4096 || c->num_heads > 4096 || c->head_dim > 4096)
+        return gta_err_set(GTA_EINPUT, "%s: implausible sizes (vocab %d, hidden %d, intermediate %d, layers %d, "
+                           "heads %d, head_dim %d)", path, c->vocab_size, c->hidden_size, c->intermediate_size,
+                           c->num_layers, c->num_heads, c->head_dim);
+    long long np = gta_config_num_params(c);
+    if (np > 1LL << 38 || (long long)c->vocab_size * c->hidden_size > 1LL << 36)
+        return gta_err_set(GTA_EINPUT, "%s: the sizes imply %lld parameters, more than gta can hold", path, np);
+
     const char *act = NULL;
     if ((rc = gta_json_str_opt(path, j, "hidden_act", &act))) return rc;
     if (act && strcmp(act, "silu") != 0)
