@@ -319,6 +319,7 @@ void gta_model_free(gta_model *m) {
     free(m->layers);
     free(m->inv_freq);
     acts_free(m->acts);
+    if (m->dec_ws) gta_free_aligned(m->dec_ws);
     free(m);
 }
 
@@ -408,7 +409,7 @@ void gta_batch_free_simple(gta_batch *b) {
 /* ------------------------------------------------------------------ forward */
 
 /* Embedding, layers and final norm: leaves the normed hidden states in acts->xf. */
-static int forward_trunk(gta_model *m, const gta_batch *b, int train) {
+static int forward_trunk(gta_model *m, const gta_batch *b, int train, gta_kv *kv, const int *slot) {
     int rc = gta_batch_check(m, b);
     if (rc) return rc;
     const gta_config *c = &m->cfg;
@@ -436,6 +437,15 @@ static int forward_trunk(gta_model *m, const gta_batch *b, int train) {
                          A->qk_raw + (size_t)H * hd);
         }
         cpu_rope(A->qkv, a->rope, n, H + KV, hd, ld, 1);
+        if (kv) {
+            size_t kd = (size_t)kv->kvdim, base = (size_t)l * kv->cap * kd;
+#pragma omp parallel for schedule(static)
+            for (int t = 0; t < n; t++) {
+                memcpy(kv->k + base + (size_t)slot[t] * kd, A->qkv + (size_t)t * ld + (size_t)H * hd, sizeof(float) * kd);
+                memcpy(kv->v + base + (size_t)slot[t] * kd, A->qkv + (size_t)t * ld + (size_t)(H + KV) * hd,
+                       sizeof(float) * kd);
+            }
+        }
         cpu_attention(A->att, A->lse, A->qkv, &segs, n, H, KV, hd);
         cpu_linear(A->xmid, A->att, w->wo, w->bo, n, H * hd, d, 0.0f);
 #pragma omp parallel for schedule(static)
@@ -454,7 +464,7 @@ static int forward_trunk(gta_model *m, const gta_batch *b, int train) {
 }
 
 int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int train) {
-    int rc = forward_trunk(m, b, train);
+    int rc = forward_trunk(m, b, train, NULL, NULL);
     if (rc) return rc;
     const int n = b->n, d = m->cfg.hidden_size, V = m->cfg.vocab_size;
     struct gta_acts *a = m->acts;
@@ -539,11 +549,114 @@ int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
 
 int gta_forward_backward(gta_model *m, const gta_batch *b, float *lp, float *dlp, gta_dlp_fn fn, void *ctx) {
     if (!m->grads) return gta_err_set(GTA_EFAIL, "forward_backward without gradients allocated");
-    int rc = forward_trunk(m, b, 1);
+    int rc = forward_trunk(m, b, 1, NULL, NULL);
     if (rc) return rc;
     const int n = b->n, d = m->cfg.hidden_size, V = m->cfg.vocab_size;
     cpu_logprob_head_fused(lp, dlp, fn, ctx, dxf_slot(m, n), m->grads + (m->lm_head - m->params), m->acts->xf,
                            m->lm_head, b->lp_row, b->lp_target, b->nlp, n, d, V);
     backward_trunk(m, b);
+    return GTA_OK;
+}
+
+/* ------------------------------------------------------------------ KV cache, decoding */
+
+size_t gta_kv_bytes(const gta_config *c, int cap) {
+    return sizeof(float) * 2 * (size_t)c->num_layers * (size_t)cap * (size_t)c->num_kv_heads * (size_t)c->head_dim;
+}
+
+void gta_kv_init(gta_kv *kv, const gta_config *c, int cap) {
+    kv->cap = cap;
+    kv->layers = c->num_layers;
+    kv->kvdim = c->num_kv_heads * c->head_dim;
+    size_t n = (size_t)kv->layers * (size_t)cap * (size_t)kv->kvdim;
+    kv->k = gta_malloc_aligned(sizeof(float) * n);
+    kv->v = gta_malloc_aligned(sizeof(float) * n);
+}
+
+void gta_kv_free(gta_kv *kv) {
+    if (kv->k) gta_free_aligned(kv->k);
+    if (kv->v) gta_free_aligned(kv->v);
+    kv->k = kv->v = NULL;
+}
+
+int gta_prefill(gta_model *m, const gta_batch *b, gta_kv *kv, const int *slot, const int *rows, int nrows,
+                float *logits) {
+    for (int t = 0; t < b->n; t++)
+        if (slot[t] < 0 || slot[t] >= kv->cap) return gta_err_set(GTA_EFAIL, "prefill: slot %d outside the cache", slot[t]);
+    int rc = forward_trunk(m, b, 0, kv, slot);
+    if (rc) return rc;
+    const int d = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    float *x = cpu_scratch(7, (size_t)nrows * d);
+    for (int i = 0; i < nrows; i++) memcpy(x + (size_t)i * d, m->acts->xf + (size_t)rows[i] * d, sizeof(float) * (size_t)d);
+    cpu_linear(logits, x, m->lm_head, NULL, nrows, d, V, 0.0f);
+    return GTA_OK;
+}
+
+static size_t decode_floats(const gta_config *c, int B) {
+    size_t d = (size_t)c->hidden_size, ld = (size_t)(c->num_heads + 2 * c->num_kv_heads) * (size_t)c->head_dim,
+           q = (size_t)c->num_heads * (size_t)c->head_dim, f = (size_t)c->intermediate_size;
+    /* x, xn, qkv, raw, att, gu, h, rope, rstd */
+    return (size_t)B * (2 * d + 2 * ld + q + 3 * f + (size_t)c->head_dim + (size_t)(c->num_heads + c->num_kv_heads) + 2);
+}
+
+size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B) {
+    return gta_model_act_bytes(c, prefill_tokens) + sizeof(float) * decode_floats(c, B);
+}
+
+int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, const int *slot,
+               const gta_range *ranges, int nr, float *logits) {
+    const gta_config *c = &m->cfg;
+    const int d = c->hidden_size, H = c->num_heads, KV = c->num_kv_heads, hd = c->head_dim, f = c->intermediate_size,
+              ld = (H + 2 * KV) * hd, V = c->vocab_size;
+    const float eps = (float)c->rms_norm_eps;
+    for (int i = 0; i < B; i++) {
+        if (tok[i] < 0 || tok[i] >= V || slot[i] < 0 || slot[i] >= kv->cap)
+            return gta_err_set(GTA_EFAIL, "decode: row %d has token %d / slot %d out of range", i, tok[i], slot[i]);
+        for (int r = 0; r < nr; r++) {
+            const gta_range *g = &ranges[i * nr + r];
+            if (g->start < 0 || g->len < 0 || g->start + g->len > kv->cap)
+                return gta_err_set(GTA_EFAIL, "decode: row %d range %d outside the cache", i, r);
+        }
+    }
+    size_t need = decode_floats(c, B);
+    if (m->dec_cap < need) {
+        if (m->dec_ws) gta_free_aligned(m->dec_ws);
+        m->dec_ws = gta_malloc_aligned(sizeof(float) * need);
+        m->dec_cap = need;
+    }
+    float *x = m->dec_ws, *xn = x + (size_t)B * d, *qkv = xn + (size_t)B * d, *raw = qkv + (size_t)B * ld,
+          *att = raw + (size_t)B * ld, *gu = att + (size_t)B * H * hd, *h = gu + (size_t)B * 2 * f,
+          *rope = h + (size_t)B * f, *rstd = rope + (size_t)B * hd, *qk_rstd = rstd + B;
+    int *rs = gta_malloc(sizeof(int) * (size_t)(B * nr)), *rl = gta_malloc(sizeof(int) * (size_t)(B * nr));
+    for (int i = 0; i < B * nr; i++) rs[i] = ranges[i].start, rl[i] = ranges[i].len;
+    cpu_rope_table(rope, pos, m->inv_freq, B, hd);
+    for (int i = 0; i < B; i++) memcpy(x + (size_t)i * d, m->embed + (size_t)tok[i] * d, sizeof(float) * (size_t)d);
+    size_t kd = (size_t)kv->kvdim;
+    for (int l = 0; l < c->num_layers; l++) {
+        const gta_layer_w *w = &m->layers[l];
+        cpu_rmsnorm(xn, rstd, x, w->attn_norm, B, d, eps);
+        cpu_linear(qkv, xn, w->wqkv, w->bqkv, B, d, ld, 0.0f);
+        if (c->qk_norm) {
+            memcpy(raw, qkv, sizeof(float) * (size_t)B * ld);
+            cpu_headnorm(qkv, qk_rstd, w->q_norm, B, H, hd, ld, eps, raw);
+            cpu_headnorm(qkv + (size_t)H * hd, qk_rstd, w->k_norm, B, KV, hd, ld, eps, raw + (size_t)H * hd);
+        }
+        cpu_rope(qkv, rope, B, H + KV, hd, ld, 1);
+        float *kl = kv->k + (size_t)l * kv->cap * kd, *vl = kv->v + (size_t)l * kv->cap * kd;
+        for (int i = 0; i < B; i++) {
+            memcpy(kl + (size_t)slot[i] * kd, qkv + (size_t)i * ld + (size_t)H * hd, sizeof(float) * kd);
+            memcpy(vl + (size_t)slot[i] * kd, qkv + (size_t)i * ld + (size_t)(H + KV) * hd, sizeof(float) * kd);
+        }
+        cpu_attention_decode(att, qkv, ld, kl, vl, rs, rl, nr, B, H, KV, hd);
+        cpu_linear(x, att, w->wo, w->bo, B, H * hd, d, 1.0f); /* residual: accumulate into x */
+        cpu_rmsnorm(xn, rstd, x, w->mlp_norm, B, d, eps);
+        cpu_linear(gu, xn, w->wgu, w->bgu, B, d, 2 * f, 0.0f);
+        cpu_swiglu(h, gu, B, f);
+        cpu_linear(x, h, w->wd, w->bd, B, f, d, 1.0f);
+    }
+    cpu_rmsnorm(xn, rstd, x, m->final_norm, B, d, eps);
+    cpu_linear(logits, xn, m->lm_head, NULL, B, d, V, 0.0f);
+    free(rs);
+    free(rl);
     return GTA_OK;
 }

@@ -37,6 +37,8 @@ typedef struct gta_model {
     gta_layer_w *layers;
     float *inv_freq; /* [head_dim/2] */
     struct gta_acts *acts; /* activations saved by the last training forward */
+    float *dec_ws;         /* decode-step workspace */
+    size_t dec_cap;
 } gta_model;
 
 /* A tree batch: n tokens in segments; a token attends to every token of its segment's
@@ -83,6 +85,34 @@ typedef void (*gta_dlp_fn)(void *ctx, int k0, int n, const float *lp, float *dlp
 int gta_forward_backward(gta_model *m, const gta_batch *b, float *lp, float *dlp, gta_dlp_fn fn, void *ctx);
 /* Bytes of activation memory a training forward of n tokens needs (for planning). */
 size_t gta_model_act_bytes(const gta_config *c, int n);
+
+/* ---- KV cache and incremental decoding (the sampler's engine) ---- */
+
+/* Keys and values of cached tokens, per layer [cap][num_kv_heads * head_dim], post-RoPE. */
+typedef struct {
+    int cap, layers, kvdim;
+    float *k, *v;
+} gta_kv;
+
+typedef struct {
+    int start, len;
+} gta_range;
+
+size_t gta_kv_bytes(const gta_config *c, int cap);
+void gta_kv_init(gta_kv *kv, const gta_config *c, int cap);
+void gta_kv_free(gta_kv *kv);
+
+/* Forward over a tree batch that also stores every token's keys and values in kv at
+ * slot[t]; writes the logits of rows[0..nrows) into logits[nrows, V]. */
+int gta_prefill(gta_model *m, const gta_batch *b, gta_kv *kv, const int *slot, const int *rows, int nrows,
+                float *logits);
+/* One decoding step for B new tokens: token i (id tok[i], position pos[i]) is stored at
+ * slot[i] and attends to the nr cache ranges ranges[i*nr .. i*nr+nr) (which must include
+ * its own slot). Writes logits[B, V]. */
+int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, const int *slot,
+               const gta_range *ranges, int nr, float *logits);
+/* Bytes a prefill of n tokens and a decode of B rows need besides weights and cache. */
+size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B);
 
 /* Convenience: B packed sequences of length T (ids[B*T]); fills a caller-owned batch
  * with positions 0..T-1 and the pairs (t, ids[t+1]) within each sequence, in order

@@ -405,6 +405,54 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *out, co
     free(tasks);
 }
 
+void cpu_attention_decode(float *out, const float *q, int ldq, const float *kc, const float *vc, const int *rs,
+                          const int *rl, int nr, int B, int H, int KV, int hd) {
+    int ldkv = KV * hd, qpg = H / KV, maxk = 1;
+    for (int i = 0; i < B; i++) {
+        int L = 0;
+        for (int r = 0; r < nr; r++) L += rl[i * nr + r];
+        if (L > maxk) maxk = L;
+    }
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel
+    {
+        float *S = gta_malloc(sizeof(float) * (size_t)maxk);
+#pragma omp for schedule(dynamic, 1) collapse(2)
+        for (int i = 0; i < B; i++)
+            for (int h = 0; h < H; h++) {
+                int g = h / qpg, L = 0;
+                const float *qr = q + (size_t)i * ldq + (size_t)h * hd;
+                for (int r = 0; r < nr; r++) {
+                    const float *k = kc + (size_t)rs[i * nr + r] * ldkv + (size_t)g * hd;
+                    for (int j = 0; j < rl[i * nr + r]; j++, k += ldkv) {
+                        __m256 acc = _mm256_setzero_ps();
+                        int e = 0;
+                        for (; e + 8 <= hd; e += 8)
+                            acc = _mm256_fmadd_ps(_mm256_loadu_ps(qr + e), _mm256_loadu_ps(k + e), acc);
+                        float sdot = vec_hsum(acc);
+                        for (; e < hd; e++) sdot += qr[e] * k[e];
+                        S[L++] = sdot * scale;
+                    }
+                }
+                float m = vec_max(S, L);
+                double sum = vec_exp_scale(S, S, L, m, 1.0f);
+                float inv = (float)(1.0 / sum);
+                float *o = out + (size_t)i * H * hd + (size_t)h * hd;
+                memset(o, 0, sizeof(float) * (size_t)hd);
+                int j0 = 0;
+                for (int r = 0; r < nr; r++) {
+                    const float *v = vc + (size_t)rs[i * nr + r] * ldkv + (size_t)g * hd;
+                    for (int j = 0; j < rl[i * nr + r]; j++, v += ldkv) {
+                        float p = S[j0 + j] * inv;
+                        for (int e = 0; e < hd; e++) o[e] += p * v[e];
+                    }
+                    j0 += rl[i * nr + r];
+                }
+            }
+        free(S);
+    }
+}
+
 /* ---------------------------------------------------------------- log-prob head */
 
 static size_t head_chunk_floats = (size_t)32 << 20;

@@ -51,6 +51,12 @@ void cpu_attention(float *out, float *lse, const float *qkv, const cpu_segs *s, 
 void cpu_attention_backward(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
                             const cpu_segs *s, int n, int H, int KV, int hd);
 
+/* Attention of B single query rows over cached keys/values: row i attends to the nr
+ * ranges rs[i*nr + r] .. + rl[i*nr + r] of kc/vc ([cap, KV*hd]). q rows have stride ldq
+ * (heads first), out is [B, H*hd]. */
+void cpu_attention_decode(float *out, const float *q, int ldq, const float *kc, const float *vc, const int *rs,
+                          const int *rl, int nr, int B, int H, int KV, int hd);
+
 /* Log-prob head: lp[k] = log softmax(x[row_k] W^T)[target_k] for k < nlp.  When dlp is
  * given, also dx[n,d] = sum_k d lp_k / d x * dlp_k (overwritten) and dW += ..., working
  * in chunks of rows so vocab-sized logits are never kept for all of them. */

@@ -1,0 +1,63 @@
+/* Batched, prefix-shared generation with a KV cache.
+ *
+ * Each prompt is prefilled once and its keys/values are stored once; its G samples
+ * attend to that shared prompt range plus their own continuation range, so nothing is
+ * recomputed or copied G times. Sequences finish independently (end of sequence, a stop
+ * string, or max_new_tokens). Randomness is counter-based: the draw for token j of a
+ * sample is a pure function of (seed, the sample's id, j), so a sample's tokens do not
+ * depend on what else is in the batch. */
+#ifndef GTA_MODEL_SAMPLER_H
+#define GTA_MODEL_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/generate.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
+
+typedef struct {
+    double temperature; /* <= 0: greedy (argmax) */
+    int top_k;          /* 0: off */
+    double top_p;       /* 1: off */
+    double min_p;       /* 0: off */
+    int max_new_tokens;
+    const int *eos;
+    int neos;
+    const char *const *stop; /* stop strings, matched in the decoded completion (needs tok) */
+    int nstop;
+    const gta_tokenizer *tok;
+    uint64_t seed;
+    size_t memory_limit; /* bytes the plan may use; 0: what the machine has available */
+    int prefill_tokens;  /* prompt tokens per prefill call (0: 8192) */
+} gta_sample_params;
+
+typedef struct {
+    int *ids;   /* generated ids (an end-of-sequence token is included) */
+    float *lp;  /* log-prob of each id under the distribution it was drawn from (greedy: the model's) */
+    int n;
+    gta_finish finish;
+} gta_sample_seq;
+
+/* Samples G continuations of each of nprompts prompts; out[p*G + g] (caller's array of
+ * nprompts*G) receives sample g of prompt p. sample_ids gives each sample's RNG stream
+ * (NULL: its index p*G + g). */
+int gta_sample(gta_model *m, const int *const *prompts, const int *plen, int nprompts, int G,
+               const uint64_t *sample_ids, const gta_sample_params *p, gta_sample_seq *out);
+void gta_sample_seq_free(gta_sample_seq *s, int n);
+
+/* The memory plan of a request: KV cache + activations + logits, in bytes. */
+typedef struct {
+    size_t kv_bytes, act_bytes, logit_bytes, total;
+    int cache_tokens;
+} gta_sample_plan;
+void gta_sample_plan_make(const gta_config *c, const int *plen, int nprompts, int G, int max_new, int prefill_tokens,
+                          gta_sample_plan *plan);
+size_t gta_mem_available(void);
+
+/* One draw from logits[V] with u in [0,1): temperature, then top-k, top-p, min-p (the
+ * order transformers applies them). Returns the token; *lp receives its log-prob under
+ * the filtered, renormalized distribution. work needs 2*V floats + V ints (as floats). */
+int gta_sample_token(const float *logits, int V, const gta_sample_params *p, double u, float *work, float *lp);
+
+#endif
