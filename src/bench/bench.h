@@ -9,6 +9,9 @@
 int gta_bench_config(const char *name, gta_config *c);
 /* forward + cross-entropy + backward + AdamW + zero_grad on B x T random tokens. */
 int gta_bench_train(const gta_config *c, const char *name, int B, int T, int runs, char **json);
+/* B sequences of P random prompt tokens, N new tokens at temperature 1 (distinct prompts);
+ * with share, B samples of one prompt against B independent copies of it. */
+int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int N, int runs, int share, char **json);
 /* Measured fp32 FMA peak of this machine on all OpenMP threads, GFLOP/s. */
 double gta_bench_peak_gflops(void);
 /* Peak resident set size of this process, MiB. */

@@ -11,11 +11,15 @@
 
 int cmd_bench(int argc, char **argv) {
     const char *what = NULL, *config = "tiny", *tokenizer = NULL, *data = NULL;
-    long long batch = 8, seq = 128, runs = 5;
+    long long batch = -1, seq = 128, runs = 5, prompt_len = 64, new_tokens = 64;
+    int share = 0;
     arg_spec specs[] = {
         {"what", ARG_STR, &what, "train | generate | tokenize"},
         {"config", ARG_STR, &config, "tiny | small | q05-4L | config.json (default tiny)"},
-        {"batch", ARG_INT, &batch, "sequences per step (train, default 8)"},
+        {"batch", ARG_INT, &batch, "sequences per step (train, default 8; generate, default 16)"},
+        {"prompt-len", ARG_INT, &prompt_len, "prompt tokens (generate, default 64)"},
+        {"new-tokens", ARG_INT, &new_tokens, "tokens generated per sequence (generate, default 64)"},
+        {"share", ARG_FLAG, &share, "generate: B samples of one prompt vs B independent copies"},
         {"seq", ARG_INT, &seq, "tokens per sequence (train, default 128)"},
         {"runs", ARG_INT, &runs, "timed runs after warm-up (default 5); the median is reported"},
         {"tokenizer", ARG_STR, &tokenizer, "tokenizer dir or file (tokenize)"},
@@ -34,13 +38,19 @@ int cmd_bench(int argc, char **argv) {
         gta_config c;
         if ((rc = gta_bench_config(config, &c))) return cli_fail(rc);
         fprintf(stderr, "bench train: %s, B=%lld T=%lld, %lld runs after 2 warm-up steps...\n", config, batch, seq, runs);
+        if (batch < 0) batch = 8;
         rc = gta_bench_train(&c, config, (int)batch, (int)seq, (int)runs, &json);
     } else if (!strcmp(what, "tokenize")) {
         if (!tokenizer || !data)
             return cli_fail(gta_err_set(GTA_EINPUT, "gta bench --what tokenize: --tokenizer and --data are required"));
         rc = gta_bench_tokenize(tokenizer, data, (int)runs, &json);
     } else if (!strcmp(what, "generate")) {
-        rc = gta_err_set(GTA_EFAIL, "gta bench: --what %s is not available in this build yet", what);
+        gta_config c;
+        if ((rc = gta_bench_config(config, &c))) return cli_fail(rc);
+        if (batch < 0) batch = 16;
+        fprintf(stderr, "bench generate: %s, %lld sequences, %lld-token prompts, %lld new tokens%s...\n", config, batch,
+                prompt_len, new_tokens, share ? ", shared prompt vs copies" : "");
+        rc = gta_bench_generate(&c, config, (int)batch, (int)prompt_len, (int)new_tokens, (int)runs, share, &json);
     } else {
         rc = gta_err_set(GTA_EINPUT, "gta bench: --what '%s': expected train, generate or tokenize", what);
     }

@@ -1,5 +1,5 @@
-/* gta generate: greedy decoding (the batched sampler adds --temperature/--top-p/--top-k
- * and --num-samples). Prints one JSON line per sample. */
+/* gta generate: greedy decoding or sampling through the batched, prefix-shared sampler.
+ * Prints one JSON line per sample. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "io/json.h"
 #include "model/generate.h"
 #include "model/model.h"
+#include "model/sampler.h"
 #include "text/tokenizer.h"
 
 /* "1,2,3" -> ids */
@@ -59,8 +60,9 @@ static void load_eos(const char *dir, const gta_config *c, int *eos, int *neos) 
 int cmd_generate(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL;
     long long max_new = -1, num_samples = 1, seed = 0, top_k = 0;
-    double temperature = -1, top_p = 1.0;
-    int greedy = 0;
+    double temperature = 1.0, top_p = 1.0, min_p = 0.0;
+    int greedy = 0, chat = 0;
+    arg_list stops = {0};
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "Hugging Face model directory"},
         {"prompt", ARG_STR, &prompt, "prompt text (needs the model's tokenizer.json)"},
@@ -70,8 +72,11 @@ int cmd_generate(int argc, char **argv) {
         {"temperature", ARG_DOUBLE, &temperature, "sampling temperature"},
         {"top-p", ARG_DOUBLE, &top_p, "nucleus sampling mass"},
         {"top-k", ARG_INT, &top_k, "keep the k most likely tokens"},
-        {"num-samples", ARG_INT, &num_samples, "samples per prompt"},
+        {"min-p", ARG_DOUBLE, &min_p, "drop tokens below min-p x the most likely one's probability"},
+        {"num-samples", ARG_INT, &num_samples, "samples per prompt (the prompt is computed once)"},
         {"seed", ARG_INT, &seed, "random seed"},
+        {"stop", ARG_STR_LIST, &stops, "stop strings (e.g. </answer>)"},
+        {"chat", ARG_FLAG, &chat, "wrap --prompt as a user message in the model's chat template"},
     };
     int ns = sizeof specs / sizeof specs[0];
     int rc = args_parse("generate", argc, argv, specs, ns);
@@ -86,13 +91,16 @@ int cmd_generate(int argc, char **argv) {
     if (!model_dir || max_new < 0 || (!prompt == !prompt_ids))
         return cli_fail(gta_err_set(GTA_EINPUT,
                                     "gta generate: --model, --max-new-tokens and one of --prompt / --prompt-ids are required"));
-    int sampling = temperature > 0 || top_p < 1.0 || top_k > 0 || num_samples > 1;
-    if (sampling && !greedy)
-        return cli_fail(gta_err_set(GTA_EINPUT, "gta generate: sampling (--temperature, --top-p, --top-k, --num-samples > 1) "
-                                                "is not in this build yet; use --greedy"));
+    if (num_samples < 1 || num_samples > 1 << 16)
+        return cli_fail(gta_err_set(GTA_EINPUT, "gta generate: --num-samples must be between 1 and 65536"));
+    if (!(top_p > 0 && top_p <= 1) || min_p < 0 || min_p > 1 || top_k < 0 || (!greedy && !(temperature > 0)))
+        return cli_fail(gta_err_set(GTA_EINPUT, "gta generate: need --temperature > 0, 0 < --top-p <= 1, "
+                                                "0 <= --min-p <= 1, --top-k >= 0 (or --greedy)"));
     gta_model *m = NULL;
     gta_tokenizer *tok = NULL;
-    int *ids = NULL, np = 0, *out = NULL, n_out = 0, eos[8], neos = 0;
+    int *ids = NULL, np = 0, eos[8], neos = 0;
+    gta_sample_seq *out = NULL;
+    char *rendered = NULL;
     gta_ids enc = {0};
     char *tpath = gta_path_join(model_dir, "tokenizer.json");
     if ((rc = gta_model_load(model_dir, &m))) goto done;
@@ -102,8 +110,19 @@ int cmd_generate(int argc, char **argv) {
             rc = gta_err_set(GTA_EINPUT, "%s: no tokenizer.json, so --prompt cannot be encoded; use --prompt-ids", model_dir);
             goto done;
         }
-        /* as transformers' tokenizer(prompt): with the post-processor's specials (Llama's BOS) */
-        if ((rc = gta_tokenizer_encode(tok, prompt, strlen(prompt), 1, &enc))) goto done;
+        if (chat) {
+            gta_chat_message msg = {"user", prompt, NULL};
+            gta_chat_options co;
+            memset(&co, 0, sizeof co);
+            co.add_generation_prompt = 1;
+            co.enable_thinking = -1;
+            if ((rc = gta_chat_render(tok, &msg, 1, &co, &rendered))) goto done;
+            /* the rendered template already holds its special tokens */
+            if ((rc = gta_tokenizer_encode(tok, rendered, strlen(rendered), 0, &enc))) goto done;
+        } else if ((rc = gta_tokenizer_encode(tok, prompt, strlen(prompt), 1, &enc))) {
+            /* as transformers' tokenizer(prompt): with the post-processor's specials (Llama's BOS) */
+            goto done;
+        }
         np = (int)enc.n;
         ids = gta_malloc(sizeof(int) * (size_t)(np ? np : 1));
         for (int i = 0; i < np; i++) ids[i] = enc.ids[i];
@@ -120,38 +139,57 @@ int cmd_generate(int argc, char **argv) {
                              m->cfg.vocab_size);
             goto done;
         }
-    load_eos(model_dir, &m->cfg, eos, &neos);
-    out = gta_malloc(sizeof(int) * (size_t)(max_new ? max_new : 1));
-    gta_finish fin;
-    if ((rc = gta_generate_greedy(m, ids, np, (int)max_new, eos, neos, out, &n_out, &fin))) goto done;
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "sample", 0);
-    cJSON *arr = cJSON_AddArrayToObject(j, "ids");
-    for (int i = 0; i < n_out; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(out[i]));
-    if (tok) {
-        int32_t *o32 = gta_malloc(sizeof(int32_t) * (size_t)(n_out ? n_out : 1));
-        for (int i = 0; i < n_out; i++) o32[i] = out[i];
-        char *text = NULL;
-        rc = gta_tokenizer_decode(tok, o32, (size_t)n_out, 1, &text, NULL);
-        free(o32);
-        if (rc) {
-            cJSON_Delete(j);
-            goto done;
-        }
-        cJSON_AddStringToObject(j, "text", text);
-        free(text);
-    } else {
-        cJSON_AddNullToObject(j, "text");
+    if (stops.n && !tok) {
+        rc = gta_err_set(GTA_EINPUT, "%s: no tokenizer.json, so --stop strings cannot be matched", model_dir);
+        goto done;
     }
-    cJSON_AddStringToObject(j, "finish", gta_finish_name(fin));
-    char *s = cJSON_PrintUnformatted(j);
-    printf("%s\n", s);
-    free(s);
-    cJSON_Delete(j);
+    load_eos(model_dir, &m->cfg, eos, &neos);
+    gta_sample_params sp;
+    memset(&sp, 0, sizeof sp);
+    sp.temperature = greedy ? 0.0 : temperature;
+    sp.top_k = (int)top_k;
+    sp.top_p = top_p;
+    sp.min_p = min_p;
+    sp.max_new_tokens = (int)max_new;
+    sp.eos = eos;
+    sp.neos = neos;
+    sp.stop = stops.items;
+    sp.nstop = stops.n;
+    sp.tok = tok;
+    sp.seed = (uint64_t)seed;
+    int G = (int)num_samples;
+    out = gta_calloc((size_t)G, sizeof *out);
+    const int *pp = ids;
+    if ((rc = gta_sample(m, &pp, &np, 1, G, NULL, &sp, out))) goto done;
+    for (int g = 0; g < G && !rc; g++) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "sample", g);
+        cJSON *arr = cJSON_AddArrayToObject(j, "ids");
+        for (int i = 0; i < out[g].n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(out[g].ids[i]));
+        if (tok) {
+            int32_t *o32 = gta_malloc(sizeof(int32_t) * (size_t)(out[g].n ? out[g].n : 1));
+            for (int i = 0; i < out[g].n; i++) o32[i] = out[g].ids[i];
+            char *text = NULL;
+            rc = gta_tokenizer_decode(tok, o32, (size_t)out[g].n, 1, &text, NULL);
+            free(o32);
+            if (!rc) cJSON_AddStringToObject(j, "text", text);
+            free(text);
+        } else {
+            cJSON_AddNullToObject(j, "text");
+        }
+        cJSON_AddStringToObject(j, "finish", gta_finish_name(out[g].finish));
+        char *line = cJSON_PrintUnformatted(j);
+        printf("%s\n", line);
+        free(line);
+        cJSON_Delete(j);
+    }
 done:
     free(tpath);
     free(ids);
+    if (out) gta_sample_seq_free(out, (int)num_samples);
     free(out);
+    free(rendered);
+    arg_list_free(&stops);
     gta_ids_free(&enc);
     gta_tokenizer_free(tok);
     gta_model_free(m);
