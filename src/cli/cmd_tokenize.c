@@ -86,7 +86,8 @@ static int run_jsonl(gta_tokenizer *tok, const char *path, const char *field, in
             const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, field);
             char w2[1200];
             snprintf(w2, sizeof w2, "%s: field \"%s\"", where, field);
-            if (!f) rc = gta_err_set(GTA_EINPUT, "%s: missing", w2);
+            if (!f)
+                rc = gta_err_set(GTA_EINPUT, "%s: missing", w2);
             else if (!(rc = parse_ids(f, NULL, &ids, w2))) {
                 char *text;
                 size_t tl;
@@ -103,8 +104,10 @@ static int run_jsonl(gta_tokenizer *tok, const char *path, const char *field, in
                 rc = gta_err_set(GTA_EINPUT, "%s: field \"%s\" missing or not a string", where, field);
             } else {
                 ids.n = 0;
-                if ((rc = gta_tokenizer_encode(tok, tb.p, tb.n, add_special, &ids))) gta_err_prefix(rc, "%s", where);
-                else put_ids_line(out, &ids);
+                if ((rc = gta_tokenizer_encode(tok, tb.p, tb.n, add_special, &ids)))
+                    gta_err_prefix(rc, "%s", where);
+                else
+                    put_ids_line(out, &ids);
             }
         }
         cJSON_Delete(j);
@@ -149,8 +152,9 @@ int cmd_tokenize(int argc, char **argv) {
         {"skip-special", ARG_FLAG, &skip_special, "with --decode: drop special tokens"},
     };
     const int nspecs = (int)(sizeof specs / sizeof specs[0]);
-    const char *synopsis = "--tokenizer DIR|FILE (--text S | --jsonl F [--field text] | --chat F.json) [--decode] "
-                           "[--add-special]";
+    const char *synopsis =
+        "--tokenizer DIR|FILE (--text S | --jsonl F [--field text] | --chat F.json) [--decode] "
+        "[--add-special]";
     int rc = args_parse("tokenize", argc, argv, specs, nspecs);
     if (rc < 0) {
         args_usage("tokenize", synopsis, specs, nspecs);
@@ -175,7 +179,11 @@ int cmd_tokenize(int argc, char **argv) {
     if (chat) {
         rc = run_chat(tok, chat, &out);
     } else if (jsonl) {
-        rc = run_jsonl(tok, jsonl, field ? field : decode ? "ids" : "text", decode, add_special, skip_special, &out);
+        rc = run_jsonl(tok, jsonl,
+                       field    ? field
+                       : decode ? "ids"
+                                : "text",
+                       decode, add_special, skip_special, &out);
     } else if (decode) {
         gta_ids ids = {0};
         char *s = NULL;
@@ -187,8 +195,10 @@ int cmd_tokenize(int argc, char **argv) {
         gta_ids_free(&ids);
     } else {
         gta_ids ids = {0};
-        if ((rc = gta_tokenizer_encode(tok, text, strlen(text), add_special, &ids))) gta_err_prefix(rc, "--text");
-        else put_ids_line(&out, &ids);
+        if ((rc = gta_tokenizer_encode(tok, text, strlen(text), add_special, &ids)))
+            gta_err_prefix(rc, "--text");
+        else
+            put_ids_line(&out, &ids);
         gta_ids_free(&ids);
     }
     gta_tokenizer_free(tok);

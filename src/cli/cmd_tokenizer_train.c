@@ -12,7 +12,8 @@ int cmd_tokenizer_train(int argc, char **argv) {
     const char *out = NULL;
     int quiet = 0;
     const arg_spec specs[] = {
-        {"corpus", ARG_STR_LIST, &corpus, "text files: *.jsonl (a \"text\" per line) or plain UTF-8 (required)"},
+        {"corpus", ARG_STR_LIST, &corpus,
+         "text files: *.jsonl (a \"text\" per line) or plain UTF-8 (required)"},
         {"vocab-size", ARG_INT, &vocab, "total vocabulary size, special tokens included (required)"},
         {"out", ARG_STR, &out, "output directory for tokenizer.json + tokenizer_config.json (required)"},
         {"min-frequency", ARG_INT, &minf, "stop when the most frequent pair is rarer than this (default 2)"},
@@ -21,7 +22,8 @@ int cmd_tokenizer_train(int argc, char **argv) {
     const int nspecs = (int)(sizeof specs / sizeof specs[0]);
     int rc = args_parse("tokenizer-train", argc, argv, specs, nspecs);
     if (rc < 0) {
-        args_usage("tokenizer-train", "--corpus F... --vocab-size N --out DIR [--min-frequency 2]", specs, nspecs);
+        args_usage("tokenizer-train", "--corpus F... --vocab-size N --out DIR [--min-frequency 2]", specs,
+                   nspecs);
         arg_list_free(&corpus);
         return 0;
     }

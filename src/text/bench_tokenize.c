@@ -41,7 +41,8 @@ static int read_texts(const char *path, char **data, char ***texts, size_t **len
                 free(l);
                 free(*data);
                 *data = NULL;
-                return gta_err_set(GTA_EINPUT, "%s:%zu: expected a JSON object with a string \"text\"", path, lineno);
+                return gta_err_set(GTA_EINPUT, "%s:%zu: expected a JSON object with a string \"text\"", path,
+                                   lineno);
             }
             /* the decoded text is never longer than its JSON form: store it over the line */
             memcpy(s, tb.p, tb.n);
@@ -101,10 +102,11 @@ int gta_bench_tokenize(const char *tokenizer_path, const char *data_path, int ru
         tok_buf_put_json_str(&b, tokenizer_path, strlen(tokenizer_path));
         tok_buf_puts(&b, ",\"data\":");
         tok_buf_put_json_str(&b, data_path, strlen(data_path));
-        snprintf(num, sizeof num,
-                 ",\"threads\":1,\"add_special\":false,\"texts\":%zu,\"bytes\":%zu,\"tokens\":%zu,\"runs\":%d,"
-                 "\"mb_per_s\":%.3f,\"mb_per_s_min\":%.3f,\"mb_per_s_max\":%.3f,\"per_run_mb_per_s\":[",
-                 n, bytes, tokens, runs, med, sorted[0], sorted[runs - 1]);
+        snprintf(
+            num, sizeof num,
+            ",\"threads\":1,\"add_special\":false,\"texts\":%zu,\"bytes\":%zu,\"tokens\":%zu,\"runs\":%d,"
+            "\"mb_per_s\":%.3f,\"mb_per_s_min\":%.3f,\"mb_per_s_max\":%.3f,\"per_run_mb_per_s\":[",
+            n, bytes, tokens, runs, med, sorted[0], sorted[runs - 1]);
         tok_buf_puts(&b, num);
         for (int r = 0; r < runs; r++) {
             snprintf(num, sizeof num, "%s%.3f", r ? "," : "", rate[r]);

@@ -75,7 +75,8 @@ static void count_word(bt_state *s, const char *w, size_t n) {
 
 static int count_text(bt_state *s, tok_regex *re, const char *t, size_t n, const char *where) {
     size_t valid = tok_utf8_valid_prefix(t, n);
-    if (valid != n) return gta_err_set(GTA_EINPUT, "%s: text is not valid UTF-8 (byte offset %zu)", where, valid);
+    if (valid != n)
+        return gta_err_set(GTA_EINPUT, "%s: text is not valid UTF-8 (byte offset %zu)", where, valid);
     /* special-token strings are cut out first, as the tokenizer will do when encoding */
     size_t i = 0;
     while (i < n) {
@@ -87,7 +88,8 @@ static int count_text(bt_state *s, tok_regex *re, const char *t, size_t n, const
         size_t pos = i, ms, me;
         for (;;) {
             int r = tok_regex_next(re, t, next, pos, &ms, &me);
-            if (r < 0) return gta_err_set(GTA_EFAIL, "%s: pre-tokenizer regex failed (resource limit)", where);
+            if (r < 0)
+                return gta_err_set(GTA_EFAIL, "%s: pre-tokenizer regex failed (resource limit)", where);
             if (!r || me == ms) break;
             count_word(s, t + ms, me - ms);
             pos = me;
@@ -126,7 +128,8 @@ static int count_file(bt_state *s, tok_regex *re, const char *path, size_t *byte
         snprintf(where, sizeof where, "%s:%zu", path, lineno);
         if (tok_json_field_str(q, (size_t)(le - q), "text", &tb) != 1)
             rc = gta_err_set(GTA_EINPUT, "%s: expected a JSON object with a string \"text\"", where);
-        else rc = count_text(s, re, tb.p, tb.n, where);
+        else
+            rc = count_text(s, re, tb.p, tb.n, where);
     }
     tok_buf_free(&tb);
     free(data);
@@ -262,17 +265,22 @@ static int write_outputs(const bt_state *s, const int32_t (*merges)[2], size_t n
     static const char *bl = "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": false, "
                             "\"use_regex\": false}";
     tok_buf b = {0};
-    tok_buf_puts(&b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": [");
+    tok_buf_puts(
+        &b,
+        "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": [");
     for (int k = 0; k < GTA_BPE_NSPECIALS; k++) {
         char head[64];
         snprintf(head, sizeof head, "%s\n    {\"id\": %zu, \"content\": ", k ? "," : "", s->ntok + (size_t)k);
         tok_buf_puts(&b, head);
         tok_buf_put_json_str(&b, GTA_BPE_SPECIALS[k], strlen(GTA_BPE_SPECIALS[k]));
-        tok_buf_puts(&b, ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, "
-                         "\"special\": true}");
+        tok_buf_puts(&b,
+                     ", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, "
+                     "\"special\": true}");
     }
-    tok_buf_puts(&b, "\n  ],\n  \"normalizer\": null,\n  \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": "
-                     "[{\"type\": \"Split\", \"pattern\": {\"Regex\": ");
+    tok_buf_puts(
+        &b,
+        "\n  ],\n  \"normalizer\": null,\n  \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": "
+        "[{\"type\": \"Split\", \"pattern\": {\"Regex\": ");
     tok_buf_put_json_str(&b, TOK_RE_QWEN2, strlen(TOK_RE_QWEN2));
     tok_buf_puts(&b, "}, \"behavior\": \"Isolated\", \"invert\": false}, ");
     tok_buf_puts(&b, bl);
@@ -280,9 +288,10 @@ static int write_outputs(const bt_state *s, const int32_t (*merges)[2], size_t n
     tok_buf_puts(&b, bl);
     tok_buf_puts(&b, ",\n  \"decoder\": ");
     tok_buf_puts(&b, bl);
-    tok_buf_puts(&b, ",\n  \"model\": {\"type\": \"BPE\", \"dropout\": null, \"unk_token\": null, "
-                     "\"continuing_subword_prefix\": \"\", \"end_of_word_suffix\": \"\", \"fuse_unk\": false, "
-                     "\"byte_fallback\": false, \"ignore_merges\": false,\n    \"vocab\": {");
+    tok_buf_puts(&b,
+                 ",\n  \"model\": {\"type\": \"BPE\", \"dropout\": null, \"unk_token\": null, "
+                 "\"continuing_subword_prefix\": \"\", \"end_of_word_suffix\": \"\", \"fuse_unk\": false, "
+                 "\"byte_fallback\": false, \"ignore_merges\": false,\n    \"vocab\": {");
     for (size_t id = 0; id < s->ntok; id++) {
         char num[32];
         tok_buf_puts(&b, id ? ",\n      " : "\n      ");
@@ -309,11 +318,12 @@ static int write_outputs(const bt_state *s, const int32_t (*merges)[2], size_t n
     if (rc) return rc;
 
     tok_buf c = {0};
-    tok_buf_puts(&c, "{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n  \"bos_token\": null,\n"
-                     "  \"eos_token\": \"<|im_end|>\",\n  \"pad_token\": \"<|endoftext|>\",\n  \"unk_token\": null,\n"
-                     "  \"add_bos_token\": false,\n  \"add_prefix_space\": false,\n"
-                     "  \"clean_up_tokenization_spaces\": false,\n  \"model_max_length\": 131072,\n"
-                     "  \"chat_template\": ");
+    tok_buf_puts(
+        &c, "{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\",\n  \"bos_token\": null,\n"
+            "  \"eos_token\": \"<|im_end|>\",\n  \"pad_token\": \"<|endoftext|>\",\n  \"unk_token\": null,\n"
+            "  \"add_bos_token\": false,\n  \"add_prefix_space\": false,\n"
+            "  \"clean_up_tokenization_spaces\": false,\n  \"model_max_length\": 131072,\n"
+            "  \"chat_template\": ");
     tok_buf_put_json_str(&c, TOK_CHATML_TEMPLATE, strlen(TOK_CHATML_TEMPLATE));
     tok_buf_puts(&c, "\n}\n");
     path = gta_path_join(dir, "tokenizer_config.json");
@@ -348,8 +358,10 @@ int gta_bpe_train(const gta_bpe_train_opts *o) {
     long specials = GTA_BPE_NSPECIALS;
     if (o->ncorpus < 1) return gta_err_set(GTA_EINPUT, "tokenizer-train: no --corpus file given");
     if (o->vocab_size < 256 + specials || o->vocab_size > (1L << 24))
-        return gta_err_set(GTA_EINPUT, "tokenizer-train: --vocab-size must be between %ld (256 bytes + %ld special tokens) and %ld",
-                           256 + specials, specials, 1L << 24);
+        return gta_err_set(
+            GTA_EINPUT,
+            "tokenizer-train: --vocab-size must be between %ld (256 bytes + %ld special tokens) and %ld",
+            256 + specials, specials, 1L << 24);
     long minf = o->min_frequency > 0 ? o->min_frequency : 1;
     bt_state s = {0};
     tok_regex re;
@@ -361,8 +373,8 @@ int gta_bpe_train(const gta_bpe_train_opts *o) {
         rc = count_file(&s, &re, o->corpus[i], &bytes);
         if (!rc && o->progress) {
             double dt = gta_now() - t0;
-            fprintf(stderr, "tokenizer-train: read %s (%.1f MB so far, %zu distinct words, %.1f MB/s)\n", o->corpus[i],
-                    (double)bytes / 1e6, s.nwords, dt > 0 ? (double)bytes / 1e6 / dt : 0.0);
+            fprintf(stderr, "tokenizer-train: read %s (%.1f MB so far, %zu distinct words, %.1f MB/s)\n",
+                    o->corpus[i], (double)bytes / 1e6, s.nwords, dt > 0 ? (double)bytes / 1e6 / dt : 0.0);
         }
     }
     tok_regex_free(&re);
@@ -465,14 +477,14 @@ int gta_bpe_train(const gta_bpe_train_opts *o) {
         double now = gta_now();
         if (o->progress && (now - last > 1.0 || nmerges == want)) {
             double rate = (double)nmerges / (now - t1 > 0 ? now - t1 : 1e-9);
-            fprintf(stderr, "tokenizer-train: merges %zu/%zu (%.0f merges/s, ETA %.0fs)\n", nmerges, want, rate,
-                    rate > 0 ? (double)(want - nmerges) / rate : 0.0);
+            fprintf(stderr, "tokenizer-train: merges %zu/%zu (%.0f merges/s, ETA %.0fs)\n", nmerges, want,
+                    rate, rate > 0 ? (double)(want - nmerges) / rate : 0.0);
             last = now;
         }
     }
     if (o->progress)
-        fprintf(stderr, "tokenizer-train: %zu merges, vocabulary %zu + %ld special tokens, %.1fs%s\n", nmerges, s.ntok,
-                specials, gta_now() - t0,
+        fprintf(stderr, "tokenizer-train: %zu merges, vocabulary %zu + %ld special tokens, %.1fs%s\n",
+                nmerges, s.ntok, specials, gta_now() - t0,
                 nmerges < want ? " (stopped early: no pair left at --min-frequency)" : "");
     rc = write_outputs(&s, (const int32_t(*)[2])merges, nmerges, o->out_dir);
     free(merges);

@@ -14,7 +14,8 @@
 /* The template that `gta tokenizer-train` writes (ChatML, no default system prompt). */
 const char *const TOK_CHATML_TEMPLATE =
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% "
+    "endif %}";
 
 static uint64_t fnv1a(const char *s) {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -45,13 +46,20 @@ gta_chat_family gta_tokenizer_chat_family(const gta_tokenizer *tok) { return tok
 
 const char *gta_chat_family_name(gta_chat_family f) {
     switch (f) {
-    case GTA_CHAT_NONE: return "none";
-    case GTA_CHAT_UNKNOWN: return "unknown";
-    case GTA_CHAT_QWEN25: return "qwen2.5";
-    case GTA_CHAT_QWEN3: return "qwen3";
-    case GTA_CHAT_LLAMA3: return "llama3";
-    case GTA_CHAT_LLAMA32: return "llama3.2";
-    case GTA_CHAT_CHATML: return "chatml";
+    case GTA_CHAT_NONE:
+        return "none";
+    case GTA_CHAT_UNKNOWN:
+        return "unknown";
+    case GTA_CHAT_QWEN25:
+        return "qwen2.5";
+    case GTA_CHAT_QWEN3:
+        return "qwen3";
+    case GTA_CHAT_LLAMA3:
+        return "llama3";
+    case GTA_CHAT_LLAMA32:
+        return "llama3.2";
+    case GTA_CHAT_CHATML:
+        return "chatml";
     }
     return "?";
 }
@@ -117,7 +125,8 @@ static int render_qwen25(const gta_chat_message *m, size_t n, const gta_chat_opt
     if (n && !strcmp(m[0].role, "system")) {
         put(b, "<|im_start|>system\n"), put(b, m[0].content), put(b, "<|im_end|>\n");
     } else {
-        put(b, "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n");
+        put(b, "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful "
+               "assistant.<|im_end|>\n");
     }
     for (size_t i = 0; i < n; i++) {
         const char *r = m[i].role;
@@ -135,7 +144,8 @@ static int render_qwen25(const gta_chat_message *m, size_t n, const gta_chat_opt
 }
 
 static int render_qwen3(const gta_chat_message *m, size_t n, const gta_chat_options *o, tok_buf *b) {
-    if (n && !strcmp(m[0].role, "system")) put(b, "<|im_start|>system\n"), put(b, m[0].content), put(b, "<|im_end|>\n");
+    if (n && !strcmp(m[0].role, "system"))
+        put(b, "<|im_start|>system\n"), put(b, m[0].content), put(b, "<|im_end|>\n");
     /* index of the last real user query (tool responses wrapped as user turns do not count) */
     int multi_step_tool = 1;
     size_t last_query = n ? n - 1 : 0;
@@ -186,8 +196,8 @@ static int render_qwen3(const gta_chat_message *m, size_t n, const gta_chat_opti
     return GTA_OK;
 }
 
-static int render_llama3(const gta_tokenizer *tok, const gta_chat_message *m, size_t n, const gta_chat_options *o,
-                         tok_buf *b) {
+static int render_llama3(const gta_tokenizer *tok, const gta_chat_message *m, size_t n,
+                         const gta_chat_options *o, tok_buf *b) {
     for (size_t i = 0; i < n; i++) {
         if (i == 0 && tok->bos_token) put(b, tok->bos_token);
         put(b, "<|start_header_id|>"), put(b, m[i].role), put(b, "<|end_header_id|>\n\n");
@@ -198,18 +208,21 @@ static int render_llama3(const gta_tokenizer *tok, const gta_chat_message *m, si
 }
 
 static void today(char out[32]) {
-    static const char *mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static const char *mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     time_t t = time(NULL);
     struct tm tm;
     localtime_r(&t, &tm);
     snprintf(out, 32, "%02d %s %04d", tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900);
 }
 
-static int render_llama32(const gta_tokenizer *tok, const gta_chat_message *m, size_t n, const gta_chat_options *o,
-                          tok_buf *b) {
+static int render_llama32(const gta_tokenizer *tok, const gta_chat_message *m, size_t n,
+                          const gta_chat_options *o, tok_buf *b) {
     char date[32];
-    if (o->date_string) snprintf(date, sizeof date, "%s", o->date_string);
-    else today(date);
+    if (o->date_string)
+        snprintf(date, sizeof date, "%s", o->date_string);
+    else
+        today(date);
     if (tok->bos_token) put(b, tok->bos_token);
     sv system = {"", 0};
     if (n && !strcmp(m[0].role, "system")) {
@@ -218,7 +231,8 @@ static int render_llama32(const gta_tokenizer *tok, const gta_chat_message *m, s
     }
     for (size_t i = 0; i < n; i++)
         if (!strcmp(m[i].role, "tool") || !strcmp(m[i].role, "ipython"))
-            return gta_err_set(GTA_EINPUT, "chat: role '%s' is not supported with the llama3.2 template", m[i].role);
+            return gta_err_set(GTA_EINPUT, "chat: role '%s' is not supported with the llama3.2 template",
+                               m[i].role);
     put(b, "<|start_header_id|>system<|end_header_id|>\n\n");
     put(b, "Cutting Knowledge Date: December 2023\n");
     put(b, "Today Date: "), put(b, o->date_string ? o->date_string : date), put(b, "\n\n");
@@ -238,28 +252,41 @@ static int render_chatml(const gta_chat_message *m, size_t n, const gta_chat_opt
     return GTA_OK;
 }
 
-int gta_chat_render(const gta_tokenizer *tok, const gta_chat_message *msgs, size_t n, const gta_chat_options *opt,
-                    char **text) {
+int gta_chat_render(const gta_tokenizer *tok, const gta_chat_message *msgs, size_t n,
+                    const gta_chat_options *opt, char **text) {
     *text = NULL;
     const char *where = tok->config_file ? tok->config_file : tok->file;
-    if (tok->family == GTA_CHAT_NONE) return gta_err_set(GTA_EINPUT, "%s: the tokenizer has no chat_template", where);
+    if (tok->family == GTA_CHAT_NONE)
+        return gta_err_set(GTA_EINPUT, "%s: the tokenizer has no chat_template", where);
     if (tok->family == GTA_CHAT_UNKNOWN)
-        return gta_err_set(GTA_EINPUT,
-                           "%s: chat_template not recognized (hash %016llx); known: qwen2.5, qwen3, llama3, llama3.2, "
-                           "chatml",
-                           where, (unsigned long long)fnv1a(tok->chat_template));
+        return gta_err_set(
+            GTA_EINPUT,
+            "%s: chat_template not recognized (hash %016llx); known: qwen2.5, qwen3, llama3, llama3.2, "
+            "chatml",
+            where, (unsigned long long)fnv1a(tok->chat_template));
     for (size_t i = 0; i < n; i++)
         if (!msgs[i].role || !msgs[i].content)
             return gta_err_set(GTA_EINPUT, "chat: message %zu needs a string role and content", i);
     tok_buf b = {0};
     int rc = GTA_OK;
     switch (tok->family) {
-    case GTA_CHAT_QWEN25: rc = render_qwen25(msgs, n, opt, &b); break;
-    case GTA_CHAT_QWEN3: rc = render_qwen3(msgs, n, opt, &b); break;
-    case GTA_CHAT_LLAMA3: rc = render_llama3(tok, msgs, n, opt, &b); break;
-    case GTA_CHAT_LLAMA32: rc = render_llama32(tok, msgs, n, opt, &b); break;
-    case GTA_CHAT_CHATML: rc = render_chatml(msgs, n, opt, &b); break;
-    default: break;
+    case GTA_CHAT_QWEN25:
+        rc = render_qwen25(msgs, n, opt, &b);
+        break;
+    case GTA_CHAT_QWEN3:
+        rc = render_qwen3(msgs, n, opt, &b);
+        break;
+    case GTA_CHAT_LLAMA3:
+        rc = render_llama3(tok, msgs, n, opt, &b);
+        break;
+    case GTA_CHAT_LLAMA32:
+        rc = render_llama32(tok, msgs, n, opt, &b);
+        break;
+    case GTA_CHAT_CHATML:
+        rc = render_chatml(msgs, n, opt, &b);
+        break;
+    default:
+        break;
     }
     if (rc) {
         tok_buf_free(&b);
@@ -279,7 +306,8 @@ int gta_chat_render_json(const gta_tokenizer *tok, const struct cJSON *req, cons
     for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, unsupported[i]);
         if (v && !cJSON_IsNull(v) && !(cJSON_IsArray(v) && !cJSON_GetArraySize(v)))
-            return gta_err_set(GTA_EINPUT, "%s: \"%s\" is not supported by gta's chat templates", name, unsupported[i]);
+            return gta_err_set(GTA_EINPUT, "%s: \"%s\" is not supported by gta's chat templates", name,
+                               unsupported[i]);
     }
     gta_chat_options o = {0, -1, NULL};
     int rc;
@@ -301,7 +329,8 @@ int gta_chat_render_json(const gta_tokenizer *tok, const struct cJSON *req, cons
         const cJSON *calls = cJSON_GetObjectItemCaseSensitive(it, "tool_calls");
         if (!cJSON_IsString(role) || !cJSON_IsString(content)) {
             free(m);
-            return gta_err_set(GTA_EINPUT, "%s: messages[%zu]: expected string \"role\" and \"content\"", name, i);
+            return gta_err_set(GTA_EINPUT, "%s: messages[%zu]: expected string \"role\" and \"content\"",
+                               name, i);
         }
         if (calls && !cJSON_IsNull(calls) && !(cJSON_IsArray(calls) && !cJSON_GetArraySize(calls))) {
             free(m);
@@ -309,7 +338,8 @@ int gta_chat_render_json(const gta_tokenizer *tok, const struct cJSON *req, cons
         }
         if (rc_ && !cJSON_IsNull(rc_) && !cJSON_IsString(rc_)) {
             free(m);
-            return gta_err_set(GTA_EINPUT, "%s: messages[%zu]: \"reasoning_content\" must be a string", name, i);
+            return gta_err_set(GTA_EINPUT, "%s: messages[%zu]: \"reasoning_content\" must be a string", name,
+                               i);
         }
         m[i].role = role->valuestring;
         m[i].content = content->valuestring;

@@ -15,7 +15,10 @@ static int hex4(const char *s, size_t n, size_t i, int32_t *v) {
     *v = 0;
     for (size_t k = 0; k < 4; k++) {
         char c = s[i + k];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
         if (d < 0) return 0;
         *v = *v * 16 + d;
     }
@@ -36,21 +39,38 @@ static size_t parse_str(const char *s, size_t n, size_t i, tok_buf *out) {
         if (++i >= n) return 0;
         char c = s[i++], e;
         switch (c) {
-        case '"': e = '"'; break;
-        case '\\': e = '\\'; break;
-        case '/': e = '/'; break;
-        case 'b': e = '\b'; break;
-        case 'f': e = '\f'; break;
-        case 'n': e = '\n'; break;
-        case 'r': e = '\r'; break;
-        case 't': e = '\t'; break;
+        case '"':
+            e = '"';
+            break;
+        case '\\':
+            e = '\\';
+            break;
+        case '/':
+            e = '/';
+            break;
+        case 'b':
+            e = '\b';
+            break;
+        case 'f':
+            e = '\f';
+            break;
+        case 'n':
+            e = '\n';
+            break;
+        case 'r':
+            e = '\r';
+            break;
+        case 't':
+            e = '\t';
+            break;
         case 'u': {
             int32_t cp, lo;
             if (!hex4(s, n, i, &cp)) return 0;
             i += 4;
             if (cp >= 0xDC00 && cp <= 0xDFFF) return 0; /* lone low surrogate: not text */
             if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u' || !hex4(s, n, i + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                if (i + 6 > n || s[i] != '\\' || s[i + 1] != 'u' || !hex4(s, n, i + 2, &lo) || lo < 0xDC00 ||
+                    lo > 0xDFFF)
                     return 0;
                 i += 6;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
@@ -60,7 +80,8 @@ static size_t parse_str(const char *s, size_t n, size_t i, tok_buf *out) {
             if (out) tok_buf_put(out, u, (size_t)k);
             continue;
         }
-        default: return 0;
+        default:
+            return 0;
         }
         if (out) tok_buf_putc(out, e);
     }
@@ -81,7 +102,8 @@ static size_t skip_value(const char *s, size_t n, size_t i) {
                 if (!i) return 0;
                 continue;
             }
-            if (c == '{' || c == '[') depth++;
+            if (c == '{' || c == '[')
+                depth++;
             else if (c == '}' || c == ']') {
                 if (--depth == 0) return i + 1;
             }
@@ -90,7 +112,8 @@ static size_t skip_value(const char *s, size_t n, size_t i) {
         return 0;
     }
     size_t st = i;
-    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' &&
+           s[i] != '\r' && s[i] != '\n')
         i++;
     return i > st ? i : 0;
 }

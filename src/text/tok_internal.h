@@ -97,7 +97,13 @@ typedef struct {
 } tok_norm;
 
 typedef enum { PRE_SPLIT, PRE_BYTELEVEL } tok_pre_kind;
-typedef enum { SPLIT_ISOLATED, SPLIT_REMOVED, SPLIT_MERGED_PREV, SPLIT_MERGED_NEXT, SPLIT_CONTIGUOUS } tok_split_behavior;
+typedef enum {
+    SPLIT_ISOLATED,
+    SPLIT_REMOVED,
+    SPLIT_MERGED_PREV,
+    SPLIT_MERGED_NEXT,
+    SPLIT_CONTIGUOUS
+} tok_split_behavior;
 typedef struct {
     tok_pre_kind kind;
     int has_re; /* Split with Regex, or ByteLevel with use_regex */
@@ -160,14 +166,14 @@ struct gta_tokenizer {
     char *config_file; /* tokenizer_config.json path or NULL */
 
     /* model */
-    int byte_level;          /* pre-tokenizer ends with ByteLevel: BPE works on raw bytes */
-    tok_smap vocab;          /* token string as in tokenizer.json -> id */
-    tok_smap raw;            /* byte-level: raw bytes of each token -> id */
-    int32_t vocab_size;      /* largest id + 1 (model and added) */
-    uint32_t *str_off;       /* [vocab_size] token string of id in vocab.keys (model ids) */
-    uint32_t *str_len;       /* UINT32_MAX: no model token with this id */
-    int32_t *added_of;       /* [vocab_size] index into added, or -1 */
-    int32_t byte_id[256];    /* byte-level: id of each byte; byte_fallback: id of <0xXX> */
+    int byte_level;       /* pre-tokenizer ends with ByteLevel: BPE works on raw bytes */
+    tok_smap vocab;       /* token string as in tokenizer.json -> id */
+    tok_smap raw;         /* byte-level: raw bytes of each token -> id */
+    int32_t vocab_size;   /* largest id + 1 (model and added) */
+    uint32_t *str_off;    /* [vocab_size] token string of id in vocab.keys (model ids) */
+    uint32_t *str_len;    /* UINT32_MAX: no model token with this id */
+    int32_t *added_of;    /* [vocab_size] index into added, or -1 */
+    int32_t byte_id[256]; /* byte-level: id of each byte; byte_fallback: id of <0xXX> */
     tok_merge_ent *merges;
     size_t merges_cap;
     int ignore_merges, byte_fallback, fuse_unk;
@@ -193,7 +199,7 @@ struct gta_tokenizer {
     gta_chat_family family;
 
     /* encoder state: word cache and scratch */
-    tok_smap cache;      /* word bytes -> offset of [n, ids...] in cache_ids */
+    tok_smap cache; /* word bytes -> offset of [n, ids...] in cache_ids */
     gta_ids cache_ids;
     tok_buf nbuf[2];     /* normalizer ping-pong */
     tok_buf pbuf[8];     /* pre-tokenizer per-depth copies */

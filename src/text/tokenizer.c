@@ -76,8 +76,10 @@ int tok_normalize(gta_tokenizer *tok, const char *s, size_t n, const char **out,
         int rc, changed = 1;
         switch (nm->kind) {
         case NORM_NFC:
-            if (tok_nfc_quick_yes(s, n)) changed = 0;
-            else if ((rc = unicode_form(dst, s, n, UTF8PROC_STABLE | UTF8PROC_COMPOSE))) return rc;
+            if (tok_nfc_quick_yes(s, n))
+                changed = 0;
+            else if ((rc = unicode_form(dst, s, n, UTF8PROC_STABLE | UTF8PROC_COMPOSE)))
+                return rc;
             break;
         case NORM_NFD:
         case NORM_NFKC:
@@ -85,8 +87,10 @@ int tok_normalize(gta_tokenizer *tok, const char *s, size_t n, const char **out,
             int f = nm->kind == NORM_NFD    ? UTF8PROC_DECOMPOSE
                     : nm->kind == NORM_NFKC ? UTF8PROC_COMPOSE | UTF8PROC_COMPAT
                                             : UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
-            if (is_ascii(s, n)) changed = 0;
-            else if ((rc = unicode_form(dst, s, n, UTF8PROC_STABLE | f))) return rc;
+            if (is_ascii(s, n))
+                changed = 0;
+            else if ((rc = unicode_form(dst, s, n, UTF8PROC_STABLE | f)))
+                return rc;
             break;
         }
         case NORM_PREPEND:
@@ -146,7 +150,8 @@ static int prev_cp(const char *s, size_t end, int32_t *cp) {
 
 /* Splits s[0..n) on the added tokens of trie t: leftmost-longest, then the single_word /
  * lstrip / rstrip rules of HF's AddedVocabulary::find_matches. Tags: added index or -1. */
-static void split_added(const gta_tokenizer *tok, const tok_trie *t, const char *s, size_t n, tok_spans *out) {
+static void split_added(const gta_tokenizer *tok, const tok_trie *t, const char *s, size_t n,
+                        tok_spans *out) {
     out->n = 0;
     size_t start_offset = 0, p = 0;
     while (p < n) {
@@ -225,7 +230,9 @@ static tok_heap_ent heap_pop(gta_tokenizer *tok, size_t *hn) {
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= n) break;
-        if (c + 1 < n && (h[c + 1].rank < h[c].rank || (h[c + 1].rank == h[c].rank && h[c + 1].pos < h[c].pos))) c++;
+        if (c + 1 < n &&
+            (h[c + 1].rank < h[c].rank || (h[c + 1].rank == h[c].rank && h[c + 1].pos < h[c].pos)))
+            c++;
         if (last.rank < h[c].rank || (last.rank == h[c].rank && last.pos < h[c].pos)) break;
         h[i] = h[c];
         i = c;
@@ -253,8 +260,10 @@ static size_t bpe_symbols(gta_tokenizer *tok, const char *s, size_t n) {
     if (tok->byte_level) {
         for (size_t i = 0; i < n; i++) {
             int32_t b = tok->byte_id[(uint8_t)s[i]];
-            if (b >= 0) id[m++] = b;
-            else if (tok->unk_id >= 0 && !(tok->fuse_unk && m && id[m - 1] == tok->unk_id)) id[m++] = tok->unk_id;
+            if (b >= 0)
+                id[m++] = b;
+            else if (tok->unk_id >= 0 && !(tok->fuse_unk && m && id[m - 1] == tok->unk_id))
+                id[m++] = tok->unk_id;
         }
         return m;
     }
@@ -332,8 +341,10 @@ static void bpe_word(gta_tokenizer *tok, const char *s, size_t n, gta_ids *out) 
     }
     size_t before = out->n;
     int32_t whole = tok->ignore_merges ? tok_smap_get(tok->byte_level ? &tok->raw : &tok->vocab, s, n) : -1;
-    if (whole >= 0) tok_ids_push(out, whole);
-    else bpe_merge(tok, bpe_symbols(tok, s, n), out);
+    if (whole >= 0)
+        tok_ids_push(out, whole);
+    else
+        bpe_merge(tok, bpe_symbols(tok, s, n), out);
     if (!cacheable) return;
     if (tok->cache.n >= CACHE_MAX_ENTRIES || tok->cache_ids.n > (size_t)INT32_MAX / 2) {
         tok_smap_free(&tok->cache);
@@ -370,21 +381,26 @@ static int pretok(gta_tokenizer *tok, size_t depth, const char *s, size_t n, gta
     if (p->has_re) {
         for (;;) {
             int r = tok_regex_next(&p->re, s, n, pos, &ms, &me);
-            if (r < 0) return gta_err_set(GTA_EFAIL, "%s: pre-tokenizer regex failed (resource limit) on a %zu-byte text",
-                                          tok->file, n);
+            if (r < 0)
+                return gta_err_set(GTA_EFAIL,
+                                   "%s: pre-tokenizer regex failed (resource limit) on a %zu-byte text",
+                                   tok->file, n);
             if (!r) break;
             if (ms > prev) spans_push(sp, prev, ms, p->invert);
             spans_push(sp, ms, me, !p->invert);
             prev = me;
-            if (me > ms) pos = me;
+            if (me > ms)
+                pos = me;
             else if (ms < n) {
                 int32_t cp;
                 pos = ms + (size_t)tok_utf8_decode(s + ms, &cp);
-            } else break;
+            } else
+                break;
         }
     } else {
         const char *hit;
-        while (pos < n && n - pos >= p->literal_len && (hit = memmem(s + pos, n - pos, p->literal, p->literal_len))) {
+        while (pos < n && n - pos >= p->literal_len &&
+               (hit = memmem(s + pos, n - pos, p->literal, p->literal_len))) {
             ms = (size_t)(hit - s), me = ms + p->literal_len;
             if (ms > prev) spans_push(sp, prev, ms, p->invert);
             spans_push(sp, ms, me, !p->invert);
@@ -408,8 +424,10 @@ static int pretok(gta_tokenizer *tok, size_t depth, const char *s, size_t n, gta
         int prev_match = 0;
         for (size_t i = 0; i < cnt; i++) {
             int m = v[i].tag;
-            if (m && !prev_match && w) v[w - 1].end = v[i].end;
-            else v[w++] = v[i];
+            if (m && !prev_match && w)
+                v[w - 1].end = v[i].end;
+            else
+                v[w++] = v[i];
             prev_match = m;
         }
         break;
@@ -419,8 +437,10 @@ static int pretok(gta_tokenizer *tok, size_t depth, const char *s, size_t n, gta
         size_t top = cnt; /* pieces are built from the end into v[top..cnt) */
         for (size_t i = cnt; i-- > 0;) {
             int m = v[i].tag;
-            if (m && !prev_match && top < cnt) v[top].start = v[i].start;
-            else v[--top] = v[i];
+            if (m && !prev_match && top < cnt)
+                v[top].start = v[i].start;
+            else
+                v[--top] = v[i];
             prev_match = m;
         }
         memmove(v, v + top, (cnt - top) * sizeof *v);
@@ -431,8 +451,10 @@ static int pretok(gta_tokenizer *tok, size_t depth, const char *s, size_t n, gta
         int prev_match = -1;
         for (size_t i = 0; i < cnt; i++) {
             int m = v[i].tag;
-            if (m == prev_match) v[w - 1].end = v[i].end;
-            else v[w++] = v[i];
+            if (m == prev_match)
+                v[w - 1].end = v[i].end;
+            else
+                v[w++] = v[i];
             prev_match = m;
         }
         break;
@@ -460,8 +482,10 @@ static int encode_segment(gta_tokenizer *tok, const char *s, size_t n, gta_ids *
     split_added(tok, &tok->trie_norm, ns, nn, sp);
     for (size_t i = 0; i < sp->n; i++) {
         tok_span x = sp->v[i];
-        if (x.tag >= 0) tok_ids_push(out, tok->added[x.tag].id);
-        else if ((rc = pretok(tok, 0, ns + x.start, x.end - x.start, out))) return rc;
+        if (x.tag >= 0)
+            tok_ids_push(out, tok->added[x.tag].id);
+        else if ((rc = pretok(tok, 0, ns + x.start, x.end - x.start, out)))
+            return rc;
     }
     return GTA_OK;
 }
@@ -479,8 +503,10 @@ int gta_tokenizer_encode(gta_tokenizer *tok, const char *text, size_t len, int a
         split_added(tok, &tok->trie_raw, text, len, sp);
         for (size_t i = 0; i < sp->n && !rc; i++) {
             tok_span x = sp->v[i];
-            if (x.tag >= 0) tok_ids_push(out, tok->added[x.tag].id);
-            else rc = encode_segment(tok, text + x.start, x.end - x.start, out);
+            if (x.tag >= 0)
+                tok_ids_push(out, tok->added[x.tag].id);
+            else
+                rc = encode_segment(tok, text + x.start, x.end - x.start, out);
         }
     }
     if (rc) {
@@ -531,7 +557,8 @@ static int hexval(char c) {
 
 static void flush_bytes(strlist *dst, tok_buf *bytes) {
     if (!bytes->n) return;
-    if (tok_utf8_valid_prefix(bytes->p, bytes->n) == bytes->n) sl_add(dst, bytes->p, bytes->n);
+    if (tok_utf8_valid_prefix(bytes->p, bytes->n) == bytes->n)
+        sl_add(dst, bytes->p, bytes->n);
     else
         for (size_t k = 0; k < bytes->n; k++) sl_add(dst, "\xEF\xBF\xBD", 3);
     bytes->n = 0;
@@ -589,7 +616,8 @@ static void apply_decoder(const tok_dec *d, const strlist *src, strlist *dst) {
             const char *s = base + src->off[i];
             size_t n = src->len[i];
             int hi, lo;
-            if (n == 6 && !memcmp(s, "<0x", 3) && s[5] == '>' && (hi = hexval(s[3])) >= 0 && (lo = hexval(s[4])) >= 0) {
+            if (n == 6 && !memcmp(s, "<0x", 3) && s[5] == '>' && (hi = hexval(s[3])) >= 0 &&
+                (lo = hexval(s[4])) >= 0) {
                 tok_buf_putc(&bytes, (char)(hi * 16 + lo));
                 continue;
             }
@@ -620,8 +648,8 @@ static void apply_decoder(const tok_dec *d, const strlist *src, strlist *dst) {
     }
 }
 
-int gta_tokenizer_decode(const gta_tokenizer *tok, const int32_t *ids, size_t n, int skip_special, char **text,
-                         size_t *len) {
+int gta_tokenizer_decode(const gta_tokenizer *tok, const int32_t *ids, size_t n, int skip_special,
+                         char **text, size_t *len) {
     *text = NULL;
     strlist cur = {0}, nxt = {0};
     for (size_t i = 0; i < n; i++) {
@@ -666,7 +694,8 @@ int gta_tokenizer_decode(const gta_tokenizer *tok, const int32_t *ids, size_t n,
 int32_t gta_tokenizer_token_to_id(const gta_tokenizer *tok, const char *token) {
     size_t n = strlen(token);
     for (size_t i = 0; i < tok->nadded; i++)
-        if (tok->added[i].len == n && !memcmp(tok->added_text.p + tok->added[i].off, token, n)) return tok->added[i].id;
+        if (tok->added[i].len == n && !memcmp(tok->added_text.p + tok->added[i].off, token, n))
+            return tok->added[i].id;
     return tok_smap_get(&tok->vocab, token, n);
 }
 

@@ -32,8 +32,7 @@ void gta_tokenizer_free(gta_tokenizer *tok);
 /* Appends the ids of text[0..len) to out.  Special/added tokens written in the text are
  * always recognized (as HF does); add_special also applies the post-processor (e.g. the
  * BOS of Llama).  Text must be valid UTF-8: GTA_EINPUT naming the byte offset otherwise. */
-int gta_tokenizer_encode(gta_tokenizer *tok, const char *text, size_t len, int add_special,
-                         gta_ids *out);
+int gta_tokenizer_encode(gta_tokenizer *tok, const char *text, size_t len, int add_special, gta_ids *out);
 /* Decodes ids into a fresh NUL-terminated string (*len excludes the NUL; len may be NULL).
  * skip_special drops special tokens, as HF's skip_special_tokens.  Invalid UTF-8 produced by
  * partial byte tokens becomes U+FFFD as in HF.  GTA_EINPUT for an id outside the vocabulary. */
@@ -42,7 +41,7 @@ int gta_tokenizer_decode(const gta_tokenizer *tok, const int32_t *ids, size_t n,
 
 /* Token strings are as written in tokenizer.json (byte-level form, e.g. "Ġthe"). */
 int32_t gta_tokenizer_token_to_id(const gta_tokenizer *tok, const char *token); /* -1: none */
-const char *gta_tokenizer_id_to_token(const gta_tokenizer *tok, int32_t id);   /* NULL: none */
+const char *gta_tokenizer_id_to_token(const gta_tokenizer *tok, int32_t id);    /* NULL: none */
 int gta_tokenizer_is_special(const gta_tokenizer *tok, int32_t id);
 /* Largest id + 1 over the model vocabulary and the added tokens. */
 int32_t gta_tokenizer_vocab_size(const gta_tokenizer *tok);
@@ -71,7 +70,7 @@ typedef struct {
 
 typedef struct {
     int add_generation_prompt;
-    int enable_thinking; /* -1: not given, 0: false, 1: true (Qwen3) */
+    int enable_thinking;     /* -1: not given, 0: false, 1: true (Qwen3) */
     const char *date_string; /* NULL: today, as transformers' strftime_now("%d %b %Y") */
 } gta_chat_options;
 
@@ -84,8 +83,7 @@ int gta_chat_render(const gta_tokenizer *tok, const gta_chat_message *msgs, size
 /* Same from a JSON request {"messages": [...], "add_generation_prompt": bool,
  * "enable_thinking": bool, "date_string": str, ...} (cJSON *); name is used in messages. */
 struct cJSON;
-int gta_chat_render_json(const gta_tokenizer *tok, const struct cJSON *req, const char *name,
-                         char **text);
+int gta_chat_render_json(const gta_tokenizer *tok, const struct cJSON *req, const char *name, char **text);
 
 /* ---- benchmark (gta bench --what tokenize) ----
  * Encodes every "text" of a jsonl one text at a time on one thread, runs times; *json_out

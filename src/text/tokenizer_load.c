@@ -75,10 +75,14 @@ static int parse_normalizer(gta_tokenizer *tok, const cJSON *o, const char *wher
         return GTA_OK;
     }
     tok_norm n = {0};
-    if (!strcmp(t, "NFC")) n.kind = NORM_NFC;
-    else if (!strcmp(t, "NFD")) n.kind = NORM_NFD;
-    else if (!strcmp(t, "NFKC")) n.kind = NORM_NFKC;
-    else if (!strcmp(t, "NFKD")) n.kind = NORM_NFKD;
+    if (!strcmp(t, "NFC"))
+        n.kind = NORM_NFC;
+    else if (!strcmp(t, "NFD"))
+        n.kind = NORM_NFD;
+    else if (!strcmp(t, "NFKC"))
+        n.kind = NORM_NFKC;
+    else if (!strcmp(t, "NFKD"))
+        n.kind = NORM_NFKD;
     else if (!strcmp(t, "Prepend")) {
         const char *s = NULL;
         int rc = get_str(tok, o, "prepend", &s, where);
@@ -125,7 +129,8 @@ static int parse_pre(gta_tokenizer *tok, const cJSON *o, const char *where) {
     int rc;
     if (!strcmp(t, "Sequence")) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "pretokenizers"), *it;
-        if (!cJSON_IsArray(list)) return bad(tok, where, "Sequence: expected an array \"pretokenizers\"", NULL);
+        if (!cJSON_IsArray(list))
+            return bad(tok, where, "Sequence: expected an array \"pretokenizers\"", NULL);
         int i = 0;
         cJSON_ArrayForEach(it, list) {
             char w[256];
@@ -153,12 +158,18 @@ static int parse_pre(gta_tokenizer *tok, const cJSON *o, const char *where) {
         const cJSON *lit = cJSON_GetObjectItemCaseSensitive(pat, "String");
         const char *beh = NULL;
         if ((rc = get_str(tok, o, "behavior", &beh, where))) return rc;
-        if (!strcmp(beh, "Isolated")) p.behavior = SPLIT_ISOLATED;
-        else if (!strcmp(beh, "Removed")) p.behavior = SPLIT_REMOVED;
-        else if (!strcmp(beh, "MergedWithPrevious")) p.behavior = SPLIT_MERGED_PREV;
-        else if (!strcmp(beh, "MergedWithNext")) p.behavior = SPLIT_MERGED_NEXT;
-        else if (!strcmp(beh, "Contiguous")) p.behavior = SPLIT_CONTIGUOUS;
-        else return bad(tok, where, "Split behavior '%s' is not supported", beh);
+        if (!strcmp(beh, "Isolated"))
+            p.behavior = SPLIT_ISOLATED;
+        else if (!strcmp(beh, "Removed"))
+            p.behavior = SPLIT_REMOVED;
+        else if (!strcmp(beh, "MergedWithPrevious"))
+            p.behavior = SPLIT_MERGED_PREV;
+        else if (!strcmp(beh, "MergedWithNext"))
+            p.behavior = SPLIT_MERGED_NEXT;
+        else if (!strcmp(beh, "Contiguous"))
+            p.behavior = SPLIT_CONTIGUOUS;
+        else
+            return bad(tok, where, "Split behavior '%s' is not supported", beh);
         if ((rc = get_bool(tok, o, "invert", 0, &p.invert, where))) return rc;
         p.kind = PRE_SPLIT;
         if (cJSON_IsString(re)) {
@@ -170,7 +181,8 @@ static int parse_pre(gta_tokenizer *tok, const cJSON *o, const char *where) {
             p.literal = gta_strdup(lit->valuestring);
             p.literal_len = strlen(lit->valuestring);
         } else {
-            return bad(tok, where, "Split: expected \"pattern\": {\"Regex\": ...} or {\"String\": ...}", NULL);
+            return bad(tok, where, "Split: expected \"pattern\": {\"Regex\": ...} or {\"String\": ...}",
+                       NULL);
         }
         return add_pre(tok, &p, where);
     }
@@ -197,9 +209,12 @@ static int parse_decoder(gta_tokenizer *tok, const cJSON *o, const char *where) 
         return GTA_OK;
     }
     tok_dec d = {0};
-    if (!strcmp(t, "ByteLevel")) d.kind = DEC_BYTELEVEL;
-    else if (!strcmp(t, "ByteFallback")) d.kind = DEC_BYTEFALLBACK;
-    else if (!strcmp(t, "Fuse")) d.kind = DEC_FUSE;
+    if (!strcmp(t, "ByteLevel"))
+        d.kind = DEC_BYTELEVEL;
+    else if (!strcmp(t, "ByteFallback"))
+        d.kind = DEC_BYTEFALLBACK;
+    else if (!strcmp(t, "Fuse"))
+        d.kind = DEC_FUSE;
     else if (!strcmp(t, "Replace")) {
         const cJSON *pat = cJSON_GetObjectItemCaseSensitive(o, "pattern");
         const cJSON *ps = cJSON_GetObjectItemCaseSensitive(pat, "String");
@@ -219,8 +234,9 @@ static int parse_decoder(gta_tokenizer *tok, const cJSON *o, const char *where) 
         int32_t cp;
         if ((size_t)tok_utf8_decode(content, &cp) != strlen(content))
             return bad(tok, where, "Strip: \"content\" must be one character", NULL);
-        if (gta_json_int_opt(tok->file, o, "start", &start) || gta_json_int_opt(tok->file, o, "stop", &stop) ||
-            start < 0 || stop < 0 || start > 1000000 || stop > 1000000)
+        if (gta_json_int_opt(tok->file, o, "start", &start) ||
+            gta_json_int_opt(tok->file, o, "stop", &stop) || start < 0 || stop < 0 || start > 1000000 ||
+            stop > 1000000)
             return bad(tok, where, "Strip: \"start\" and \"stop\" must be small non-negative integers", NULL);
         d.kind = DEC_STRIP, d.strip_cp = cp, d.start = (int)start, d.stop = (int)stop;
     } else {
@@ -236,7 +252,8 @@ static int parse_decoder(gta_tokenizer *tok, const cJSON *o, const char *where) 
 static int parse_template(gta_tokenizer *tok, const cJSON *o, const char *where) {
     const cJSON *single = cJSON_GetObjectItemCaseSensitive(o, "single"), *it;
     const cJSON *specials = cJSON_GetObjectItemCaseSensitive(o, "special_tokens");
-    if (!cJSON_IsArray(single)) return bad(tok, where, "TemplateProcessing: expected an array \"single\"", NULL);
+    if (!cJSON_IsArray(single))
+        return bad(tok, where, "TemplateProcessing: expected an array \"single\"", NULL);
     gta_ids pre = {0}, post = {0};
     int seen_a = 0, i = 0, rc = GTA_OK;
     cJSON_ArrayForEach(it, single) {
@@ -340,7 +357,8 @@ static int parse_model(gta_tokenizer *tok, const cJSON *m, const cJSON *added_js
     const cJSON *it;
     cJSON_ArrayForEach(it, vocab) {
         int32_t id;
-        if (!get_id(it, &id)) return bad(tok, "model.vocab", "token '%s': expected a non-negative integer id", it->string);
+        if (!get_id(it, &id))
+            return bad(tok, "model.vocab", "token '%s': expected a non-negative integer id", it->string);
         tok_smap_put(&tok->vocab, it->string, strlen(it->string), id);
         if (id > max_id) max_id = id;
     }
@@ -377,11 +395,16 @@ static int parse_model(gta_tokenizer *tok, const cJSON *m, const cJSON *added_js
             int ok = n < 1024;
             while (ok && i < n) {
                 int32_t cp;
-                if (tok_utf8_valid_prefix(s + i, n - i) == 0) { ok = 0; break; }
+                if (tok_utf8_valid_prefix(s + i, n - i) == 0) {
+                    ok = 0;
+                    break;
+                }
                 i += (size_t)tok_utf8_decode(s + i, &cp);
                 int b = tok_cp_to_byte(cp);
-                if (b < 0) ok = 0;
-                else tmp[k++] = (char)b;
+                if (b < 0)
+                    ok = 0;
+                else
+                    tmp[k++] = (char)b;
             }
             if (ok && k) tok_smap_put(&tok->raw, tmp, k, (int32_t)id);
         }
@@ -434,8 +457,13 @@ static int parse_model(gta_tokenizer *tok, const cJSON *m, const cJSON *added_js
         int32_t ic = tok_smap_get(&tok->vocab, cat.p, cat.n);
         if (ia < 0 || ib < 0 || ic < 0) {
             char tokname[300];
-            snprintf(tokname, sizeof tokname, "%.*s", (int)(ia < 0 ? alen : ib < 0 ? blen : cat.n),
-                     ia < 0 ? a : ib < 0 ? b : cat.p);
+            snprintf(tokname, sizeof tokname, "%.*s",
+                     (int)(ia < 0   ? alen
+                           : ib < 0 ? blen
+                                    : cat.n),
+                     ia < 0   ? a
+                     : ib < 0 ? b
+                              : cat.p);
             rc = bad(tok, w, "token '%s' is not in the vocabulary", tokname);
             break;
         }
@@ -450,7 +478,8 @@ static int parse_model(gta_tokenizer *tok, const cJSON *m, const cJSON *added_js
     if (unk && !cJSON_IsNull(unk)) {
         if (!cJSON_IsString(unk)) return bad(tok, "model.unk_token", "expected a string or null", NULL);
         tok->unk_id = tok_smap_get(&tok->vocab, unk->valuestring, strlen(unk->valuestring));
-        if (tok->unk_id < 0) return bad(tok, "model.unk_token", "'%s' is not in the vocabulary", unk->valuestring);
+        if (tok->unk_id < 0)
+            return bad(tok, "model.unk_token", "'%s' is not in the vocabulary", unk->valuestring);
     }
     return GTA_OK;
 }
@@ -503,7 +532,8 @@ static int parse_added(gta_tokenizer *tok, const cJSON *arr) {
         if ((rc = get_str(tok, it, "content", &content, w))) return rc;
         size_t clen = strlen(content);
         if (!clen) return bad(tok, w, "empty \"content\"", NULL);
-        if (tok_utf8_valid_prefix(content, clen) != clen) return bad(tok, w, "\"content\" is not valid UTF-8", NULL);
+        if (tok_utf8_valid_prefix(content, clen) != clen)
+            return bad(tok, w, "\"content\" is not valid UTF-8", NULL);
         int32_t expect = -1;
         for (size_t k = 0; k < tok->nadded && expect < 0; k++)
             if (tok->added[k].len == clen && !memcmp(tok->added_text.p + tok->added[k].off, content, clen))
@@ -512,15 +542,16 @@ static int parse_added(gta_tokenizer *tok, const cJSON *arr) {
         if (expect < 0) expect = max_added < 0 || max_added < model_size ? model_size : max_added + 1;
         if (expect != id) {
             char msg[300];
-            snprintf(msg, sizeof msg, "token '%.200s' has id %d where HF tokenizers would give it id %d", content,
-                     (int)id, (int)expect);
+            snprintf(msg, sizeof msg, "token '%.200s' has id %d where HF tokenizers would give it id %d",
+                     content, (int)id, (int)expect);
             return bad(tok, w, "%s", msg);
         }
         if (expect > max_added) max_added = expect;
         int sw = 0, ls = 0, rs = 0, norm = 0, special = 0;
         if ((rc = get_bool(tok, it, "special", 0, &special, w))) return rc;
-        if ((rc = get_bool(tok, it, "single_word", 0, &sw, w)) || (rc = get_bool(tok, it, "lstrip", 0, &ls, w)) ||
-            (rc = get_bool(tok, it, "rstrip", 0, &rs, w)) || (rc = get_bool(tok, it, "normalized", !special, &norm, w)))
+        if ((rc = get_bool(tok, it, "single_word", 0, &sw, w)) ||
+            (rc = get_bool(tok, it, "lstrip", 0, &ls, w)) || (rc = get_bool(tok, it, "rstrip", 0, &rs, w)) ||
+            (rc = get_bool(tok, it, "normalized", !special, &norm, w)))
             return rc;
         tok->added = gta_realloc(tok->added, (tok->nadded + 1) * sizeof *tok->added);
         tok_added *a = &tok->added[tok->nadded];
@@ -573,7 +604,8 @@ static int load_config(gta_tokenizer *tok, const char *dir) {
         tok->bos_token = token_name(cJSON_GetObjectItemCaseSensitive(j, "bos_token"));
         tok->eos_token = token_name(cJSON_GetObjectItemCaseSensitive(j, "eos_token"));
         const cJSON *ct = cJSON_GetObjectItemCaseSensitive(j, "chat_template"), *it;
-        if (cJSON_IsString(ct)) tok->chat_template = gta_strdup(ct->valuestring);
+        if (cJSON_IsString(ct))
+            tok->chat_template = gta_strdup(ct->valuestring);
         else if (cJSON_IsArray(ct)) {
             cJSON_ArrayForEach(it, ct) {
                 const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
@@ -625,8 +657,10 @@ int gta_tokenizer_load(const char *path, gta_tokenizer **out) {
         rc = bad(tok, "top level", "expected an object", NULL);
         goto fail;
     }
-    if ((rc = parse_normalizer(tok, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer"))) goto fail;
-    if ((rc = parse_pre(tok, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "pre_tokenizer"))) goto fail;
+    if ((rc = parse_normalizer(tok, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), "normalizer")))
+        goto fail;
+    if ((rc = parse_pre(tok, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "pre_tokenizer")))
+        goto fail;
     for (size_t i = 0; i < tok->npre; i++) {
         if (tok->pre[i].kind == PRE_BYTELEVEL && i + 1 != tok->npre) {
             rc = bad(tok, "pre_tokenizer", "ByteLevel must be the last pre-tokenizer", NULL);
@@ -641,7 +675,8 @@ int gta_tokenizer_load(const char *path, gta_tokenizer **out) {
     }
     if ((rc = parse_model(tok, cJSON_GetObjectItemCaseSensitive(root, "model"), added))) goto fail;
     if ((rc = parse_added(tok, added))) goto fail;
-    if ((rc = parse_post(tok, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), "post_processor"))) goto fail;
+    if ((rc = parse_post(tok, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), "post_processor")))
+        goto fail;
     if ((rc = parse_decoder(tok, cJSON_GetObjectItemCaseSensitive(root, "decoder"), "decoder"))) goto fail;
     const cJSON *trunc = cJSON_GetObjectItemCaseSensitive(root, "truncation");
     const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "padding");

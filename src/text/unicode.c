@@ -39,13 +39,27 @@ void tok_buf_put_json_str(tok_buf *b, const char *s, size_t n) {
         run = i + 1;
         char e[7] = {'\\', 0, 0, 0, 0, 0, 0};
         switch (c) {
-        case '"': e[1] = '"'; break;
-        case '\\': e[1] = '\\'; break;
-        case '\n': e[1] = 'n'; break;
-        case '\r': e[1] = 'r'; break;
-        case '\t': e[1] = 't'; break;
-        case '\b': e[1] = 'b'; break;
-        case '\f': e[1] = 'f'; break;
+        case '"':
+            e[1] = '"';
+            break;
+        case '\\':
+            e[1] = '\\';
+            break;
+        case '\n':
+            e[1] = 'n';
+            break;
+        case '\r':
+            e[1] = 'r';
+            break;
+        case '\t':
+            e[1] = 't';
+            break;
+        case '\b':
+            e[1] = 'b';
+            break;
+        case '\f':
+            e[1] = 'f';
+            break;
         default:
             e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
             tok_buf_put(b, e, 6);
@@ -168,14 +182,22 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t i, size_t *bad) 
     if (c < 0x80) return 1;
     size_t need;
     unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) need = 1;
-    else if (c == 0xE0) need = 2, lo = 0xA0;
-    else if (c >= 0xE1 && c <= 0xEC) need = 2;
-    else if (c == 0xED) need = 2, hi = 0x9F;
-    else if (c >= 0xEE && c <= 0xEF) need = 2;
-    else if (c == 0xF0) need = 3, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) need = 3;
-    else if (c == 0xF4) need = 3, hi = 0x8F;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c == 0xE0)
+        need = 2, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC)
+        need = 2;
+    else if (c == 0xED)
+        need = 2, hi = 0x9F;
+    else if (c >= 0xEE && c <= 0xEF)
+        need = 2;
+    else if (c == 0xF0)
+        need = 3, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3)
+        need = 3;
+    else if (c == 0xF4)
+        need = 3, hi = 0x8F;
     else {
         *bad = 1;
         return 0;
@@ -300,7 +322,8 @@ static void init_nfc_table(void) {
         const utf8proc_property_t *p = utf8proc_get_property(cp);
         if (p->combining_class != 0) nfc_mark(cp);
         if (cp >= 0xAC00 && cp <= 0xD7A3) continue; /* Hangul syllables: algorithmic, first halves */
-        if (p->decomp_seqindex == UINT16_MAX || p->decomp_type != 0) continue; /* no canonical decomposition */
+        if (p->decomp_seqindex == UINT16_MAX || p->decomp_type != 0)
+            continue; /* no canonical decomposition */
         utf8proc_int32_t dec[32];
         int last_bc = 0;
         utf8proc_ssize_t nd = utf8proc_decompose_char(cp, dec, 32, UTF8PROC_DECOMPOSE, &last_bc);
@@ -311,8 +334,10 @@ static void init_nfc_table(void) {
             utf8proc_map((const utf8proc_uint8_t *)in, inlen, &out, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
         int same = on == inlen && !memcmp(out, in, (size_t)inlen);
         free(out);
-        if (!same) nfc_mark(cp);
-        else if (nd >= 2 && nd <= 32) nfc_mark(dec[nd - 1]); /* primary composite: its last part may compose */
+        if (!same)
+            nfc_mark(cp);
+        else if (nd >= 2 && nd <= 32)
+            nfc_mark(dec[nd - 1]); /* primary composite: its last part may compose */
     }
     for (int32_t cp = 0x1161; cp <= 0x1175; cp++) nfc_mark(cp); /* Hangul V jamo */
     for (int32_t cp = 0x11A8; cp <= 0x11C2; cp++) nfc_mark(cp); /* Hangul T jamo */
@@ -354,14 +379,22 @@ int tok_uni_whitespace(int32_t cp) {
 }
 
 int tok_uni_word(int32_t cp) {
-    if (cp < 0x80) return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_';
+    if (cp < 0x80)
+        return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || cp == '_';
     if (cp == 0x200C || cp == 0x200D) return 1; /* Join_Control */
     if (cp >= 0x24B6 && cp <= 0x24E9) return 1; /* circled letters are Alphabetic */
     switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_PC:
         return 1;
     default:
         return 0;
@@ -385,9 +418,12 @@ static char *widen_space_class(const char *p, size_t n, size_t *outlen) {
         char c = p[i];
         if (c == '\\' && i + 1 < n) {
             char d = p[i + 1];
-            if (d == 's') tok_buf_puts(&b, in_class ? "\\s\\x{85}" : "[\\s\\x{85}]");
-            else if (d == 'S' && !in_class) tok_buf_puts(&b, "[^\\s\\x{85}]");
-            else tok_buf_put(&b, p + i, 2);
+            if (d == 's')
+                tok_buf_puts(&b, in_class ? "\\s\\x{85}" : "[\\s\\x{85}]");
+            else if (d == 'S' && !in_class)
+                tok_buf_puts(&b, "[^\\s\\x{85}]");
+            else
+                tok_buf_put(&b, p + i, 2);
             i++;
             continue;
         }

@@ -17,7 +17,8 @@ static const char *texts[] = {
     "Café au lait, crème brûlée; naïve résumé!",
     "  indented\n\n\tand tabbed\r\nlines  ",
     "Numbers: 1234567890 3.14159 -42 1,000,000",
-    "emoji \xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7 and 中文 and русский текст",
+    "emoji \xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x91\xa7 and 中文 and русский "
+    "текст",
     "<guess>positive</guess><think>the review praises it</think><answer>positive</answer>",
     "the the the the theater thereafter",
     "decomposed e\xcc\x81 stays decomposed",
@@ -143,8 +144,10 @@ static size_t naive_train(const char *const *tx, size_t ntx, size_t nmerges, int
         for (size_t k = 0; k < nw; k++) {
             size_t o = 0;
             for (size_t j = 0; j < w[k].n; j++) {
-                if (j + 1 < w[k].n && w[k].sym[j] == ba && w[k].sym[j + 1] == bb) w[k].sym[o++] = nid, j++;
-                else w[k].sym[o++] = w[k].sym[j];
+                if (j + 1 < w[k].n && w[k].sym[j] == ba && w[k].sym[j + 1] == bb)
+                    w[k].sym[o++] = nid, j++;
+                else
+                    w[k].sym[o++] = w[k].sym[j];
             }
             w[k].n = o;
         }
@@ -157,8 +160,12 @@ static size_t naive_train(const char *const *tx, size_t ntx, size_t nmerges, int
 static void test_merges_match_recount(void **s) {
     (void)s;
     /* repetitive text with overlapping pairs (aaaa, abab) where incremental updates can go wrong */
-    const char *tx[] = {"aaaa aaa aa abab ababab banana bandana", "the theme then there these", "aaaaaaa bbbb abba",
-                        texts[0], texts[1], texts[6]};
+    const char *tx[] = {"aaaa aaa aa abab ababab banana bandana",
+                        "the theme then there these",
+                        "aaaaaaa bbbb abba",
+                        texts[0],
+                        texts[1],
+                        texts[6]};
     char *dir = tu_tmpdir(), *path = gta_path_join(dir, "c.txt"), *out = gta_path_join(dir, "o");
     tok_buf all = {0};
     for (size_t i = 0; i < 6; i++) tok_buf_puts(&all, tx[i]), tok_buf_putc(&all, '\n');

@@ -15,46 +15,80 @@
 #include "text/tokenizer.h"
 
 static const char *extra_cases =
-    "{\"qwen3\":[{\"messages\":[{\"role\":\"user\",\"content\":\"Q1\"},{\"role\":\"assistant\",\"content\":\"<think>\\nr1\\n</"
-    "think>\\n\\nA1\"},{\"role\":\"user\",\"content\":\"Q2\"},{\"role\":\"assistant\",\"content\":\"<think>\\n\\nr2 deep\\n\\n<"
-    "/think>\\n\\n\\nA2\"}],\"add_generation_prompt\":false,\"rendered\":\"<|im_start|>user\\nQ1<|im_end|>\\n<|im_st"
-    "art|>assistant\\nA1<|im_end|>\\n<|im_start|>user\\nQ2<|im_end|>\\n<|im_start|>assistant\\n<think>\\nr2 dee"
-    "p\\n</think>\\n\\nA2<|im_end|>\\n\"},{\"messages\":[{\"role\":\"system\",\"content\":\"S\"},{\"role\":\"user\",\"content"
-    "\":\"Q\"},{\"role\":\"assistant\",\"content\":\"A\",\"reasoning_content\":\"\\nR\\n\"}],\"add_generation_prompt\":true,"
-    "\"enable_thinking\":true,\"rendered\":\"<|im_start|>system\\nS<|im_end|>\\n<|im_start|>user\\nQ<|im_end|>\\n<"
-    "|im_start|>assistant\\n<think>\\nR\\n</think>\\n\\nA<|im_end|>\\n<|im_start|>assistant\\n\"},{\"messages\":[{\""
-    "role\":\"user\",\"content\":\"Q\"},{\"role\":\"assistant\",\"content\":\"call\"},{\"role\":\"tool\",\"content\":\"out1\"},{"
-    "\"role\":\"tool\",\"content\":\"out2\"},{\"role\":\"assistant\",\"content\":\"done\"}],\"add_generation_prompt\":false"
-    ",\"rendered\":\"<|im_start|>user\\nQ<|im_end|>\\n<|im_start|>assistant\\ncall<|im_end|>\\n<|im_start|>user\\"
-    "n<tool_response>\\nout1\\n</tool_response>\\n<tool_response>\\nout2\\n</tool_response><|im_end|>\\n<|im_st"
-    "art|>assistant\\n<think>\\n\\n</think>\\n\\ndone<|im_end|>\\n\"},{\"messages\":[{\"role\":\"user\",\"content\":\"fir"
-    "st\"},{\"role\":\"system\",\"content\":\"mid system\"},{\"role\":\"user\",\"content\":\"<tool_response>x</tool_respo"
-    "nse>\"},{\"role\":\"assistant\",\"content\":\"pre<think>a</think>b</think>c\"}],\"add_generation_prompt\":true,"
-    "\"enable_thinking\":false,\"rendered\":\"<|im_start|>user\\nfirst<|im_end|>\\n<|im_start|>system\\nmid syste"
+    "{\"qwen3\":[{\"messages\":[{\"role\":\"user\",\"content\":\"Q1\"},{\"role\":\"assistant\",\"content\":"
+    "\"<think>\\nr1\\n</"
+    "think>\\n\\nA1\"},{\"role\":\"user\",\"content\":\"Q2\"},{\"role\":\"assistant\",\"content\":\"<think>"
+    "\\n\\nr2 deep\\n\\n<"
+    "/think>\\n\\n\\nA2\"}],\"add_generation_prompt\":false,\"rendered\":\"<|im_start|>user\\nQ1<|im_end|>"
+    "\\n<|im_st"
+    "art|>assistant\\nA1<|im_end|>\\n<|im_start|>user\\nQ2<|im_end|>\\n<|im_start|>assistant\\n<think>\\nr2 "
+    "dee"
+    "p\\n</"
+    "think>\\n\\nA2<|im_end|>\\n\"},{\"messages\":[{\"role\":\"system\",\"content\":\"S\"},{\"role\":"
+    "\"user\",\"content"
+    "\":\"Q\"},{\"role\":\"assistant\",\"content\":\"A\",\"reasoning_content\":\"\\nR\\n\"}],\"add_"
+    "generation_prompt\":true,"
+    "\"enable_thinking\":true,\"rendered\":\"<|im_start|>system\\nS<|im_end|>\\n<|im_start|>user\\nQ<|im_end|"
+    ">\\n<"
+    "|im_start|>assistant\\n<think>\\nR\\n</"
+    "think>\\n\\nA<|im_end|>\\n<|im_start|>assistant\\n\"},{\"messages\":[{\""
+    "role\":\"user\",\"content\":\"Q\"},{\"role\":\"assistant\",\"content\":\"call\"},{\"role\":\"tool\","
+    "\"content\":\"out1\"},{"
+    "\"role\":\"tool\",\"content\":\"out2\"},{\"role\":\"assistant\",\"content\":\"done\"}],\"add_generation_"
+    "prompt\":false"
+    ",\"rendered\":\"<|im_start|>user\\nQ<|im_end|>\\n<|im_start|>assistant\\ncall<|im_end|>\\n<|im_start|>"
+    "user\\"
+    "n<tool_response>\\nout1\\n</tool_response>\\n<tool_response>\\nout2\\n</"
+    "tool_response><|im_end|>\\n<|im_st"
+    "art|>assistant\\n<think>\\n\\n</"
+    "think>\\n\\ndone<|im_end|>\\n\"},{\"messages\":[{\"role\":\"user\",\"content\":\"fir"
+    "st\"},{\"role\":\"system\",\"content\":\"mid "
+    "system\"},{\"role\":\"user\",\"content\":\"<tool_response>x</tool_respo"
+    "nse>\"},{\"role\":\"assistant\",\"content\":\"pre<think>a</think>b</"
+    "think>c\"}],\"add_generation_prompt\":true,"
+    "\"enable_thinking\":false,\"rendered\":\"<|im_start|>user\\nfirst<|im_end|>\\n<|im_start|>system\\nmid "
+    "syste"
     "m<|im_end|>\\n<|im_start|>user\\n<tool_response>x</tool_response><|im_end|>\\n<|im_start|>assistant\\n<t"
-    "hink>\\na\\n</think>\\n\\nc<|im_end|>\\n<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n\"}],\"qwen2.5\":[{\"me"
-    "ssages\":[{\"role\":\"user\",\"content\":\"Q1\"},{\"role\":\"assistant\",\"content\":\"A1\"},{\"role\":\"system\",\"conten"
-    "t\":\"late system\"},{\"role\":\"user\",\"content\":\"Q2\"}],\"add_generation_prompt\":true,\"rendered\":\"<|im_star"
+    "hink>\\na\\n</think>\\n\\nc<|im_end|>\\n<|im_start|>assistant\\n<think>\\n\\n</"
+    "think>\\n\\n\"}],\"qwen2.5\":[{\"me"
+    "ssages\":[{\"role\":\"user\",\"content\":\"Q1\"},{\"role\":\"assistant\",\"content\":\"A1\"},{\"role\":"
+    "\"system\",\"conten"
+    "t\":\"late "
+    "system\"},{\"role\":\"user\",\"content\":\"Q2\"}],\"add_generation_prompt\":true,\"rendered\":\"<|im_"
+    "star"
     "t|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n<|im_star"
-    "t|>user\\nQ1<|im_end|>\\n<|im_start|>assistant\\nA1<|im_end|>\\n<|im_start|>system\\nlate system<|im_end|"
-    ">\\n<|im_start|>user\\nQ2<|im_end|>\\n<|im_start|>assistant\\n\"},{\"messages\":[{\"role\":\"user\",\"content\":\""
-    "Q\"},{\"role\":\"tool\",\"content\":\"r1\"},{\"role\":\"tool\",\"content\":\"r2\"},{\"role\":\"other\",\"content\":\"dropped"
-    "\"}],\"add_generation_prompt\":false,\"rendered\":\"<|im_start|>system\\nYou are Qwen, created by Alibaba C"
+    "t|>user\\nQ1<|im_end|>\\n<|im_start|>assistant\\nA1<|im_end|>\\n<|im_start|>system\\nlate "
+    "system<|im_end|"
+    ">\\n<|im_start|>user\\nQ2<|im_end|>\\n<|im_start|>assistant\\n\"},{\"messages\":[{\"role\":\"user\","
+    "\"content\":\""
+    "Q\"},{\"role\":\"tool\",\"content\":\"r1\"},{\"role\":\"tool\",\"content\":\"r2\"},{\"role\":\"other\","
+    "\"content\":\"dropped"
+    "\"}],\"add_generation_prompt\":false,\"rendered\":\"<|im_start|>system\\nYou are Qwen, created by "
+    "Alibaba C"
     "loud. You are a helpful assistant.<|im_end|>\\n<|im_start|>user\\nQ<|im_end|>\\n<|im_start|>user\\n<tool"
-    "_response>\\nr1\\n</tool_response>\\n<tool_response>\\nr2\\n</tool_response><|im_end|>\\n\"}],\"llama3\":[{\"m"
-    "essages\":[{\"role\":\"system\",\"content\":\"  sys \\n\"},{\"role\":\"user\",\"content\":\"\\u3000hi there\\u00a0\\n\\t\""
-    "},{\"role\":\"assistant\",\"content\":\"\\u2003ok\"}],\"add_generation_prompt\":true,\"rendered\":\"<|begin_of_tex"
+    "_response>\\nr1\\n</tool_response>\\n<tool_response>\\nr2\\n</"
+    "tool_response><|im_end|>\\n\"}],\"llama3\":[{\"m"
+    "essages\":[{\"role\":\"system\",\"content\":\"  sys \\n\"},{\"role\":\"user\",\"content\":\"\\u3000hi "
+    "there\\u00a0\\n\\t\""
+    "},{\"role\":\"assistant\",\"content\":\"\\u2003ok\"}],\"add_generation_prompt\":true,\"rendered\":\"<|"
+    "begin_of_tex"
     "t|><|start_header_id|>system<|end_header_id|>\\n\\nsys<|eot_id|><|start_header_id|>user<|end_header_id"
     "|>\\n\\nhi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\\n\\nok<|eot_id|><|start_header_"
-    "id|>assistant<|end_header_id|>\\n\\n\"}],\"llama3.2\":[{\"messages\":[{\"role\":\"system\",\"content\":\"\\n sys  \""
-    "},{\"role\":\"user\",\"content\":\" hi \"},{\"role\":\"assistant\",\"content\":\"yo\\n\"},{\"role\":\"user\",\"content\":\"a"
-    "gain\"}],\"add_generation_prompt\":true,\"date_string\":\"01 Jan 2025\",\"rendered\":\"<|begin_of_text|><|star"
+    "id|>assistant<|end_header_id|>\\n\\n\"}],\"llama3.2\":[{\"messages\":[{\"role\":\"system\",\"content\":"
+    "\"\\n sys  \""
+    "},{\"role\":\"user\",\"content\":\" hi "
+    "\"},{\"role\":\"assistant\",\"content\":\"yo\\n\"},{\"role\":\"user\",\"content\":\"a"
+    "gain\"}],\"add_generation_prompt\":true,\"date_string\":\"01 Jan "
+    "2025\",\"rendered\":\"<|begin_of_text|><|star"
     "t_header_id|>system<|end_header_id|>\\n\\nCutting Knowledge Date: December 2023\\nToday Date: 01 Jan 20"
     "25\\n\\nsys<|eot_id|><|start_header_id|>user<|end_header_id|>\\n\\nhi<|eot_id|><|start_header_id|>assist"
     "ant<|end_header_id|>\\n\\nyo<|eot_id|><|start_header_id|>user<|end_header_id|>\\n\\nagain<|eot_id|><|sta"
-    "rt_header_id|>assistant<|end_header_id|>\\n\\n\"},{\"messages\":[{\"role\":\"user\",\"content\":\"no system\"}],\""
-    "add_generation_prompt\":false,\"date_string\":\"9 Sep 1999\",\"rendered\":\"<|begin_of_text|><|start_header_"
-    "id|>system<|end_header_id|>\\n\\nCutting Knowledge Date: December 2023\\nToday Date: 9 Sep 1999\\n\\n<|eo"
+    "rt_header_id|>assistant<|end_header_id|>\\n\\n\"},{\"messages\":[{\"role\":\"user\",\"content\":\"no "
+    "system\"}],\""
+    "add_generation_prompt\":false,\"date_string\":\"9 Sep "
+    "1999\",\"rendered\":\"<|begin_of_text|><|start_header_"
+    "id|>system<|end_header_id|>\\n\\nCutting Knowledge Date: December 2023\\nToday Date: 9 Sep "
+    "1999\\n\\n<|eo"
     "t_id|><|start_header_id|>user<|end_header_id|>\\n\\nno system<|eot_id|>\"}]}";
 
 static gta_tokenizer *load(const char *name) {
@@ -73,7 +107,8 @@ static gta_tokenizer *load(const char *name) {
 static cJSON *request_of(const cJSON *c) {
     cJSON *req = cJSON_CreateObject();
     cJSON_AddItemToObject(req, "messages", cJSON_Duplicate(cJSON_GetObjectItem(c, "messages"), 1));
-    cJSON_AddItemToObject(req, "add_generation_prompt", cJSON_Duplicate(cJSON_GetObjectItem(c, "add_generation_prompt"), 1));
+    cJSON_AddItemToObject(req, "add_generation_prompt",
+                          cJSON_Duplicate(cJSON_GetObjectItem(c, "add_generation_prompt"), 1));
     const cJSON *extra = cJSON_GetObjectItem(c, "extra"), *it;
     cJSON_ArrayForEach(it, extra) cJSON_AddItemToObject(req, it->string, cJSON_Duplicate(it, 1));
     return req;
@@ -114,10 +149,22 @@ static void check_reference(const char *name, gta_chat_family fam) {
     gta_tokenizer_free(tok);
 }
 
-static void test_ref_qwen3(void **s) { (void)s; check_reference("qwen3", GTA_CHAT_QWEN3); }
-static void test_ref_qwen25(void **s) { (void)s; check_reference("qwen2.5", GTA_CHAT_QWEN25); }
-static void test_ref_llama3(void **s) { (void)s; check_reference("llama3", GTA_CHAT_LLAMA3); }
-static void test_ref_llama32(void **s) { (void)s; check_reference("llama3.2", GTA_CHAT_LLAMA32); }
+static void test_ref_qwen3(void **s) {
+    (void)s;
+    check_reference("qwen3", GTA_CHAT_QWEN3);
+}
+static void test_ref_qwen25(void **s) {
+    (void)s;
+    check_reference("qwen2.5", GTA_CHAT_QWEN25);
+}
+static void test_ref_llama3(void **s) {
+    (void)s;
+    check_reference("llama3", GTA_CHAT_LLAMA3);
+}
+static void test_ref_llama32(void **s) {
+    (void)s;
+    check_reference("llama3.2", GTA_CHAT_LLAMA32);
+}
 
 /* Multi-turn conversations: reasoning split from content, reasoning_content, tool turns,
  * a system turn in the middle, roles a template drops, Unicode white space under |trim. */
@@ -160,7 +207,8 @@ static void test_llama32_default_date(void **s) {
     localtime_r(&t, &tm);
     strftime(date, sizeof date, "%d %b %Y", &tm); /* C locale: English month names */
     snprintf(want, sizeof want,
-             "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+             "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: "
+             "December 2023\n"
              "Today Date: %s\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nx<|eot_id|>"
              "<|start_header_id|>assistant<|end_header_id|>\n\n",
              date);
@@ -186,12 +234,14 @@ static void test_errors(void **s) {
 
     /* a template we do not know, even one character away from a known one */
     char *dir = tu_tmpdir(), *src = tu_shared("tokenizers/qwen3/tokenizer.json");
-    char *data, *dst = gta_path_join(dir, "tokenizer.json"), *cfgp = gta_path_join(dir, "tokenizer_config.json");
+    char *data, *dst = gta_path_join(dir, "tokenizer.json"),
+                *cfgp = gta_path_join(dir, "tokenizer_config.json");
     size_t len;
     assert_int_equal(gta_read_file(src, &data, &len), GTA_OK);
     assert_int_equal(gta_write_file_atomic(dst, data, len), GTA_OK);
     free(data);
-    const char *cfg = "{\"eos_token\": \"<|im_end|>\", \"chat_template\": \"{% for m in messages %}{{ m.content }}{% endfor %}\"}";
+    const char *cfg = "{\"eos_token\": \"<|im_end|>\", \"chat_template\": \"{% for m in messages %}{{ "
+                      "m.content }}{% endfor %}\"}";
     assert_int_equal(gta_write_file_atomic(cfgp, cfg, strlen(cfg)), GTA_OK);
     assert_int_equal(gta_tokenizer_load(dir, &tok), GTA_OK);
     assert_int_equal(gta_tokenizer_chat_family(tok), GTA_CHAT_UNKNOWN);
@@ -211,7 +261,8 @@ static void test_errors(void **s) {
     const char *reqs[] = {
         "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"tools\": [{\"type\": \"function\"}]}",
         "{\"messages\": [{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"x\"}]}]}",
-        "{\"messages\": [{\"role\": \"assistant\", \"content\": \"\", \"tool_calls\": [{\"function\": {}}]}]}",
+        "{\"messages\": [{\"role\": \"assistant\", \"content\": \"\", \"tool_calls\": [{\"function\": "
+        "{}}]}]}",
         "{\"messages\": {}}",
     };
     for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
