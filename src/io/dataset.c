@@ -23,10 +23,14 @@ size_t gta_utf8_check(const char *str, size_t len) {
         }
         size_t k;
         unsigned cp, min;
-        if (c >= 0xC2 && c <= 0xDF) k = 1, cp = c & 0x1F, min = 0x80;
-        else if (c >= 0xE0 && c <= 0xEF) k = 2, cp = c & 0x0F, min = 0x800;
-        else if (c >= 0xF0 && c <= 0xF4) k = 3, cp = c & 0x07, min = 0x10000;
-        else return i; /* continuation byte, C0/C1 (overlong two-byte) or F5..FF */
+        if (c >= 0xC2 && c <= 0xDF)
+            k = 1, cp = c & 0x1F, min = 0x80;
+        else if (c >= 0xE0 && c <= 0xEF)
+            k = 2, cp = c & 0x0F, min = 0x800;
+        else if (c >= 0xF0 && c <= 0xF4)
+            k = 3, cp = c & 0x07, min = 0x10000;
+        else
+            return i; /* continuation byte, C0/C1 (overlong two-byte) or F5..FF */
         if (len - i <= k) return i;
         for (size_t j = 1; j <= k; j++) {
             if ((s[i + j] & 0xC0) != 0x80) return i;
@@ -59,7 +63,8 @@ size_t gta_label_norm(const char *s, size_t len, char *out) {
 
 /* ---- labels ---- */
 
-static const char *const completion_tags[] = {"<guess>", "</guess>", "<think>", "</think>", "<answer>", "</answer>"};
+static const char *const completion_tags[] = {"<guess>",  "</guess>", "<think>",
+                                              "</think>", "<answer>", "</answer>"};
 
 void gta_labels_free(gta_labels *l) {
     if (!l) return;
@@ -84,7 +89,8 @@ int gta_labels_from(const char *const *names, size_t n, const char *name, gta_la
         int line = (int)i + 1;
         size_t bad = gta_utf8_check(s, len);
         if (bad != len) {
-            rc = gta_err_set(GTA_EINPUT, "%s:%d: invalid UTF-8 at byte %zu of the label", name, line, bad + 1);
+            rc =
+                gta_err_set(GTA_EINPUT, "%s:%d: invalid UTF-8 at byte %zu of the label", name, line, bad + 1);
             break;
         }
         char *norm = gta_malloc(len + 1);
@@ -95,12 +101,13 @@ int gta_labels_from(const char *const *names, size_t n, const char *name, gta_la
         if (nn == 0) {
             rc = gta_err_set(GTA_EINPUT, "%s:%d: empty label", name, line);
         } else if (is_ws(s[0]) || is_ws(s[len - 1])) {
-            rc = gta_err_set(GTA_EINPUT, "%s:%d: label '%s' has leading or trailing white space", name, line, s);
+            rc = gta_err_set(GTA_EINPUT, "%s:%d: label '%s' has leading or trailing white space", name, line,
+                             s);
         } else {
             for (size_t t = 0; t < sizeof completion_tags / sizeof *completion_tags; t++)
                 if (strstr(s, completion_tags[t])) {
-                    rc = gta_err_set(GTA_EINPUT, "%s:%d: label '%s' contains the completion tag %s", name, line, s,
-                                     completion_tags[t]);
+                    rc = gta_err_set(GTA_EINPUT, "%s:%d: label '%s' contains the completion tag %s", name,
+                                     line, s, completion_tags[t]);
                     break;
                 }
         }
@@ -210,11 +217,12 @@ static int bad_label(const char *path, long line, const char *s, size_t len) {
 }
 
 static int check_text(const char *path, long line, const char *s, size_t len) {
-    if (memchr(s, 0, len)) return gta_err_set(GTA_EINPUT, "%s:%ld: the text contains a NUL character", path, line);
+    if (memchr(s, 0, len))
+        return gta_err_set(GTA_EINPUT, "%s:%ld: the text contains a NUL character", path, line);
     size_t bad = gta_utf8_check(s, len);
     if (bad != len)
-        return gta_err_set(GTA_EINPUT, "%s:%ld: invalid UTF-8 in the text at byte %zu of the field", path, line,
-                           bad + 1);
+        return gta_err_set(GTA_EINPUT, "%s:%ld: invalid UTF-8 in the text at byte %zu of the field", path,
+                           line, bad + 1);
     return GTA_OK;
 }
 
@@ -252,7 +260,8 @@ static int load_jsonl(const char *path, char *buf, size_t len, const gta_labels 
         }
         if (memchr(p, 0, n)) return gta_err_set(GTA_EINPUT, "%s:%ld: NUL byte in the line", path, line);
         size_t bad = gta_utf8_check(p, n);
-        if (bad != n) return gta_err_set(GTA_EINPUT, "%s:%ld: invalid UTF-8 at column %zu", path, line, bad + 1);
+        if (bad != n)
+            return gta_err_set(GTA_EINPUT, "%s:%ld: invalid UTF-8 at column %zu", path, line, bad + 1);
         if (has_nul_escape(p, n))
             return gta_err_set(GTA_EINPUT, "%s:%ld: \\u0000 (NUL) escapes are not accepted", path, line);
         *e = 0; /* the line is parsed as a C string; e is '\r', '\n' or the buffer's NUL */
@@ -266,21 +275,27 @@ static int load_jsonl(const char *path, char *buf, size_t len, const gta_labels 
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "text");
         const cJSON *lb = cJSON_GetObjectItemCaseSensitive(o, "label");
         int32_t id = -1;
-        if (!cJSON_IsObject(o)) rc = gta_err_set(GTA_EINPUT, "%s:%ld: expected a JSON object", path, line);
-        else if (!t) rc = gta_err_set(GTA_EINPUT, "%s:%ld: missing \"text\"", path, line);
-        else if (!cJSON_IsString(t)) rc = gta_err_set(GTA_EINPUT, "%s:%ld: \"text\" is not a string", path, line);
-        else if (!lb) rc = gta_err_set(GTA_EINPUT, "%s:%ld: missing \"label\"", path, line);
+        if (!cJSON_IsObject(o))
+            rc = gta_err_set(GTA_EINPUT, "%s:%ld: expected a JSON object", path, line);
+        else if (!t)
+            rc = gta_err_set(GTA_EINPUT, "%s:%ld: missing \"text\"", path, line);
+        else if (!cJSON_IsString(t))
+            rc = gta_err_set(GTA_EINPUT, "%s:%ld: \"text\" is not a string", path, line);
+        else if (!lb)
+            rc = gta_err_set(GTA_EINPUT, "%s:%ld: missing \"label\"", path, line);
         else if (cJSON_IsString(lb)) {
             id = gta_labels_find(labels, lb->valuestring, strlen(lb->valuestring));
             if (id < 0) rc = bad_label(path, line, lb->valuestring, strlen(lb->valuestring));
         } else if (cJSON_IsNumber(lb)) {
             double d = lb->valuedouble;
             if (d != floor(d) || d < 0 || d >= (double)labels->n)
-                rc = gta_err_set(GTA_EINPUT, "%s:%ld: label id %g is not an integer in [0, %zu)", path, line, d,
-                                 labels->n);
-            else id = (int32_t)d;
+                rc = gta_err_set(GTA_EINPUT, "%s:%ld: label id %g is not an integer in [0, %zu)", path, line,
+                                 d, labels->n);
+            else
+                id = (int32_t)d;
         } else {
-            rc = gta_err_set(GTA_EINPUT, "%s:%ld: \"label\" is neither a string nor an integer id", path, line);
+            rc = gta_err_set(GTA_EINPUT, "%s:%ld: \"label\" is neither a string nor an integer id", path,
+                             line);
         }
         if (rc == GTA_OK) {
             size_t tl = strlen(t->valuestring);
@@ -314,9 +329,12 @@ static int csv_next(const char *path, char *buf, size_t len, size_t *pos, long *
     /* skip blank lines */
     for (;;) {
         if (p >= len) return 0;
-        if (buf[p] == '\n') p++, (*line)++;
-        else if (buf[p] == '\r' && (p + 1 == len || buf[p + 1] == '\n')) p += (p + 1 < len) ? 2 : 1, (*line)++;
-        else break;
+        if (buf[p] == '\n')
+            p++, (*line)++;
+        else if (buf[p] == '\r' && (p + 1 == len || buf[p + 1] == '\n'))
+            p += (p + 1 < len) ? 2 : 1, (*line)++;
+        else
+            break;
     }
     *rec_line = *line;
     r->n = 0;
@@ -328,7 +346,8 @@ static int csv_next(const char *path, char *buf, size_t len, size_t *pos, long *
             p++;
             for (;;) {
                 if (p >= len)
-                    return gta_err_set(GTA_EINPUT, "%s:%ld: quoted field not closed before the end of the file", path,
+                    return gta_err_set(GTA_EINPUT,
+                                       "%s:%ld: quoted field not closed before the end of the file", path,
                                        *rec_line);
                 char c = buf[p];
                 if (c == '"') {
@@ -344,13 +363,19 @@ static int csv_next(const char *path, char *buf, size_t len, size_t *pos, long *
                 buf[w++] = c;
                 p++;
             }
-            if (p >= len) end_rec = 1;
-            else if (buf[p] == ',') p++;
-            else if (buf[p] == '\n') p++, end_rec = 1;
-            else if (buf[p] == '\r' && (p + 1 == len || buf[p + 1] == '\n')) p += (p + 1 < len) ? 2 : 1, end_rec = 1;
+            if (p >= len)
+                end_rec = 1;
+            else if (buf[p] == ',')
+                p++;
+            else if (buf[p] == '\n')
+                p++, end_rec = 1;
+            else if (buf[p] == '\r' && (p + 1 == len || buf[p + 1] == '\n'))
+                p += (p + 1 < len) ? 2 : 1, end_rec = 1;
             else
-                return gta_err_set(GTA_EINPUT, "%s:%ld: unexpected character after a closing quote (a quote "
-                                   "inside a quoted field is written \"\")", path, *line);
+                return gta_err_set(GTA_EINPUT,
+                                   "%s:%ld: unexpected character after a closing quote (a quote "
+                                   "inside a quoted field is written \"\")",
+                                   path, *line);
             if (end_rec) (*line)++;
         } else {
             for (;;) {
@@ -372,8 +397,9 @@ static int csv_next(const char *path, char *buf, size_t len, size_t *pos, long *
                     break;
                 }
                 if (c == '"')
-                    return gta_err_set(GTA_EINPUT, "%s:%ld: quote inside an unquoted field (quote the whole field)",
-                                       path, *line);
+                    return gta_err_set(GTA_EINPUT,
+                                       "%s:%ld: quote inside an unquoted field (quote the whole field)", path,
+                                       *line);
                 buf[w++] = c;
                 p++;
             }
@@ -419,7 +445,8 @@ static int load_csv(const char *path, char *buf, size_t len, const gta_labels *l
     }
     if (ti == (size_t)-1 || li == (size_t)-1) {
         free(r.f);
-        return gta_err_set(GTA_EINPUT, "%s:%ld: the header must name the columns text and label", path, rec_line);
+        return gta_err_set(GTA_EINPUT, "%s:%ld: the header must name the columns text and label", path,
+                           rec_line);
     }
     rc = GTA_OK;
     for (;;) {
@@ -459,8 +486,10 @@ int gta_split_load_file(const char *path, const gta_labels *labels, gta_split *o
     char *b = buf;
     if (len >= 3 && memcmp(b, "\xEF\xBB\xBF", 3) == 0) b += 3, len -= 3;
     ex_vec v = {out, 0};
-    if (ends_with(path, ".csv")) rc = load_csv(path, b, len, labels, &v);
-    else rc = load_jsonl(path, b, len, labels, &v);
+    if (ends_with(path, ".csv"))
+        rc = load_csv(path, b, len, labels, &v);
+    else
+        rc = load_jsonl(path, b, len, labels, &v);
     free(buf);
     if (rc == GTA_OK && out->n == 0)
         rc = gta_err_set(GTA_EINPUT, "%s: %s", path, len == 0 ? "empty file" : "no examples in the file");

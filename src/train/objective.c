@@ -31,8 +31,10 @@ void gta_group_advantages(const float *rewards, int G, double eps, float *adv, g
 /* ---- GRPO ---- */
 
 int gta_loss_agg_from_name(const char *name, gta_loss_agg *out) {
-    if (name && strcmp(name, "sequence") == 0) *out = GTA_AGG_SEQUENCE;
-    else if (name && strcmp(name, "token") == 0) *out = GTA_AGG_TOKEN;
+    if (name && strcmp(name, "sequence") == 0)
+        *out = GTA_AGG_SEQUENCE;
+    else if (name && strcmp(name, "token") == 0)
+        *out = GTA_AGG_TOKEN;
     else
         return gta_err_set(GTA_EINPUT, "unknown loss aggregation '%s' (expected sequence or token)",
                            name ? name : "");
@@ -41,27 +43,32 @@ int gta_loss_agg_from_name(const char *name, gta_loss_agg *out) {
 
 const char *gta_loss_agg_name(gta_loss_agg a) { return a == GTA_AGG_TOKEN ? "token" : "sequence"; }
 
-size_t gta_grpo_weights(size_t n_tok, const int32_t *seq, const uint8_t *mask, size_t n_seq, const float *seq_adv,
-                        gta_loss_agg agg, float *w, float *adv) {
+size_t gta_grpo_weights(size_t n_tok, const int32_t *seq, const uint8_t *mask, size_t n_seq,
+                        const float *seq_adv, gta_loss_agg agg, float *w, float *adv) {
     size_t *cnt = gta_calloc(n_seq ? n_seq : 1, sizeof *cnt);
     size_t total = 0;
     for (size_t k = 0; k < n_tok; k++)
         if (mask[k]) cnt[seq[k]]++, total++;
     for (size_t k = 0; k < n_tok; k++) {
         adv[k] = seq_adv[seq[k]];
-        if (!mask[k]) w[k] = 0;
-        else if (agg == GTA_AGG_TOKEN) w[k] = (float)(1.0 / (double)total);
-        else w[k] = (float)(1.0 / ((double)cnt[seq[k]] * (double)n_seq));
+        if (!mask[k])
+            w[k] = 0;
+        else if (agg == GTA_AGG_TOKEN)
+            w[k] = (float)(1.0 / (double)total);
+        else
+            w[k] = (float)(1.0 / ((double)cnt[seq[k]] * (double)n_seq));
     }
     free(cnt);
     return total;
 }
 
 double gta_grpo_acc_kl(const gta_grpo_acc *a) { return a->n_tokens > 0 ? a->kl_sum / a->n_tokens : 0; }
-double gta_grpo_acc_clip_frac(const gta_grpo_acc *a) { return a->n_tokens > 0 ? a->n_clipped / a->n_tokens : 0; }
+double gta_grpo_acc_clip_frac(const gta_grpo_acc *a) {
+    return a->n_tokens > 0 ? a->n_clipped / a->n_tokens : 0;
+}
 
-double gta_grpo_token(double lp, double old_lp, double ref_lp, double adv, const gta_grpo_params *p, double *dlp,
-                      double *k3_out, int *clipped) {
+double gta_grpo_token(double lp, double old_lp, double ref_lp, double adv, const gta_grpo_params *p,
+                      double *dlp, double *k3_out, int *clipped) {
     double r = exp(lp - old_lp);
     double lo = 1.0 - p->epsilon, hi = 1.0 + p->epsilon;
     double rc = r < lo ? lo : (r > hi ? hi : r);
@@ -93,8 +100,8 @@ void gta_grpo_range(const gta_grpo_batch *b, size_t k0, size_t n, const float *l
         }
         double g, k3;
         int clip;
-        double l = gta_grpo_token(lp[j], b->old_lp[k], b->ref_lp ? b->ref_lp[k] : lp[j], b->adv[k], &b->p, &g, &k3,
-                                  &clip);
+        double l = gta_grpo_token(lp[j], b->old_lp[k], b->ref_lp ? b->ref_lp[k] : lp[j], b->adv[k], &b->p, &g,
+                                  &k3, &clip);
         dlp[j] = (float)(w * g);
         loss += w * l;
         kl += k3;
@@ -164,15 +171,16 @@ void gta_grad_dot(size_t n, const float *a, const float *b, double *dot, double 
         part[3 * blk] = d, part[3 * blk + 1] = sa, part[3 * blk + 2] = sb;
     }
     double d = 0, sa = 0, sb = 0;
-    for (size_t blk = 0; blk < nb; blk++) d += part[3 * blk], sa += part[3 * blk + 1], sb += part[3 * blk + 2];
+    for (size_t blk = 0; blk < nb; blk++)
+        d += part[3 * blk], sa += part[3 * blk + 1], sb += part[3 * blk + 2];
     free(part);
     *dot = d;
     *norm_a = sqrt(sa);
     *norm_b = sqrt(sb);
 }
 
-void gta_grad_gate(size_t n, const float *g_sft, const float *g_rl, double lambda_sft, double lambda_rl, float *out,
-                   gta_gate_stats *st) {
+void gta_grad_gate(size_t n, const float *g_sft, const float *g_rl, double lambda_sft, double lambda_rl,
+                   float *out, gta_gate_stats *st) {
     gta_gate_stats s;
     gta_grad_dot(n, g_sft, g_rl, &s.dot, &s.norm_sft, &s.norm_rl);
     double den = s.norm_sft * s.norm_rl;

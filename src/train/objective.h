@@ -69,8 +69,8 @@ typedef struct {
  * sequence, mask[k] != 0 puts it in the RL loss (0 for prompt/guess/padding), seq_adv[i]
  * is sequence i's advantage.  Writes w[k] (0 outside the mask) and adv[k] =
  * seq_adv[seq[k]].  Returns the number of RL tokens. */
-size_t gta_grpo_weights(size_t n_tok, const int32_t *seq, const uint8_t *mask, size_t n_seq, const float *seq_adv,
-                        gta_loss_agg agg, float *w, float *adv);
+size_t gta_grpo_weights(size_t n_tok, const int32_t *seq, const uint8_t *mask, size_t n_seq,
+                        const float *seq_adv, gta_loss_agg agg, float *w, float *adv);
 
 /* Loss statistics, summed over chunks in call order (double). */
 typedef struct {
@@ -86,8 +86,8 @@ double gta_grpo_acc_clip_frac(const gta_grpo_acc *a);
 
 /* One token: returns L_k (unweighted); *dlp = dL_k/dlp (unweighted); *k3 and *clipped
  * report the KL value and whether the clipped branch was taken. */
-double gta_grpo_token(double lp, double old_lp, double ref_lp, double adv, const gta_grpo_params *p, double *dlp,
-                      double *k3, int *clipped);
+double gta_grpo_token(double lp, double old_lp, double ref_lp, double adv, const gta_grpo_params *p,
+                      double *dlp, double *k3, int *clipped);
 
 /* Fixed per-token data of a batch (arrays of n_tok, indexed by absolute token index). */
 typedef struct {
@@ -133,7 +133,7 @@ typedef struct {
 void gta_grad_dot(size_t n, const float *a, const float *b, double *dot, double *norm_a, double *norm_b);
 /* out[i] = lambda_sft g_sft[i] + lambda_rl g_rl[i] when dot > 0, else g_rl[i].  out may be
  * g_rl or g_sft (in place) or a separate buffer. */
-void gta_grad_gate(size_t n, const float *g_sft, const float *g_rl, double lambda_sft, double lambda_rl, float *out,
-                   gta_gate_stats *st);
+void gta_grad_gate(size_t n, const float *g_sft, const float *g_rl, double lambda_sft, double lambda_rl,
+                   float *out, gta_gate_stats *st);
 
 #endif

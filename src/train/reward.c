@@ -6,7 +6,8 @@
 #include "base/error.h"
 
 enum { T_GUESS, T_GUESS_END, T_THINK, T_THINK_END, T_ANSWER, T_ANSWER_END, N_TAGS };
-static const char *const tags[N_TAGS] = {"<guess>", "</guess>", "<think>", "</think>", "<answer>", "</answer>"};
+static const char *const tags[N_TAGS] = {"<guess>",  "</guess>", "<think>",
+                                         "</think>", "<answer>", "</answer>"};
 static const size_t tag_len[N_TAGS] = {7, 8, 7, 8, 8, 9};
 
 int gta_format_from_name(const char *name, gta_format *out) {
@@ -16,14 +17,18 @@ int gta_format_from_name(const char *name, gta_format *out) {
             *out = (gta_format)i;
             return GTA_OK;
         }
-    return gta_err_set(GTA_EINPUT, "unknown completion format '%s' (expected sft, grpo or gta)", name ? name : "");
+    return gta_err_set(GTA_EINPUT, "unknown completion format '%s' (expected sft, grpo or gta)",
+                       name ? name : "");
 }
 
 const char *gta_format_name(gta_format f) {
     switch (f) {
-    case GTA_FORMAT_SFT: return "sft";
-    case GTA_FORMAT_GRPO: return "grpo";
-    case GTA_FORMAT_GTA: return "gta";
+    case GTA_FORMAT_SFT:
+        return "sft";
+    case GTA_FORMAT_GRPO:
+        return "grpo";
+    case GTA_FORMAT_GTA:
+        return "gta";
     }
     return "?";
 }

@@ -46,10 +46,12 @@ static int load_str(const char *ext, const char *content, size_t len, gta_split 
     return rc;
 }
 
-static void expect_err(const char *ext, const char *content, size_t len, const char *frag1, const char *frag2) {
+static void expect_err(const char *ext, const char *content, size_t len, const char *frag1,
+                       const char *frag2) {
     gta_split s;
     int rc = load_str(ext, content, len, &s);
-    if (rc != GTA_EINPUT) fail_msg("expected GTA_EINPUT for %s content <%.*s>, got %d", ext, (int)len, content, rc);
+    if (rc != GTA_EINPUT)
+        fail_msg("expected GTA_EINPUT for %s content <%.*s>, got %d", ext, (int)len, content, rc);
     const char *m = gta_err_msg();
     if (!strstr(m, frag1) || (frag2 && !strstr(m, frag2)))
         fail_msg("message '%s' lacks '%s' / '%s'", m, frag1, frag2 ? frag2 : "");
@@ -88,7 +90,8 @@ static void test_real_datasets(void **state) {
         {"bbc_news", 5, 1225, 0, 1000, "sport", "wales want rugby league training", 212},
     };
     /* per-label counts of every split, README tables (label id order) */
-    const size_t sst5[3][5] = {{1092, 2218, 1624, 2322, 1288}, {139, 289, 229, 279, 165}, {279, 633, 389, 510, 399}};
+    const size_t sst5[3][5] = {
+        {1092, 2218, 1624, 2322, 1288}, {139, 289, 229, 279, 165}, {279, 633, 389, 510, 399}};
     const size_t emo[3][6] = {
         {4666, 5362, 1304, 2159, 1937, 572}, {550, 704, 178, 275, 212, 81}, {581, 695, 159, 275, 224, 66}};
     const size_t mas[3][18] = {
@@ -111,7 +114,8 @@ static void test_real_datasets(void **state) {
         if (exp[d].validation == 0) assert_null(ds.validation.path);
         if (exp[d].first_label) {
             assert_string_equal(ds.labels.names[ds.train.ex[0].label], exp[d].first_label);
-            assert_memory_equal(ds.train.ex[0].text, exp[d].first_text_prefix, strlen(exp[d].first_text_prefix));
+            assert_memory_equal(ds.train.ex[0].text, exp[d].first_text_prefix,
+                                strlen(exp[d].first_text_prefix));
         }
         assert_int_equal(ds.train.ex[0].line, 1);
         assert_int_equal(ds.train.ex[ds.train.n - 1].line, (int)ds.train.n); /* no blank lines in the data */
@@ -219,23 +223,25 @@ static void test_utf8(void **state) {
     (void)state;
     assert_int_equal(gta_utf8_check("abc", 3), 3);
     assert_int_equal(gta_utf8_check("\xE2\x82\xAC\xF0\x9F\x98\x80", 7), 7); /* euro sign, emoji */
-    assert_int_equal(gta_utf8_check("a\xC0\x80", 3), 1);                     /* overlong NUL */
-    assert_int_equal(gta_utf8_check("ab\xED\xA0\x80", 5), 2);                /* surrogate D800 */
-    assert_int_equal(gta_utf8_check("\xF4\x90\x80\x80", 4), 0);              /* above U+10FFFF */
-    assert_int_equal(gta_utf8_check("\xE2\x82", 2), 0);                      /* truncated */
-    assert_int_equal(gta_utf8_check("\x80", 1), 0);                          /* lone continuation */
-    assert_int_equal(gta_utf8_check("\xE0\x80\xAF", 3), 0);                  /* overlong 3-byte */
+    assert_int_equal(gta_utf8_check("a\xC0\x80", 3), 1);                    /* overlong NUL */
+    assert_int_equal(gta_utf8_check("ab\xED\xA0\x80", 5), 2);               /* surrogate D800 */
+    assert_int_equal(gta_utf8_check("\xF4\x90\x80\x80", 4), 0);             /* above U+10FFFF */
+    assert_int_equal(gta_utf8_check("\xE2\x82", 2), 0);                     /* truncated */
+    assert_int_equal(gta_utf8_check("\x80", 1), 0);                         /* lone continuation */
+    assert_int_equal(gta_utf8_check("\xE0\x80\xAF", 3), 0);                 /* overlong 3-byte */
 }
 
 /* ---- JSONL ---- */
 
 static void test_jsonl_ok(void **state) {
     (void)state;
-    gta_split s = OK("jsonl", "{\"text\": \"good film\", \"label\": \"positive\"}\r\n"
-                              "\n"
-                              "  \r\n"
-                              "{\"label\": \"very negative\", \"text\": \"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\"\", \"x\": 1}\n"
-                              "{\"text\": \"\", \"label\": 1, \"label_text\": \"neutral\"}");
+    gta_split s =
+        OK("jsonl",
+           "{\"text\": \"good film\", \"label\": \"positive\"}\r\n"
+           "\n"
+           "  \r\n"
+           "{\"label\": \"very negative\", \"text\": \"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\"\", \"x\": 1}\n"
+           "{\"text\": \"\", \"label\": 1, \"label_text\": \"neutral\"}");
     assert_int_equal(s.n, 3);
     assert_string_equal(s.ex[0].text, "good film");
     assert_int_equal(s.ex[0].label, 2);
@@ -265,8 +271,8 @@ static void test_jsonl_errors(void **state) {
     (void)good;
     ERR("jsonl", "", "f.jsonl: empty file", NULL);
     ERR("jsonl", "\n\n", "f.jsonl: no examples", NULL);
-    ERR("jsonl", "{\"text\":\"a\",\"label\":\"neutral\"}\n{\"text\":\"a\",\"label\":\"neutral\"\n", "f.jsonl:2: invalid JSON",
-        NULL);
+    ERR("jsonl", "{\"text\":\"a\",\"label\":\"neutral\"}\n{\"text\":\"a\",\"label\":\"neutral\"\n",
+        "f.jsonl:2: invalid JSON", NULL);
     ERR("jsonl", "{\"text\":\"a\",\"label\":\"neutral\"} x\n", "f.jsonl:1: invalid JSON", NULL);
     ERR("jsonl", "{\"text\":\"a\",\"label\":\"neutral\"}{}\n", ":1: invalid JSON", NULL);
     ERR("jsonl", "[1,2]\n", ":1: expected a JSON object", NULL);
@@ -278,19 +284,23 @@ static void test_jsonl_errors(void **state) {
     ERR("jsonl", "{\"text\":null,\"label\":\"neutral\"}\n", ":1: \"text\" is not a string", NULL);
     ERR("jsonl", "{\"text\":\"a\",\"label\":\"neutral\"}\r\n{\"text\":\"b\",\"label\":\"postive\"}\r\n",
         "f.jsonl:2: label 'postive' is not in labels.txt", NULL);
-    ERR("jsonl", "{\"text\":\"a\",\"label\":\"Neutral\"}\n", ":1: label 'Neutral' is not in labels.txt", NULL);
+    ERR("jsonl", "{\"text\":\"a\",\"label\":\"Neutral\"}\n", ":1: label 'Neutral' is not in labels.txt",
+        NULL);
     ERR("jsonl", "{\"text\":\"a\",\"label\":\"neutral \"}\n", ":1: label 'neutral ' is not", NULL);
     ERR("jsonl", "{\"text\":\"a\",\"label\":3}\n", ":1: label id 3 is not an integer in [0, 3)", NULL);
     ERR("jsonl", "{\"text\":\"a\",\"label\":-1}\n", ":1: label id -1", NULL);
     ERR("jsonl", "{\"text\":\"a\",\"label\":1.5}\n", ":1: label id 1.5", NULL);
-    ERR("jsonl", "{\"text\":\"a\",\"label\":true}\n", ":1: \"label\" is neither a string nor an integer id", NULL);
+    ERR("jsonl", "{\"text\":\"a\",\"label\":true}\n", ":1: \"label\" is neither a string nor an integer id",
+        NULL);
     ERR("jsonl", "{\"text\":\"a\",\"label\":[\"neutral\"]}\n", ":1: \"label\" is neither", NULL);
     ERR("jsonl", "{\"text\":\"a\",\"label\":\"neutral\"}\n{\"text\":\"\xC3\x28\",\"label\":\"neutral\"}\n",
         "f.jsonl:2: invalid UTF-8 at column 10", NULL);
     ERR("jsonl", "{\"text\":\"a\\u0000b\",\"label\":\"neutral\"}\n", ":1: \\u0000", NULL);
-    ERR("jsonl", "{\"text\":\"a\\ud800\",\"label\":\"neutral\"}\n", ":1: invalid JSON", NULL); /* lone surrogate */
+    ERR("jsonl", "{\"text\":\"a\\ud800\",\"label\":\"neutral\"}\n", ":1: invalid JSON",
+        NULL); /* lone surrogate */
     ERR("jsonl", "{\"text\":\"a\0\",\"label\":\"neutral\"}\n", ":1: NUL byte", NULL);
-    ERR("jsonl", "{\"text\":\"a\",\"label\":\"neutral\"}\n\n\n{\"text\":\"a\",", "f.jsonl:4: invalid JSON", NULL);
+    ERR("jsonl", "{\"text\":\"a\",\"label\":\"neutral\"}\n\n\n{\"text\":\"a\",", "f.jsonl:4: invalid JSON",
+        NULL);
 }
 
 /* ---- CSV ---- */
@@ -392,9 +402,11 @@ static void test_dataset_dir(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_real_datasets), cmocka_unit_test(test_labels),   cmocka_unit_test(test_label_norm),
-        cmocka_unit_test(test_utf8),          cmocka_unit_test(test_jsonl_ok), cmocka_unit_test(test_jsonl_errors),
-        cmocka_unit_test(test_csv_ok),        cmocka_unit_test(test_csv_errors), cmocka_unit_test(test_dataset_dir),
+        cmocka_unit_test(test_real_datasets), cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_label_norm),    cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_jsonl_ok),      cmocka_unit_test(test_jsonl_errors),
+        cmocka_unit_test(test_csv_ok),        cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_dataset_dir),
     };
     return cmocka_run_group_tests_name("dataset", tests, NULL, NULL);
 }

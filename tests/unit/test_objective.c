@@ -11,10 +11,10 @@
 #include "base/error.h"
 #include "train/objective.h"
 
-#define NEAR(a, b, tol)                                                                                             \
-    do {                                                                                                            \
-        double a_ = (a), b_ = (b);                                                                                  \
-        if (!(fabs(a_ - b_) <= (tol))) fail_msg("%s = %.9g, expected %.9g (line %d)", #a, a_, b_, __LINE__);        \
+#define NEAR(a, b, tol)                                                                                      \
+    do {                                                                                                     \
+        double a_ = (a), b_ = (b);                                                                           \
+        if (!(fabs(a_ - b_) <= (tol))) fail_msg("%s = %.9g, expected %.9g (line %d)", #a, a_, b_, __LINE__); \
     } while (0)
 
 /* ---- group advantages ---- */
@@ -107,8 +107,10 @@ static void test_clipping(void **state) {
         L = gta_grpo_token(log(r), 0, 0, A, &p, &g, &k3, &clip);
         int expect = (A > 0 && r > 1.2) || (A < 0 && r < 0.8);
         assert_int_equal(clip, expect);
-        if (expect) assert_true(g == 0.0);
-        else NEAR(g, -A * r, 1e-12);
+        if (expect)
+            assert_true(g == 0.0);
+        else
+            NEAR(g, -A * r, 1e-12);
     }
 }
 
@@ -364,10 +366,14 @@ static void test_gate_deterministic(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_advantages),         cmocka_unit_test(test_clipping),
-        cmocka_unit_test(test_k3),                 cmocka_unit_test(test_aggregation),
-        cmocka_unit_test(test_masks_chunks_stats), cmocka_unit_test(test_sft),
-        cmocka_unit_test(test_gate_branches),      cmocka_unit_test(test_gate_deterministic),
+        cmocka_unit_test(test_advantages),
+        cmocka_unit_test(test_clipping),
+        cmocka_unit_test(test_k3),
+        cmocka_unit_test(test_aggregation),
+        cmocka_unit_test(test_masks_chunks_stats),
+        cmocka_unit_test(test_sft),
+        cmocka_unit_test(test_gate_branches),
+        cmocka_unit_test(test_gate_deterministic),
     };
     return cmocka_run_group_tests_name("objective", tests, NULL, NULL);
 }

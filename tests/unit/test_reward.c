@@ -36,13 +36,16 @@ static const rcase cases[] = {
     {S, "<answer>positive</answer>", POS, 1, 1, 0, POS, -1},
     {S, "<answer>negative</answer>", POS, 1, 0, 0, NEG, -1},
     {R, "<think>praises the acting</think><answer>positive</answer>", POS, 1, 1, 0, POS, -1},
-    {G, "<guess>positive</guess><think>it says good</think><answer>positive</answer>", POS, 1, 1, 1, POS, POS},
-    {G, "<guess>negative</guess><think>on reflection, upbeat</think><answer>positive</answer>", POS, 1, 1, 0, POS, NEG},
+    {G, "<guess>positive</guess><think>it says good</think><answer>positive</answer>", POS, 1, 1, 1, POS,
+     POS},
+    {G, "<guess>negative</guess><think>on reflection, upbeat</think><answer>positive</answer>", POS, 1, 1, 0,
+     POS, NEG},
     {G, "<guess>positive</guess><think>hmm</think><answer>neutral</answer>", POS, 1, 0, 1, NEU, POS},
     /* white space between, before and after the parts; CRLF and tabs */
-    {G, "  \n<guess> positive </guess>\n\n<think>\nx\n</think>\n<answer>\tpositive\n</answer>\n", POS, 1, 1, 1, POS,
-     POS},
-    {G, "<guess>positive</guess>\r\n<think>a\r\nb</think>\r\n<answer>positive</answer>\r\n", POS, 1, 1, 1, POS, POS},
+    {G, "  \n<guess> positive </guess>\n\n<think>\nx\n</think>\n<answer>\tpositive\n</answer>\n", POS, 1, 1,
+     1, POS, POS},
+    {G, "<guess>positive</guess>\r\n<think>a\r\nb</think>\r\n<answer>positive</answer>\r\n", POS, 1, 1, 1,
+     POS, POS},
     {R, "\t<think>\tt\t</think>\t<answer>\tneutral\t</answer>\t", NEU, 1, 1, 0, NEU, -1},
     /* case and inner white space of the answer are normalized */
     {S, "<answer>Positive</answer>", POS, 1, 1, 0, POS, -1},
@@ -50,72 +53,82 @@ static const rcase cases[] = {
     {S, "<answer>  Very   Negative </answer>", VNEG, 1, 1, 0, VNEG, -1},
     {S, "<answer>very\nnegative</answer>", VNEG, 1, 1, 0, VNEG, -1},
     {S, "<answer>very\t \r\nnegative</answer>", VNEG, 1, 1, 0, VNEG, -1},
-    {G, "<guess>VERY positive</guess><think>t</think><answer>very Positive</answer>", VPOS, 1, 1, 1, VPOS, VPOS},
+    {G, "<guess>VERY positive</guess><think>t</think><answer>very Positive</answer>", VPOS, 1, 1, 1, VPOS,
+     VPOS},
     /* multi-word labels are never matched by a part: "negative" is not "very negative" */
     {S, "<answer>negative</answer>", VNEG, 1, 0, 0, NEG, -1},
     {S, "<answer>very negative</answer>", NEG, 1, 0, 0, VNEG, -1},
     {S, "<answer>verynegative</answer>", VNEG, 1, 0, 0, -1, -1},
     /* unicode in think (and an answer-like word in it) is fine */
     {R, "<think>très bien 😀 — «positive» 好</think><answer>positive</answer>", POS, 1, 1, 0, POS, -1},
-    {G, "<guess>neutral</guess><think>ответ: negative? \xE2\x80\x8B</think><answer>neutral</answer>", NEU, 1, 1, 1, NEU,
-     NEU},
+    {G, "<guess>neutral</guess><think>ответ: negative? \xE2\x80\x8B</think><answer>neutral</answer>", NEU, 1,
+     1, 1, NEU, NEU},
     /* '<' and partial tags inside think are ordinary text */
     {R, "<think>a < b and <answer without close</think><answer>positive</answer>", POS, 1, 1, 0, POS, -1},
     /* an answer that is not a label: format fine, accuracy 0 */
     {S, "<answer>great</answer>", POS, 1, 0, 0, -1, -1},
 
     /* ---- format broken, accuracy still judged (eq. 3 rewards a correct classification) ---- */
-    {G, "<think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS, -1},          /* guess missing */
-    {G, "<guess>positive</guess><answer>positive</answer>", POS, 0, 1, 1, POS, POS},  /* think missing */
-    {R, "<answer>positive</answer>", POS, 0, 1, 0, POS, -1},                          /* think missing */
-    {G, "<guess>positive</guess><think>   \n </think><answer>positive</answer>", POS, 0, 1, 1, POS, POS}, /* blank */
-    {R, "<think></think><answer>positive</answer>", POS, 0, 1, 0, POS, -1},          /* empty think */
-    {G, "<think>t</think><guess>positive</guess><answer>positive</answer>", POS, 0, 1, 1, POS, POS}, /* order */
+    {G, "<think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS, -1},         /* guess missing */
+    {G, "<guess>positive</guess><answer>positive</answer>", POS, 0, 1, 1, POS, POS}, /* think missing */
+    {R, "<answer>positive</answer>", POS, 0, 1, 0, POS, -1},                         /* think missing */
+    {G, "<guess>positive</guess><think>   \n </think><answer>positive</answer>", POS, 0, 1, 1, POS,
+     POS},                                                                  /* blank */
+    {R, "<think></think><answer>positive</answer>", POS, 0, 1, 0, POS, -1}, /* empty think */
+    {G, "<think>t</think><guess>positive</guess><answer>positive</answer>", POS, 0, 1, 1, POS,
+     POS},                                                                                 /* order */
     {R, "The answer is <think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS, -1}, /* text before */
     {R, "<think>t</think> so <answer>positive</answer>", POS, 0, 1, 0, POS, -1},           /* text between */
-    {S, "<think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS, -1},               /* extra part (sft) */
-    {R, "<guess>positive</guess><think>t</think><answer>positive</answer>", POS, 0, 1, 1, POS, POS}, /* extra guess */
+    {S, "<think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS, -1}, /* extra part (sft) */
+    {R, "<guess>positive</guess><think>t</think><answer>positive</answer>", POS, 0, 1, 1, POS,
+     POS},                                                                                  /* extra guess */
     {G, "<guess></guess><think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS, -1}, /* empty guess */
-    {G, "<Guess>positive</Guess><think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS, -1}, /* tag case */
-    {G, "<guess>positive<think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS, -1}, /* guess never closed */
+    {G, "<Guess>positive</Guess><think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS,
+     -1}, /* tag case */
+    {G, "<guess>positive<think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS,
+     -1}, /* guess never closed */
     {R, "<think>t</think><think>u</think><answer>positive</answer>", POS, 0, 1, 0, POS, -1}, /* think twice */
-    {R, "<think>t<think>u</think></think><answer>positive</answer>", POS, 0, 1, 0, POS, -1}, /* nested think */
+    {R, "<think>t<think>u</think></think><answer>positive</answer>", POS, 0, 1, 0, POS,
+     -1}, /* nested think */
 
     /* ---- accuracy 0: adversarial answers ---- */
     {S, "", POS, 0, 0, 0, -1, -1},
-    {S, "positive", POS, 0, 0, 0, -1, -1},                                      /* no tags */
-    {S, "<answer>positive", POS, 0, 0, 0, -1, -1},                              /* not closed (cut) */
+    {S, "positive", POS, 0, 0, 0, -1, -1},         /* no tags */
+    {S, "<answer>positive", POS, 0, 0, 0, -1, -1}, /* not closed (cut) */
     {S, "positive</answer>", POS, 0, 0, 0, -1, -1},
-    {S, "</answer>positive<answer>", POS, 0, 0, 0, -1, -1},                     /* reversed */
-    {S, "<answer></answer>", POS, 0, 0, 0, -1, -1},                             /* empty */
-    {S, "<answer>  \n </answer>", POS, 0, 0, 0, -1, -1},                        /* blank */
+    {S, "</answer>positive<answer>", POS, 0, 0, 0, -1, -1},                          /* reversed */
+    {S, "<answer></answer>", POS, 0, 0, 0, -1, -1},                                  /* empty */
+    {S, "<answer>  \n </answer>", POS, 0, 0, 0, -1, -1},                             /* blank */
     {S, "<answer>positive</answer><answer>positive</answer>", POS, 0, 0, 0, -1, -1}, /* two answers */
     {S, "<answer>negative</answer><answer>positive</answer>", POS, 0, 0, 0, -1, -1},
-    {S, "<answer><answer>positive</answer></answer>", POS, 0, 0, 0, -1, -1},    /* nested */
-    {S, "<answer>positive</answer></answer>", POS, 0, 0, 0, -1, -1},            /* repeated close */
-    {S, "<answer><answer>positive</answer>", POS, 0, 0, 0, -1, -1},             /* repeated open */
-    {S, "<answer>positive, negative</answer>", POS, 1, 0, 0, -1, -1},           /* a list of labels */
+    {S, "<answer><answer>positive</answer></answer>", POS, 0, 0, 0, -1, -1}, /* nested */
+    {S, "<answer>positive</answer></answer>", POS, 0, 0, 0, -1, -1},         /* repeated close */
+    {S, "<answer><answer>positive</answer>", POS, 0, 0, 0, -1, -1},          /* repeated open */
+    {S, "<answer>positive, negative</answer>", POS, 1, 0, 0, -1, -1},        /* a list of labels */
     {S, "<answer>positive negative neutral very negative very positive</answer>", POS, 1, 0, 0, -1, -1},
     {S, "<answer>positive or negative</answer>", NEG, 1, 0, 0, -1, -1},
-    {S, "<answer>positive.</answer>", POS, 1, 0, 0, -1, -1},                    /* punctuation */
-    {S, "<answer>\"positive\"</answer>", POS, 1, 0, 0, -1, -1},                 /* quoted */
-    {S, "<answer>the label is positive</answer>", POS, 1, 0, 0, -1, -1},        /* substring */
+    {S, "<answer>positive.</answer>", POS, 1, 0, 0, -1, -1},             /* punctuation */
+    {S, "<answer>\"positive\"</answer>", POS, 1, 0, 0, -1, -1},          /* quoted */
+    {S, "<answer>the label is positive</answer>", POS, 1, 0, 0, -1, -1}, /* substring */
     {S, "<answer>positively</answer>", POS, 1, 0, 0, -1, -1},
-    {S, "<answer>positive</answer> because it is", POS, 0, 0, 0, -1, -1},        /* text after */
+    {S, "<answer>positive</answer> because it is", POS, 0, 0, 0, -1, -1}, /* text after */
     {S, "<answer>positive</answer>.", POS, 0, 0, 0, -1, -1},
-    {R, "<think>t</think><answer>positive</answer>\n<think>more</think>", POS, 0, 0, 0, -1, -1}, /* part after */
-    {G, "<guess>positive</guess><think>t</think><answer>positive</answer><guess>x</guess>", POS, 0, 0, 0, -1, -1},
-    {S, "<answer><think>positive</think></answer>", POS, 0, 0, 0, -1, -1},      /* tag inside the answer */
+    {R, "<think>t</think><answer>positive</answer>\n<think>more</think>", POS, 0, 0, 0, -1,
+     -1}, /* part after */
+    {G, "<guess>positive</guess><think>t</think><answer>positive</answer><guess>x</guess>", POS, 0, 0, 0, -1,
+     -1},
+    {S, "<answer><think>positive</think></answer>", POS, 0, 0, 0, -1, -1}, /* tag inside the answer */
     {G, "<guess>p</guess><think>t</think><answer>positive</guess></answer>", POS, 0, 0, 0, -1, -1},
-    {R, "<think>t<answer>negative</answer></think><answer>positive</answer>", POS, 0, 0, 0, -1, -1}, /* hidden */
-    {S, "<answer>positive</answer>", -1, 1, 0, 0, POS, -1},                     /* gold unknown */
-    {S, "<ANSWER>positive</ANSWER>", POS, 0, 0, 0, -1, -1},                     /* tags are lower-case */
+    {R, "<think>t<answer>negative</answer></think><answer>positive</answer>", POS, 0, 0, 0, -1,
+     -1},                                                   /* hidden */
+    {S, "<answer>positive</answer>", -1, 1, 0, 0, POS, -1}, /* gold unknown */
+    {S, "<ANSWER>positive</ANSWER>", POS, 0, 0, 0, -1, -1}, /* tags are lower-case */
     {S, "< answer>positive</answer>", POS, 0, 0, 0, -1, -1},
     {S, "<answer>positive</ answer>", POS, 0, 0, 0, -1, -1},
 
     /* ---- guess (logging only) ---- */
-    {G, "<guess>positive</guess><guess>positive</guess><think>t</think><answer>positive</answer>", POS, 0, 1, 0, POS,
-     -1},
+    {G, "<guess>positive</guess><guess>positive</guess><think>t</think><answer>positive</answer>", POS, 0, 1,
+     0, POS, -1},
     {G, "<guess>positive, neutral</guess><think>t</think><answer>neutral</answer>", NEU, 1, 1, 0, NEU, -1},
     {G, "<guess><think>positive</think></guess><answer>positive</answer>", POS, 0, 1, 0, POS, -1},
 };
@@ -133,9 +146,9 @@ static void test_table(void **state) {
             r.reward != (float)(c->format_ok + c->answer_ok))
             fail_msg("case %zu (%s) '%s': got format %d answer %d guess %d labels %d/%d reward %g, "
                      "expected %d %d %d %d/%d",
-                     i, gta_format_name(c->fmt), c->text, r.format_ok, r.answer_ok, r.guess_ok, r.answer_label,
-                     r.guess_label, r.reward, c->format_ok, c->answer_ok, c->guess_ok, c->answer_label,
-                     c->guess_label);
+                     i, gta_format_name(c->fmt), c->text, r.format_ok, r.answer_ok, r.guess_ok,
+                     r.answer_label, r.guess_label, r.reward, c->format_ok, c->answer_ok, c->guess_ok,
+                     c->answer_label, c->guess_label);
     }
     gta_labels_free(&l);
 }
@@ -214,7 +227,8 @@ static void test_format_names(void **state) {
 /* Unicode labels: compared byte for byte after ASCII folding. */
 static void test_unicode_labels(void **state) {
     (void)state;
-    const char *names[] = {"caf\xC3\xA9", "Stra\xC3\x9F" "e"};
+    const char *names[] = {"caf\xC3\xA9", "Stra\xC3\x9F"
+                                          "e"};
     gta_labels l;
     assert_int_equal(gta_labels_from(names, 2, "t", &l), GTA_OK);
     gta_reward r;
@@ -230,8 +244,8 @@ static void test_unicode_labels(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),        cmocka_unit_test(test_formats_exclusive),
-        cmocka_unit_test(test_offsets),      cmocka_unit_test(test_format_names),
+        cmocka_unit_test(test_table),          cmocka_unit_test(test_formats_exclusive),
+        cmocka_unit_test(test_offsets),        cmocka_unit_test(test_format_names),
         cmocka_unit_test(test_unicode_labels),
     };
     return cmocka_run_group_tests_name("reward", tests, NULL, NULL);
