@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/cpu/vec.h"
 #include "base/error.h"
 #include "base/rng.h"
 
@@ -62,21 +63,15 @@ int gta_sample_token(const float *logits, int V, const gta_sample_params *p, dou
         *lp = (float)-log(s);
         return best;
     }
-    float inv_t = (float)(1.0 / p->temperature), mx = -INFINITY;
-    for (int j = 0; j < V; j++) {
-        z[j] = logits[j] * inv_t;
-        if (z[j] > mx) mx = z[j];
-    }
+    float inv_t = (float)(1.0 / p->temperature);
+    for (int j = 0; j < V; j++) z[j] = logits[j] * inv_t;
+    float mx = vec_max(z, V);
     if (p->top_k > 0 && p->top_k < V) {
         float thr = kth_largest(z, V, p->top_k, prob);
         for (int j = 0; j < V; j++)
-            if (z[j] < thr) z[j] = -INFINITY;
+            if (z[j] < thr) z[j] = -INFINITY; /* vec_exp gives exact zeros for these */
     }
-    double sum = 0;
-    for (int j = 0; j < V; j++) {
-        prob[j] = z[j] == -INFINITY ? 0.0f : expf(z[j] - mx);
-        sum += prob[j];
-    }
+    double sum = vec_exp_scale(prob, z, V, mx, 1.0f);
     float norm = (float)(1.0 / sum);
     int kept = 0;
     for (int j = 0; j < V; j++) {

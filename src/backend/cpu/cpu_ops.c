@@ -35,6 +35,10 @@ enum { SLOT_HEAD_X, SLOT_HEAD_LOGITS, SLOT_HEAD_DX, SLOT_HEAD_LSE, SLOT_ATT_ACC,
 /* ---------------------------------------------------------------- linear layers */
 
 void cpu_linear(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta) {
+    if (n <= 24) {
+        cpu_linear_skinny(y, x, w, b, n, in, out, beta);
+        return;
+    }
     if (b && beta == 0.0f) {
 #pragma omp parallel for schedule(static)
         for (int t = 0; t < n; t++) memcpy(y + (size_t)t * out, b, sizeof(float) * (size_t)out);

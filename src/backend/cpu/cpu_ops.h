@@ -10,6 +10,9 @@
 
 /* y[n,out] = x[n,in] W[out,in]^T (+ b) ; beta 0 overwrites y, 1 accumulates */
 void cpu_linear(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta);
+/* The same for few rows (n up to a few dozen, as in decoding): streams W once instead of
+ * letting BLAS pack it (skinny.c). cpu_linear switches to it by itself for n <= 24. */
+void cpu_linear_skinny(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta);
 /* dx[n,in] (+)= dy[n,out] W[out,in] */
 void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, int out, float beta);
 /* dW[out,in] += dy^T x ; db[out] += column sums of dy (db may be NULL) */

@@ -1,0 +1,109 @@
+/* y[n, out] = x[n, in] W[out, in]^T for few rows (decoding): the weights are streamed
+ * once, straight from memory, with register blocks of 4 weight rows x 6 input rows.
+ * BLAS packs (copies) the whole weight matrix on every call, which costs more than the
+ * product itself when n is 16. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_ops.h"
+
+#define RO 4 /* weight rows per block */
+#define RB 6 /* input rows per block */
+
+/* full block: RO weight rows x RB input rows, everything unrolled into 24 accumulators */
+__attribute__((target("avx512f"))) static void full512(float *y, int ldy, const float *x, int ldx, const float *w,
+                                                     int ldw, int in) {
+    __m512 acc[RO][RB];
+    for (int a = 0; a < RO; a++)
+        for (int b = 0; b < RB; b++) acc[a][b] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 16 <= in; k += 16) {
+        __m512 w0 = _mm512_loadu_ps(w + k), w1 = _mm512_loadu_ps(w + (size_t)ldw + k),
+               w2 = _mm512_loadu_ps(w + 2 * (size_t)ldw + k), w3 = _mm512_loadu_ps(w + 3 * (size_t)ldw + k);
+#pragma GCC unroll 6
+        for (int b = 0; b < RB; b++) {
+            __m512 xv = _mm512_loadu_ps(x + (size_t)b * ldx + k);
+            acc[0][b] = _mm512_fmadd_ps(w0, xv, acc[0][b]);
+            acc[1][b] = _mm512_fmadd_ps(w1, xv, acc[1][b]);
+            acc[2][b] = _mm512_fmadd_ps(w2, xv, acc[2][b]);
+            acc[3][b] = _mm512_fmadd_ps(w3, xv, acc[3][b]);
+        }
+    }
+    if (k < in) {
+        __mmask16 mk = (__mmask16)((1u << (in - k)) - 1);
+        for (int a = 0; a < RO; a++) {
+            __m512 wv = _mm512_maskz_loadu_ps(mk, w + (size_t)a * ldw + k);
+            for (int b = 0; b < RB; b++)
+                acc[a][b] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk, x + (size_t)b * ldx + k), acc[a][b]);
+        }
+    }
+    for (int b = 0; b < RB; b++)
+        for (int a = 0; a < RO; a++) y[(size_t)b * ldy + a] += _mm512_reduce_add_ps(acc[a][b]);
+}
+
+/* edges: fewer weight rows or input rows, one pair at a time */
+__attribute__((target("avx512f"))) static void block512(float *y, int ldy, const float *x, int ldx, int nb,
+                                                      const float *w, int ldw, int no, int in) {
+    if (nb == RB && no == RO) {
+        full512(y, ldy, x, ldx, w, ldw, in);
+        return;
+    }
+    for (int a = 0; a < no; a++)
+        for (int b = 0; b < nb; b++) {
+            const float *wr = w + (size_t)a * ldw, *xr = x + (size_t)b * ldx;
+            __m512 acc = _mm512_setzero_ps();
+            int k = 0;
+            for (; k + 16 <= in; k += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(wr + k), _mm512_loadu_ps(xr + k), acc);
+            if (k < in) {
+                __mmask16 mk = (__mmask16)((1u << (in - k)) - 1);
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, wr + k), _mm512_maskz_loadu_ps(mk, xr + k), acc);
+            }
+            y[(size_t)b * ldy + a] += _mm512_reduce_add_ps(acc);
+        }
+}
+
+static void block256(float *y, int ldy, const float *x, int ldx, int nb, const float *w, int ldw, int no, int in) {
+    __m256 acc[RO][RB];
+    for (int a = 0; a < RO; a++)
+        for (int b = 0; b < RB; b++) acc[a][b] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= in; k += 8) {
+        __m256 wv[RO];
+        for (int a = 0; a < RO; a++) wv[a] = a < no ? _mm256_loadu_ps(w + (size_t)a * ldw + k) : _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) {
+            __m256 xv = _mm256_loadu_ps(x + (size_t)b * ldx + k);
+            for (int a = 0; a < RO; a++) acc[a][b] = _mm256_fmadd_ps(wv[a], xv, acc[a][b]);
+        }
+    }
+    for (int b = 0; b < nb; b++)
+        for (int a = 0; a < no; a++) {
+            __m256 v = acc[a][b];
+            __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            s = _mm_add_ss(s, _mm_movehdup_ps(s));
+            float r = _mm_cvtss_f32(s);
+            for (int kk = k; kk < in; kk++) r += w[(size_t)a * ldw + kk] * x[(size_t)b * ldx + kk];
+            y[(size_t)b * ldy + a] += r;
+        }
+}
+
+void cpu_linear_skinny(float *y, const float *x, const float *w, const float *bias, int n, int in, int out,
+                       float beta) {
+    static int wide = -1;
+    if (wide < 0) wide = __builtin_cpu_supports("avx512f");
+#pragma omp parallel for schedule(static)
+    for (int o0 = 0; o0 < out; o0 += RO) {
+        int no = out - o0 < RO ? out - o0 : RO;
+        for (int t = 0; t < n; t++) {
+            float *yr = y + (size_t)t * out + o0;
+            for (int a = 0; a < no; a++) yr[a] = (beta != 0.0f ? yr[a] : 0.0f) + (bias ? bias[o0 + a] : 0.0f);
+        }
+        for (int b0 = 0; b0 < n; b0 += RB) {
+            int nb = n - b0 < RB ? n - b0 : RB;
+            if (wide)
+                block512(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, w + (size_t)o0 * in, in, no, in);
+            else
+                block256(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, w + (size_t)o0 * in, in, no, in);
+        }
+    }
+}
