@@ -10,18 +10,19 @@
 #define RO 4 /* weight rows per block */
 #define RB 6 /* input rows per block */
 
-/* full block: RO weight rows x RB input rows, everything unrolled into 24 accumulators */
-__attribute__((target("avx512f"))) static void full512(float *y, int ldy, const float *x, int ldx, const float *w,
-                                                     int ldw, int in) {
+/* RO weight rows x NB input rows (NB a compile-time constant after inlining), so the
+ * 4 x NB accumulators live in registers */
+__attribute__((target("avx512f"), always_inline)) static inline void tile512(float *y, int ldy, const float *x,
+                                                                           int ldx, const float *w, int ldw, int in,
+                                                                           const int NB) {
     __m512 acc[RO][RB];
     for (int a = 0; a < RO; a++)
-        for (int b = 0; b < RB; b++) acc[a][b] = _mm512_setzero_ps();
+        for (int b = 0; b < NB; b++) acc[a][b] = _mm512_setzero_ps();
     int k = 0;
     for (; k + 16 <= in; k += 16) {
         __m512 w0 = _mm512_loadu_ps(w + k), w1 = _mm512_loadu_ps(w + (size_t)ldw + k),
                w2 = _mm512_loadu_ps(w + 2 * (size_t)ldw + k), w3 = _mm512_loadu_ps(w + 3 * (size_t)ldw + k);
-#pragma GCC unroll 6
-        for (int b = 0; b < RB; b++) {
+        for (int b = 0; b < NB; b++) {
             __m512 xv = _mm512_loadu_ps(x + (size_t)b * ldx + k);
             acc[0][b] = _mm512_fmadd_ps(w0, xv, acc[0][b]);
             acc[1][b] = _mm512_fmadd_ps(w1, xv, acc[1][b]);
@@ -33,19 +34,31 @@ __attribute__((target("avx512f"))) static void full512(float *y, int ldy, const 
         __mmask16 mk = (__mmask16)((1u << (in - k)) - 1);
         for (int a = 0; a < RO; a++) {
             __m512 wv = _mm512_maskz_loadu_ps(mk, w + (size_t)a * ldw + k);
-            for (int b = 0; b < RB; b++)
+            for (int b = 0; b < NB; b++)
                 acc[a][b] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk, x + (size_t)b * ldx + k), acc[a][b]);
         }
     }
-    for (int b = 0; b < RB; b++)
+    for (int b = 0; b < NB; b++)
         for (int a = 0; a < RO; a++) y[(size_t)b * ldy + a] += _mm512_reduce_add_ps(acc[a][b]);
 }
 
-/* edges: fewer weight rows or input rows, one pair at a time */
+__attribute__((target("avx512f"))) static void tile512_n(float *y, int ldy, const float *x, int ldx, int nb,
+                                                       const float *w, int ldw, int in) {
+    switch (nb) {
+    case 1: tile512(y, ldy, x, ldx, w, ldw, in, 1); break;
+    case 2: tile512(y, ldy, x, ldx, w, ldw, in, 2); break;
+    case 3: tile512(y, ldy, x, ldx, w, ldw, in, 3); break;
+    case 4: tile512(y, ldy, x, ldx, w, ldw, in, 4); break;
+    case 5: tile512(y, ldy, x, ldx, w, ldw, in, 5); break;
+    default: tile512(y, ldy, x, ldx, w, ldw, in, 6); break;
+    }
+}
+
+/* fewer than RO weight rows (the last block): one pair at a time */
 __attribute__((target("avx512f"))) static void block512(float *y, int ldy, const float *x, int ldx, int nb,
                                                       const float *w, int ldw, int no, int in) {
-    if (nb == RB && no == RO) {
-        full512(y, ldy, x, ldx, w, ldw, in);
+    if (no == RO) {
+        tile512_n(y, ldy, x, ldx, nb, w, ldw, in);
         return;
     }
     for (int a = 0; a < no; a++)
@@ -98,12 +111,15 @@ void cpu_linear_skinny(float *y, const float *x, const float *w, const float *bi
             float *yr = y + (size_t)t * out + o0;
             for (int a = 0; a < no; a++) yr[a] = (beta != 0.0f ? yr[a] : 0.0f) + (bias ? bias[o0 + a] : 0.0f);
         }
-        for (int b0 = 0; b0 < n; b0 += RB) {
-            int nb = n - b0 < RB ? n - b0 : RB;
+        /* rows split into equal blocks of at most RB (16 rows: 6, 5, 5) */
+        int nblk = (n + RB - 1) / RB;
+        for (int bi = 0, b0 = 0; bi < nblk; bi++) {
+            int nb = (n - b0) / (nblk - bi);
             if (wide)
                 block512(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, w + (size_t)o0 * in, in, no, in);
             else
                 block256(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, w + (size_t)o0 * in, in, no, in);
+            b0 += nb;
         }
     }
 }
