@@ -20,6 +20,11 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile512(flo
         for (int b = 0; b < NB; b++) acc[a][b] = _mm512_setzero_ps();
     int k = 0;
     for (; k + 16 <= in; k += 16) {
+        /* the next tile's weight rows: the loads below are what bounds this loop */
+        _mm_prefetch((const char *)(w + 4 * (size_t)ldw + k), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + 5 * (size_t)ldw + k), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + 6 * (size_t)ldw + k), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w + 7 * (size_t)ldw + k), _MM_HINT_T0);
         __m512 w0 = _mm512_loadu_ps(w + k), w1 = _mm512_loadu_ps(w + (size_t)ldw + k),
                w2 = _mm512_loadu_ps(w + 2 * (size_t)ldw + k), w3 = _mm512_loadu_ps(w + 3 * (size_t)ldw + k);
         for (int b = 0; b < NB; b++) {
