@@ -8,6 +8,7 @@ int cmd_generate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_tokenizer_train(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Prints "gta: error: <current message>" and returns code. */
 int cli_fail(int code);

@@ -185,7 +185,11 @@ void gta_grad_gate(size_t n, const float *g_sft, const float *g_rl, double lambd
     gta_grad_dot(n, g_sft, g_rl, &s.dot, &s.norm_sft, &s.norm_rl);
     double den = s.norm_sft * s.norm_rl;
     s.cosine = den > 0 ? s.dot / den : 0.0;
-    s.conflict = !(s.dot > 0); /* NaN too: never mix in a broken SFT gradient */
+    /* conflict = the gradients point against each other (DESIGN.md); a zero dot -- e.g. a
+     * group whose rewards are all equal gives g_rl = 0 -- is no conflict, so the guess
+     * keeps learning while RL has no signal. NaN counts as conflict: never mix in a
+     * broken SFT gradient. */
+    s.conflict = s.dot < 0 || isnan(s.dot);
     if (!s.conflict) {
         float ls = (float)lambda_sft, lr = (float)lambda_rl;
 #pragma omp parallel for schedule(static)

@@ -27,10 +27,13 @@
  *    tokens (token means whatever the aggregation, as TRL logs them).
  *  - SFT (eq. 1): the mean of -lp over the guess tokens (a mean, as HF's cross-entropy with
  *    -100 labels, so lambda_sft keeps one meaning whatever the label length).
- *  - Gate (eqs. 10, 11): g = lambda_sft g_sft + lambda_rl g_rl when dot(g_sft, g_rl) > 0,
- *    else g = g_rl unweighted (L_Final = L_RL).  dot == 0 (e.g. no guess token, g_sft = 0)
- *    therefore takes the RL-only branch, and is reported as conflict like dot < 0: conflict
- *    means "the SFT gradient was dropped".  Cosine is 0 when a norm is 0.  Sums run in
+ *  - Gate (eqs. 10, 11): g = g_rl unweighted (L_Final = L_RL) when the gradients conflict,
+ *    dot(g_sft, g_rl) < 0 (or NaN); otherwise g = lambda_sft g_sft + lambda_rl g_rl.  At
+ *    dot == 0 -- typically g_rl == 0 because every reward of every group was equal, as for
+ *    a model that has not learnt the format yet -- nothing conflicts, so the SFT gradient
+ *    is kept (DESIGN.md: "when the two gradients point against each other (dot < 0) only
+ *    the RL gradient is applied"); eq. 11 read literally would drop it and such a model
+ *    could never start learning.  Cosine is 0 when a norm is 0.  Sums run in
  *    double over fixed blocks of GATE_BLOCK floats, then over the blocks in order, so the
  *    result is the same for any thread count.
  *
@@ -126,7 +129,7 @@ void gta_sft_dlp(void *ctx, int k0, int n, const float *lp, float *dlp);
 
 typedef struct {
     double dot, norm_sft, norm_rl, cosine;
-    int conflict; /* dot <= 0: the SFT gradient was dropped, out = g_rl */
+    int conflict; /* dot < 0 (or NaN): the SFT gradient was dropped, out = g_rl */
 } gta_gate_stats;
 
 /* Dot product and norms only (deterministic, OpenMP). */

@@ -324,12 +324,17 @@ static void test_gate_branches(void **state) {
     assert_true(out[0] == -1.0f && out[1] == 1.0f && out[2] == 3.0f);
     gta_grad_gate(3, s2, r2, 0.5, 2.0, r2, &st); /* in place: untouched */
     assert_true(r2[0] == -1.0f && r2[1] == 1.0f && r2[2] == 3.0f);
-    /* dot == 0 (no SFT signal): RL only, cosine 0 */
-    const float s3[3] = {0, 0, 0};
-    gta_grad_gate(3, s3, r2, 1.0, 1.0, out, &st);
-    assert_int_equal(st.conflict, 1);
+    /* dot == 0 (no RL signal, g_rl = 0): no conflict, lambda_sft g_sft is applied */
+    const float s3[3] = {1, -2, 4}, r3[3] = {0, 0, 0};
+    gta_grad_gate(3, s3, r3, 0.5, 1.0, out, &st);
+    assert_int_equal(st.conflict, 0);
     NEAR(st.cosine, 0, 0);
-    assert_true(out[2] == 3.0f);
+    assert_true(out[0] == 0.5f && out[1] == -1.0f && out[2] == 2.0f);
+    /* NaN: RL only */
+    const float s4[3] = {NAN, 0, 0};
+    gta_grad_gate(3, s4, r2, 1.0, 1.0, out, &st);
+    assert_int_equal(st.conflict, 1);
+    assert_true(out[0] == -1.0f && out[1] == 1.0f && out[2] == 3.0f);
 }
 
 /* 2M + 7 floats: the same bits with 1, 2 and 3 threads, and close to a plain double sum. */
