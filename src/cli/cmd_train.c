@@ -27,6 +27,7 @@ static void usage(gta_train_opt *o, int n) {
     }
     printf("  %-22s %s\n  %-22s %s\n", "--config F.json", "settings as a JSON object (names with underscores)",
            "--resume", "continue the run in --out from its checkpoint");
+    printf("  %-22s %s\n", "--stop-at-step N", "checkpoint and stop after step N (continue later with --resume)");
 }
 
 static int norm_eq(const char *flag, const char *name) {
@@ -39,6 +40,7 @@ int cmd_train(int argc, char **argv) {
     /* the method picks defaults, so find it (and --config) first */
     const char *method = "gta", *config = NULL;
     int resume = 0;
+    long long stop_at = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--method") && i + 1 < argc) method = argv[i + 1];
         if (!strncmp(argv[i], "--method=", 9)) method = argv[i] + 9;
@@ -64,6 +66,13 @@ int cmd_train(int argc, char **argv) {
         }
         if (!strcmp(a, "--resume")) {
             resume = 1;
+            continue;
+        }
+        if (!strcmp(a, "--stop-at-step")) {
+            char *end = NULL;
+            if (i + 1 >= argc || (stop_at = strtoll(argv[i + 1], &end, 10)) <= 0 || *end)
+                return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --stop-at-step expects a positive integer"));
+            i++;
             continue;
         }
         if (strncmp(a, "--", 2) != 0)
@@ -100,6 +109,6 @@ int cmd_train(int argc, char **argv) {
             *(double *)o[k].ptr = v;
         }
     }
-    rc = gta_train_run(&c, resume);
+    rc = gta_train_run(&c, resume, stop_at);
     return rc ? cli_fail(rc) : 0;
 }

@@ -705,12 +705,11 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     char *ck = gta_path_join(c->out, "checkpoint");
     const char *src = resume ? ck : c->model;
     rc = gta_model_load(src, &t->policy);
+    /* the reference starts as the policy; on resume its saved weights replace these */
+    if (!rc && t->method != M_SFT && c->beta > 0) rc = gta_model_load(src, &t->ref);
     free(ck);
     if (rc) return rc;
     gta_model_alloc_grads(t->policy);
-    if (t->method != M_SFT && c->beta > 0) {
-        if ((rc = gta_model_load(src, &t->ref))) return rc;
-    }
     if (t->method == M_GTA) t->g_sft = gta_malloc_aligned(sizeof(float) * t->policy->n_params);
     gta_adamw_init(&t->opt, t->policy, c->learning_rate, c->weight_decay);
     /* end of a completion: the tokenizer's end of turn and the model's eos ids */
@@ -796,7 +795,7 @@ static int open_logs(trainer *t, int resume, long long mbytes, long long sbytes)
     return rc;
 }
 
-int gta_train_run(const gta_train_cfg *c0, int resume) {
+int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     gta_train_cfg c = *c0;
     trainer t;
     int rc;
@@ -851,7 +850,8 @@ int gta_train_run(const gta_train_cfg *c0, int resume) {
             t.total_steps);
     double t_start = gta_now();
     long long first = t.step;
-    while (t.step < t.total_steps) {
+    long long last = stop_at > 0 && stop_at < t.total_steps ? stop_at : t.total_steps;
+    while (t.step < last) {
         double ts = gta_now();
         if (t.method == M_SFT)
             rc = build_sft_batch(&t);
@@ -863,12 +863,14 @@ int gta_train_run(const gta_train_cfg *c0, int resume) {
         double secs = gta_now() - ts;
         write_metrics(&t, &st, secs);
         progress(&t, &st, gta_now() - t_start, t.step - first);
-        if (t.cfg.save_steps > 0 && t.step % t.cfg.save_steps == 0 && t.step < t.total_steps)
+        if (t.cfg.save_steps > 0 && t.step % t.cfg.save_steps == 0 && t.step < last)
             if ((rc = save_checkpoint(&t))) break;
     }
     if (isatty(2)) fprintf(stderr, "\n");
     if (!rc) rc = save_checkpoint(&t);
-    if (!rc) {
+    if (!rc && t.step < t.total_steps) {
+        fprintf(stderr, "gta train: stopped at step %lld of %lld; continue with --resume\n", t.step, t.total_steps);
+    } else if (!rc) {
         char *fin = gta_path_join(t.run_dir, "final");
         rc = save_model_dir(&t, fin);
         if (!rc) fprintf(stderr, "gta train: done; model in %s\n", fin);

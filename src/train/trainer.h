@@ -57,7 +57,9 @@ typedef struct {
 } gta_train_opt;
 int gta_train_opts(gta_train_cfg *c, gta_train_opt *out, int max);
 
-/* Runs (or, with resume, continues) a training run; progress on stderr. */
-int gta_train_run(const gta_train_cfg *c, int resume);
+/* Runs (or, with resume, continues) a training run; progress on stderr.  stop_at > 0
+ * ends the process's work after that optimizer step with a checkpoint (the run can be
+ * continued with resume), e.g. for time-limited jobs. */
+int gta_train_run(const gta_train_cfg *c, int resume, long long stop_at);
 
 #endif

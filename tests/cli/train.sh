@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# gta train end to end on the pretrained stories260K: exact resume (6 steps in one run
+# equal 3 + resume + 3: metrics and weights), malformed datasets stopping the run before
+# its first step with file:line, and the run directory's files.
+set -u
+GTA=${GTA:-build/gta}
+SHARED=${GTA_SHARED:-../shared}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp "$GTA" "$tmp/gta"
+G="$tmp/gta"
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+M="$SHARED/models/stories260K"
+D="$SHARED/data/emotion"
+common=(--model "$M" --data "$D" --max-prompt-tokens 440 --batch-prompts 2 --group-size 4 --max-new-tokens 24
+        --learning-rate 1e-4 --num-iterations 2 --ref-sync-steps 4 --seed 5)
+
+for method in gta grpo sft; do
+  "$G" train --method "$method" "${common[@]}" --out "$tmp/a-$method" --steps 6 --save-steps 0 2>"$tmp/a.err" \
+    && ok || { bad "$method: full run failed"; cat "$tmp/a.err"; }
+  "$G" train --method "$method" "${common[@]}" --out "$tmp/b-$method" --steps 6 --save-steps 0 --stop-at-step 3 \
+    2>"$tmp/b.err" && ok || { bad "$method: first half failed"; cat "$tmp/b.err"; }
+  [ ! -d "$tmp/b-$method/final" ] && ok || bad "$method: a stopped run has no final model"
+  "$G" train --method "$method" --out "$tmp/b-$method" --model "$M" --data "$D" --resume 2>"$tmp/c.err" \
+    && ok || { bad "$method: resume failed"; cat "$tmp/c.err"; }
+  strip() { python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    d=json.loads(l); d.pop("seconds",None); d.pop("tokens_per_s",None); print(json.dumps(d,sort_keys=True))' "$1"; }
+  if diff <(strip "$tmp/a-$method/metrics.jsonl") <(strip "$tmp/b-$method/metrics.jsonl") >/dev/null; then ok; else
+    bad "$method: metrics differ after resume"; diff <(strip "$tmp/a-$method/metrics.jsonl") <(strip "$tmp/b-$method/metrics.jsonl") | head -5; fi
+  [ "$(wc -l <"$tmp/a-$method/metrics.jsonl")" = 6 ] && ok || bad "$method: expected 6 metric lines"
+  cmp -s "$tmp/a-$method/final/model.safetensors" "$tmp/b-$method/final/model.safetensors" && ok \
+    || bad "$method: final weights differ after resume"
+  for f in config.json final/config.json final/tokenizer.json checkpoint/trainer_state.json; do
+    [ -f "$tmp/a-$method/$f" ] && ok || bad "$method: missing $f"
+  done
+done
+python3 - "$tmp/a-gta/config.json" <<'PY' && ok || bad "config.json lacks SPEC fields"
+import json, sys
+c = json.load(open(sys.argv[1]))
+need = "method model data seed group_size num_iterations beta epsilon lambda_sft lambda_rl ref_sync_steps learning_rate max_prompt_tokens max_new_tokens temperature loss_aggregation save_steps".split()
+missing = [k for k in need if k not in c]
+sys.exit(1 if missing else 0)
+PY
+python3 - "$tmp/a-gta/metrics.jsonl" <<'PY' && ok || bad "metrics.jsonl lacks SPEC fields"
+import json, sys
+need = "step epoch lr loss loss_sft loss_rl kl reward reward_format reward_accuracy guess_accuracy cos_sft_rl conflict clip_frac frac_zero_std_groups completion_tokens_mean tokens_per_s seconds".split()
+for l in open(sys.argv[1]):
+    d = json.loads(l)
+    if [k for k in need if k not in d]: sys.exit(1)
+PY
+
+# malformed datasets: gta: error: naming file:line, exit 2, before any step
+mk() { d="$tmp/ds-$1"; mkdir -p "$d"; printf 'joy\nsadness\n' >"$d/labels.txt"; printf '%s\n' "$2" >"$d/train.jsonl"; echo "$d"; }
+check_bad() {
+  local name=$1 dir=$2 want=$3
+  out="$tmp/run-$name"
+  "$G" train --method sft --model "$M" --data "$dir" --out "$out" --steps 1 --max-prompt-tokens 440 2>"$tmp/e.err"
+  rc=$?
+  if [ $rc = 2 ] && grep -q "^gta: error: .*$want" "$tmp/e.err" && [ ! -f "$out/metrics.jsonl" ]; then ok; else
+    bad "$name: rc=$rc, stderr: $(cat "$tmp/e.err")"; fi
+}
+check_bad broken-line "$(mk broken '{"text": "a", "label": "joy"}
+{"text": "b", "label": ')" "train.jsonl:2"
+check_bad unknown-label "$(mk unknown '{"text": "a", "label": "joy"}
+{"text": "b", "label": "anger"}')" "train.jsonl:2.*anger"
+check_bad missing-field "$(mk missing '{"label": "joy"}')" "train.jsonl:1"
+d=$(mk utf8 '{"text": "ok", "label": "joy"}'); printf '{"text": "\xff\xfe", "label": "joy"}\n' >>"$d/train.jsonl"
+check_bad invalid-utf8 "$d" "train.jsonl:2"
+d=$(mk empty-labels '{"text": "a", "label": "joy"}'); : >"$d/labels.txt"
+check_bad empty-labels "$d" "labels.txt"
+"$G" train --method nope --model "$M" --data "$D" --out "$tmp/x" 2>"$tmp/e.err"; [ $? = 2 ] && ok || bad "bad method not exit 2"
+"$G" train --method gta --bogus 1 2>"$tmp/e.err"; [ $? = 2 ] && grep -q "gta: error:" "$tmp/e.err" && ok || bad "unknown option"
+echo "train: $pass passed, $fail failed"
+[ "$fail" = 0 ]
