@@ -12,6 +12,9 @@ int gta_bench_train(const gta_config *c, const char *name, int B, int T, int run
 /* B sequences of P random prompt tokens, N new tokens at temperature 1 (distinct prompts);
  * with share, B samples of one prompt against B independent copies of it. */
 int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int N, int runs, int share, char **json);
+/* A GTA step's forward+backward on one P-token prompt with G completions of L tokens,
+ * prefix-shared (tree batch) versus G+1 independent sequences. */
+int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L, int runs, char **json);
 /* Measured fp32 FMA peak of this machine on all OpenMP threads, GFLOP/s. */
 double gta_bench_peak_gflops(void);
 /* Peak resident set size of this process, MiB. */

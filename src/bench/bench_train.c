@@ -189,3 +189,83 @@ int gta_bench_train(const gta_config *c, const char *name, int B, int T, int run
     gta_model_free(m);
     return rc;
 }
+
+/* A GTA step's forward + backward on one prompt of P tokens with G completions of L
+ * tokens and a gold-guess branch of 8 tokens: as a tree batch (the prompt computed once)
+ * and as G + 1 independent sequences [prompt | branch]. */
+static void build_step_batch(int shared, int P, int G, int L, int V, gta_batch *b) {
+    int nb = G + 1, n = shared ? P + G * L + 8 : nb * P + G * L + 8, nseg = shared ? 1 + nb : nb;
+    int *ids = gta_malloc(sizeof(int) * (size_t)n), *pos = gta_malloc(sizeof(int) * (size_t)n),
+        *ss = gta_malloc(sizeof(int) * (size_t)nseg), *sl = gta_malloc(sizeof(int) * (size_t)nseg),
+        *sp = gta_malloc(sizeof(int) * (size_t)nseg), *row = gta_malloc(sizeof(int) * (size_t)(G * L + 8)),
+        *tg = gta_malloc(sizeof(int) * (size_t)(G * L + 8));
+    int at = 0, k = 0, s = 0, last = -1;
+    if (shared) {
+        ss[s] = 0, sl[s] = P, sp[s++] = -1;
+        for (int t = 0; t < P; t++) ids[at] = (int)(gta_rng_u64(5, 0, (uint64_t)t) % (uint64_t)V), pos[at++] = t;
+        last = P - 1;
+    }
+    for (int br = 0; br < nb; br++) {
+        int len = br < G ? L : 8;
+        if (!shared) {
+            ss[s] = at, sl[s] = P + len, sp[s++] = -1;
+            for (int t = 0; t < P; t++) ids[at] = (int)(gta_rng_u64(5, 0, (uint64_t)t) % (uint64_t)V), pos[at++] = t;
+            last = at - 1;
+        } else {
+            ss[s] = at, sl[s] = len, sp[s++] = 0;
+        }
+        int b0 = at;
+        for (int j = 0; j < len; j++) {
+            int id = (int)(gta_rng_u64(6, (uint64_t)br, (uint64_t)j) % (uint64_t)V);
+            row[k] = j == 0 ? last : b0 + j - 1;
+            tg[k++] = id;
+            ids[at] = id, pos[at++] = P + j;
+        }
+    }
+    *b = (gta_batch){n, ids, pos, nseg, ss, sl, sp, k, row, tg};
+}
+
+int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L, int runs, char **json) {
+    if (P <= 0 || G <= 0 || L <= 0 || runs <= 0) return gta_err_set(GTA_EINPUT, "bench: sizes and --runs must be positive");
+    gta_model *m = gta_model_init_random(c, 0);
+    gta_model_alloc_grads(m);
+    double med[2], tok[2];
+    int rc = GTA_OK;
+    for (int shared = 1; shared >= 0 && !rc; shared--) {
+        gta_batch b;
+        build_step_batch(shared, P, G, L, c->vocab_size, &b);
+        float *lp = gta_malloc(sizeof(float) * (size_t)b.nlp), *dlp = gta_malloc(sizeof(float) * (size_t)b.nlp);
+        int nlp = b.nlp;
+        double *sec = gta_malloc(sizeof(double) * (size_t)runs);
+        for (int r = 0; r < runs + 1 && !rc; r++) {
+            double t0 = gta_now();
+            rc = gta_forward_backward(m, &b, lp, dlp, ce_dlp, &nlp);
+            if (r > 0) sec[r - 1] = gta_now() - t0;
+        }
+        qsort(sec, (size_t)runs, sizeof(double), cmp_double);
+        med[shared] = runs % 2 ? sec[runs / 2] : 0.5 * (sec[runs / 2 - 1] + sec[runs / 2]);
+        tok[shared] = b.n;
+        free(sec), free(lp), free(dlp);
+        free((void *)b.ids), free((void *)b.pos), free((void *)b.seg_start), free((void *)b.seg_len);
+        free((void *)b.seg_parent), free((void *)b.lp_row), free((void *)b.lp_target);
+    }
+    if (!rc) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "what", "train-prefix");
+        cJSON_AddStringToObject(j, "config", name);
+        cJSON_AddNumberToObject(j, "prompt_tokens", P);
+        cJSON_AddNumberToObject(j, "group_size", G);
+        cJSON_AddNumberToObject(j, "completion_tokens", L);
+        cJSON_AddNumberToObject(j, "runs", runs);
+        cJSON_AddNumberToObject(j, "shared_tokens", tok[1]);
+        cJSON_AddNumberToObject(j, "unshared_tokens", tok[0]);
+        cJSON_AddNumberToObject(j, "shared_seconds", round(med[1] * 1000) / 1000);
+        cJSON_AddNumberToObject(j, "unshared_seconds", round(med[0] * 1000) / 1000);
+        cJSON_AddNumberToObject(j, "speedup", round(100 * med[0] / med[1]) / 100);
+        cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+        *json = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+    }
+    gta_model_free(m);
+    return rc;
+}

@@ -13,12 +13,14 @@ int cmd_bench(int argc, char **argv) {
     const char *what = NULL, *config = "tiny", *tokenizer = NULL, *data = NULL;
     long long batch = -1, seq = 128, runs = 5, prompt_len = 64, new_tokens = 64;
     int share = 0;
+    long long group = 16;
     arg_spec specs[] = {
-        {"what", ARG_STR, &what, "train | generate | tokenize"},
+        {"what", ARG_STR, &what, "train | train-prefix | generate | tokenize"},
+        {"group-size", ARG_INT, &group, "completions per prompt (train-prefix, default 16)"},
         {"config", ARG_STR, &config, "tiny | small | q05-4L | config.json (default tiny)"},
         {"batch", ARG_INT, &batch, "sequences per step (train, default 8; generate, default 16)"},
-        {"prompt-len", ARG_INT, &prompt_len, "prompt tokens (generate, default 64)"},
-        {"new-tokens", ARG_INT, &new_tokens, "tokens generated per sequence (generate, default 64)"},
+        {"prompt-len", ARG_INT, &prompt_len, "prompt tokens (generate: 64, train-prefix: 600)"},
+        {"new-tokens", ARG_INT, &new_tokens, "tokens per completion (generate: 64, train-prefix: 128)"},
         {"share", ARG_FLAG, &share, "generate: B samples of one prompt vs B independent copies"},
         {"seq", ARG_INT, &seq, "tokens per sequence (train, default 128)"},
         {"runs", ARG_INT, &runs, "timed runs after warm-up (default 5); the median is reported"},
@@ -40,6 +42,13 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "bench train: %s, B=%lld T=%lld, %lld runs after 2 warm-up steps...\n", config, batch, seq, runs);
         if (batch < 0) batch = 8;
         rc = gta_bench_train(&c, config, (int)batch, (int)seq, (int)runs, &json);
+    } else if (!strcmp(what, "train-prefix")) {
+        gta_config c;
+        if ((rc = gta_bench_config(config, &c))) return cli_fail(rc);
+        /* defaults: a BBC-News-length prompt (about 600 tokens with the instructions) */
+        long long P = prompt_len == 64 ? 600 : prompt_len, L = new_tokens == 64 ? 128 : new_tokens;
+        fprintf(stderr, "bench train-prefix: %s, prompt %lld, G=%lld completions of %lld tokens...\n", config, P, group, L);
+        rc = gta_bench_prefix(&c, config, (int)P, (int)group, (int)L, (int)runs, &json);
     } else if (!strcmp(what, "tokenize")) {
         if (!tokenizer || !data)
             return cli_fail(gta_err_set(GTA_EINPUT, "gta bench --what tokenize: --tokenizer and --data are required"));
