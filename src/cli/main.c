@@ -25,7 +25,7 @@ static const struct {
     {"tokenizer-train", cmd_tokenizer_train, "train a byte-level BPE tokenizer"},
     {"bench", cmd_bench, "built-in throughput benchmarks"},
     {"train", cmd_train, "fine-tune with sft | grpo | gta | gta-rl"},
-    {"eval", NULL, "score a model on a dataset split"},
+    {"eval", cmd_eval, "score a model on a dataset split"},
     {"report", NULL, "HTML report of runs"},
     {"pretrain", NULL, "causal-LM pretraining of a small model"},
 };

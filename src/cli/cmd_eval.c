@@ -1,0 +1,154 @@
+/* gta eval: score a model on a dataset split; writes the SPEC `eval` object to --out.
+ *
+ * --format defaults to gta (the method this tool is about); a model trained with another
+ * method, or a base model scored zero-shot in another format, needs --format.  We do not
+ * guess it from a run's config.json: --model may be any model directory, and a silent
+ * guess would make the same command mean different things in different places. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/util.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "eval/eval.h"
+#include "io/dataset.h"
+#include "io/json.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
+#include "train/reward.h"
+
+/* generation_config.json's eos_token_id (int or list), extra end ids beside config.json's */
+static void gen_eos(const char *dir, int *eos, int *neos) {
+    *neos = 0;
+    char *p = gta_path_join(dir, "generation_config.json");
+    cJSON *j = NULL;
+    if (gta_file_exists(p) && gta_json_load(p, &j) == GTA_OK) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "eos_token_id"), *it;
+        if (cJSON_IsNumber(e)) eos[(*neos)++] = e->valueint;
+        if (cJSON_IsArray(e))
+            cJSON_ArrayForEach(it, e) if (cJSON_IsNumber(it) && *neos < 8) eos[(*neos)++] = it->valueint;
+    }
+    gta_err_clear();
+    cJSON_Delete(j);
+    free(p);
+}
+
+/* the folder that will hold path must exist, so that a long run does not fail at the end */
+static int check_out_dir(const char *path) {
+    char *d = gta_strdup(path);
+    char *slash = strrchr(d, '/');
+    int ok = 1;
+    if (slash) {
+        if (slash == d)
+            slash[1] = 0;
+        else
+            *slash = 0;
+        ok = gta_is_dir(d);
+    }
+    int rc = ok ? GTA_OK : gta_err_set(GTA_EINPUT, "%s: the folder %s does not exist", path, d);
+    free(d);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *model_dir = NULL, *data_dir = NULL, *split_name = "test", *format = "gta", *out_path = NULL;
+    const char *system = NULL;
+    long long limit = 0, max_new = 256, max_prompt = 4096, batch = 16, n_examples = 8, memory_mb = 0;
+    int quiet = 0;
+    arg_spec specs[] = {
+        {"model", ARG_STR, &model_dir, "model directory (config.json, model.safetensors, tokenizer.json)"},
+        {"data", ARG_STR, &data_dir, "dataset directory (labels.txt and the split)"},
+        {"split", ARG_STR, &split_name, "split to score [test]"},
+        {"format", ARG_STR, &format, "completion format asked for and parsed: sft | grpo | gta [gta]"},
+        {"limit", ARG_INT, &limit, "score only the first N examples [all]"},
+        {"out", ARG_STR, &out_path, "output JSON file (written atomically)"},
+        {"max-new-tokens", ARG_INT, &max_new, "tokens generated per example at most [256]"},
+        {"max-prompt-tokens", ARG_INT, &max_prompt,
+         "prompt length limit; the input text is truncated to fit [4096]"},
+        {"batch", ARG_INT, &batch, "prompts decoded together [16]"},
+        {"system", ARG_STR, &system, "system message (as given to train's system_prompt) [none]"},
+        {"examples", ARG_INT, &n_examples, "example completions kept in the output [8]"},
+        {"memory-mb", ARG_INT, &memory_mb, "memory the sampler may plan for [what is available]"},
+        {"quiet", ARG_FLAG, &quiet, "no progress lines on stderr"},
+    };
+    int ns = sizeof specs / sizeof specs[0];
+    int rc = args_parse("eval", argc, argv, specs, ns);
+    if (rc < 0) {
+        args_usage("eval",
+                   "--model DIR --data DIR [--split test] [--format sft|grpo|gta] [--limit N] --out F.json",
+                   specs, ns);
+        return 0;
+    }
+    if (rc) return cli_fail(rc);
+    if (!model_dir || !data_dir || !out_path)
+        return cli_fail(gta_err_set(GTA_EINPUT, "gta eval: --model, --data and --out are required"));
+    gta_eval_opts o;
+    gta_eval_opts_default(&o);
+    if ((rc = gta_format_from_name(format, &o.format)))
+        return cli_fail(gta_err_prefix(rc, "gta eval: --format"));
+    if (limit < 0 || max_new < 1 || max_new > 1 << 20 || max_prompt < 0 || max_prompt > 1 << 24 ||
+        batch < 1 || batch > 4096 || n_examples < 0 || n_examples > 100000 || memory_mb < 0)
+        return cli_fail(gta_err_set(GTA_EINPUT,
+                                    "gta eval: need --limit >= 0, 1 <= --max-new-tokens <= 1048576, "
+                                    "--max-prompt-tokens >= 0, 1 <= --batch <= 4096, --examples >= 0"));
+    if ((rc = check_out_dir(out_path))) return cli_fail(rc);
+    if (!gta_is_dir(data_dir))
+        return cli_fail(gta_err_set(GTA_EINPUT, "%s: not a dataset directory", data_dir));
+
+    gta_labels labels;
+    gta_split split;
+    memset(&labels, 0, sizeof labels);
+    memset(&split, 0, sizeof split);
+    gta_model *m = NULL;
+    gta_tokenizer *tok = NULL;
+    cJSON *res = NULL;
+    char *json = NULL;
+    char *lp = gta_path_join(data_dir, "labels.txt");
+    int eos[8], neos = 0;
+    if ((rc = gta_labels_load(lp, &labels))) goto done;
+    if ((rc = gta_split_load(data_dir, split_name, &labels, &split))) goto done;
+    if ((rc = gta_model_load(model_dir, &m))) goto done;
+    if ((rc = gta_tokenizer_load(model_dir, &tok))) goto done;
+    gen_eos(model_dir, eos, &neos);
+    o.eos = eos;
+    o.neos = neos;
+    o.limit = limit;
+    o.max_new_tokens = (int)max_new;
+    o.max_prompt_tokens = (int)max_prompt;
+    o.batch = (int)batch;
+    o.system = system;
+    o.n_examples = (int)n_examples;
+    o.progress = !quiet;
+    o.memory_limit = (size_t)memory_mb << 20;
+    if ((rc = gta_eval_run(m, tok, &labels, &split, &o, &res))) goto done;
+    cJSON_AddStringToObject(res, "model", model_dir);
+    cJSON_AddStringToObject(res, "data", data_dir);
+    cJSON_AddStringToObject(res, "split_name", split_name);
+    json = cJSON_Print(res);
+    {
+        size_t len = strlen(json);
+        json = gta_realloc(json, len + 2);
+        json[len] = '\n';
+        json[len + 1] = 0;
+        if ((rc = gta_write_file_atomic(out_path, json, len + 1))) goto done;
+    }
+    if (!quiet) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(res, "accuracy"),
+                    *f = cJSON_GetObjectItemCaseSensitive(res, "f1_weighted"),
+                    *n = cJSON_GetObjectItemCaseSensitive(res, "n");
+        fprintf(stderr, "eval: n %d, accuracy %.4f, weighted F1 %.4f -> %s\n", n->valueint, a->valuedouble,
+                f->valuedouble, out_path);
+    }
+done:
+    free(lp);
+    free(json);
+    cJSON_Delete(res);
+    gta_split_free(&split);
+    gta_labels_free(&labels);
+    gta_tokenizer_free(tok);
+    gta_model_free(m);
+    return rc ? cli_fail(rc) : 0;
+}
