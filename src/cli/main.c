@@ -26,7 +26,7 @@ static const struct {
     {"bench", cmd_bench, "built-in throughput benchmarks"},
     {"train", cmd_train, "fine-tune with sft | grpo | gta | gta-rl"},
     {"eval", cmd_eval, "score a model on a dataset split"},
-    {"report", NULL, "HTML report of runs"},
+    {"report", cmd_report, "HTML report of runs"},
     {"pretrain", NULL, "causal-LM pretraining of a small model"},
 };
 
