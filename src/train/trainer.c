@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "base/util.h"
+#include "eval/eval.h"
 #include "io/dataset.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -56,7 +57,8 @@ typedef struct {
     int eos[8], neos;
     long long total_steps, step, cursor;
     rollout ro;
-    FILE *metrics, *samples;
+    FILE *metrics, *samples, *evals;
+    gta_split eval_split;
     char *run_dir;
     double t0;
 } trainer;
@@ -515,6 +517,7 @@ static int save_checkpoint(trainer *t) {
         cJSON_AddNumberToObject(j, "adam_step", (double)t->opt.step);
         cJSON_AddNumberToObject(j, "metrics_bytes", (double)ftell(t->metrics));
         cJSON_AddNumberToObject(j, "samples_bytes", t->samples ? (double)ftell(t->samples) : 0);
+        cJSON_AddNumberToObject(j, "eval_bytes", t->evals ? (double)ftell(t->evals) : 0);
         cJSON_AddBoolToObject(j, "rollout", keep_ro);
         if (keep_ro) {
             cJSON *s = cJSON_AddObjectToObject(j, "rollout_stats");
@@ -653,6 +656,8 @@ static void trainer_free(trainer *t) {
     gta_tokenizer_free(t->tok);
     gta_dataset_free(&t->ds);
     if (t->metrics) fclose(t->metrics);
+    if (t->evals) fclose(t->evals);
+    gta_split_free(&t->eval_split);
     if (t->samples) fclose(t->samples);
     free(t->run_dir);
 }
@@ -702,6 +707,15 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     if ((rc = gta_dataset_load(c->data, 1, &t->ds))) return rc;
     if (!t->ds.train.n) return gta_err_set(GTA_EINPUT, "%s: the training split is empty", c->data);
     if ((rc = gta_tokenizer_load(c->model, &t->tok))) return rc;
+    if (c->eval_steps > 0) {
+        /* the periodic evaluation split: validation, falling back to test when absent */
+        const char *split = c->eval_split;
+        if (!strcmp(split, "validation") && !gta_split_exists(c->data, split)) {
+            split = "test";
+            snprintf(t->cfg.eval_split, sizeof t->cfg.eval_split, "test");
+        }
+        if ((rc = gta_split_load(c->data, split, &t->ds.labels, &t->eval_split))) return rc;
+    }
     char *ck = gta_path_join(c->out, "checkpoint");
     const char *src = resume ? ck : c->model;
     rc = gta_model_load(src, &t->policy);
@@ -729,6 +743,45 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     long long rollouts = (long long)ceil(c->epochs * (double)t->ds.train.n / (double)per_step_examples);
     t->total_steps = c->steps > 0 ? c->steps : rollouts * (t->method == M_SFT ? 1 : c->num_iterations);
     return plan_memory(t);
+}
+
+/* ------------------------------------------------------------------ periodic evaluation */
+
+/* greedy decoding of the first eval_limit examples of eval_split, one line of eval.jsonl */
+static int periodic_eval(trainer *t) {
+    gta_eval_opts o;
+    gta_eval_opts_default(&o);
+    o.format = t->fmt;
+    o.limit = t->cfg.eval_limit;
+    o.max_new_tokens = (int)t->cfg.max_new_tokens;
+    o.max_prompt_tokens = (int)t->cfg.max_prompt_tokens;
+    o.system = t->cfg.system_prompt[0] ? t->cfg.system_prompt : NULL;
+    o.eos = t->eos;
+    o.neos = t->neos;
+    o.n_examples = 2;
+    o.n_diff_examples = 1;
+    cJSON *res = NULL;
+    int rc = gta_eval_run(t->policy, t->tok, &t->ds.labels, &t->eval_split, &o, &res);
+    if (rc) return gta_err_prefix(rc, "evaluation at step %lld", t->step);
+    cJSON *line = cJSON_CreateObject();
+    cJSON_AddNumberToObject(line, "step", (double)t->step);
+    cJSON_AddStringToObject(line, "split", t->cfg.eval_split);
+    const char *keep[] = {"n", "accuracy", "f1_weighted", "f1_macro", "format_ok_rate", "guess_accuracy", "seconds",
+                          "per_class", "confusion", "labels"};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        cJSON *v = cJSON_GetObjectItem(res, keep[i]);
+        if (v) cJSON_AddItemToObject(line, keep[i], cJSON_Duplicate(v, 1));
+    }
+    char *text = cJSON_PrintUnformatted(line);
+    fprintf(t->evals, "%s\n", text);
+    fflush(t->evals);
+    fprintf(stderr, "%seval step %lld: %s accuracy %.4f, weighted F1 %.4f\n", isatty(2) ? "\n" : "", t->step,
+            t->cfg.eval_split, cJSON_GetObjectItem(res, "accuracy")->valuedouble,
+            cJSON_GetObjectItem(res, "f1_weighted")->valuedouble);
+    free(text);
+    cJSON_Delete(line);
+    cJSON_Delete(res);
+    return GTA_OK;
 }
 
 /* ------------------------------------------------------------------ the loop */
@@ -777,7 +830,7 @@ static void progress(const trainer *t, const step_stats *st, double elapsed, lon
             t->total_steps, what, st->lr, per, (int)(eta / 60), (int)fmod(eta, 60), tty ? "   " : "\n");
 }
 
-static int open_logs(trainer *t, int resume, long long mbytes, long long sbytes) {
+static int open_logs(trainer *t, int resume, long long mbytes, long long sbytes, long long ebytes) {
     char *mp = gta_path_join(t->run_dir, "metrics.jsonl"), *sp = gta_path_join(t->run_dir, "samples.jsonl");
     int rc = GTA_OK;
     if (resume) {
@@ -787,6 +840,14 @@ static int open_logs(trainer *t, int resume, long long mbytes, long long sbytes)
     }
     if (!rc) {
         t->metrics = fopen(mp, resume ? "a" : "w");
+        if (t->cfg.eval_steps > 0) {
+            char *ep = gta_path_join(t->run_dir, "eval.jsonl");
+            if (resume && gta_file_exists(ep) && truncate(ep, ebytes) != 0)
+                rc = gta_err_set(GTA_EFAIL, "%s: cannot truncate to the checkpoint: %s", ep, strerror(errno));
+            t->evals = fopen(ep, resume ? "a" : "w");
+            if (!t->evals) rc = gta_err_set(GTA_EFAIL, "%s: cannot open for writing", ep);
+            free(ep);
+        }
         t->samples = fopen(sp, resume ? "a" : "w");
         if (!t->metrics || !t->samples) rc = gta_err_set(GTA_EFAIL, "%s: cannot open for writing", mp);
     }
@@ -826,13 +887,15 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         free(cp);
         if (rc) goto done;
     }
-    long long mbytes = 0, sbytes = 0;
+    long long mbytes = 0, sbytes = 0, ebytes = 0;
     if (resume) {
         t.step = (long long)cJSON_GetObjectItem(state, "step")->valuedouble;
         t.cursor = (long long)cJSON_GetObjectItem(state, "cursor")->valuedouble;
         t.opt.step = (long long)cJSON_GetObjectItem(state, "adam_step")->valuedouble;
         mbytes = (long long)cJSON_GetObjectItem(state, "metrics_bytes")->valuedouble;
         sbytes = (long long)cJSON_GetObjectItem(state, "samples_bytes")->valuedouble;
+        const cJSON *eb = cJSON_GetObjectItem(state, "eval_bytes");
+        ebytes = eb ? (long long)eb->valuedouble : 0;
         char *ck = gta_path_join(t.run_dir, "checkpoint"), *op = gta_path_join(ck, "optimizer.safetensors"),
              *rp = gta_path_join(ck, "reference.safetensors");
         size_t np = t.policy->n_params;
@@ -845,7 +908,7 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         if (rc) goto done;
         fprintf(stderr, "gta train: resuming %s at step %lld of %lld\n", t.run_dir, t.step, t.total_steps);
     }
-    if ((rc = open_logs(&t, resume, mbytes, sbytes))) goto done;
+    if ((rc = open_logs(&t, resume, mbytes, sbytes, ebytes))) goto done;
     fprintf(stderr, "gta train: %s on %s (%zu examples), %lld steps\n", t.cfg.method, t.cfg.data, t.ds.train.n,
             t.total_steps);
     double t_start = gta_now();
@@ -863,6 +926,8 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         double secs = gta_now() - ts;
         write_metrics(&t, &st, secs);
         progress(&t, &st, gta_now() - t_start, t.step - first);
+        if (t.cfg.eval_steps > 0 && (t.step % t.cfg.eval_steps == 0 || t.step == t.total_steps))
+            if ((rc = periodic_eval(&t))) break;
         if (t.cfg.save_steps > 0 && t.step % t.cfg.save_steps == 0 && t.step < last)
             if ((rc = save_checkpoint(&t))) break;
     }

@@ -17,7 +17,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 M="$SHARED/models/stories260K"
 D="$SHARED/data/emotion"
 common=(--model "$M" --data "$D" --max-prompt-tokens 440 --batch-prompts 2 --group-size 4 --max-new-tokens 24
-        --learning-rate 1e-4 --num-iterations 2 --ref-sync-steps 4 --seed 5)
+        --learning-rate 1e-4 --num-iterations 2 --ref-sync-steps 4 --seed 5 --eval-steps 2 --eval-limit 4)
 
 for method in gta grpo sft; do
   "$G" train --method "$method" "${common[@]}" --out "$tmp/a-$method" --steps 6 --save-steps 0 2>"$tmp/a.err" \
@@ -33,6 +33,9 @@ for l in open(sys.argv[1]):
   if diff <(strip "$tmp/a-$method/metrics.jsonl") <(strip "$tmp/b-$method/metrics.jsonl") >/dev/null; then ok; else
     bad "$method: metrics differ after resume"; diff <(strip "$tmp/a-$method/metrics.jsonl") <(strip "$tmp/b-$method/metrics.jsonl") | head -5; fi
   [ "$(wc -l <"$tmp/a-$method/metrics.jsonl")" = 6 ] && ok || bad "$method: expected 6 metric lines"
+  if diff <(strip "$tmp/a-$method/eval.jsonl") <(strip "$tmp/b-$method/eval.jsonl") >/dev/null; then ok; else
+    bad "$method: eval.jsonl differs after resume"; fi
+  [ "$(wc -l <"$tmp/a-$method/eval.jsonl")" = 3 ] && ok || bad "$method: expected 3 eval lines (steps 2, 4, 6)"
   cmp -s "$tmp/a-$method/final/model.safetensors" "$tmp/b-$method/final/model.safetensors" && ok \
     || bad "$method: final weights differ after resume"
   for f in config.json final/config.json final/tokenizer.json checkpoint/trainer_state.json; do
