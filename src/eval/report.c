@@ -776,7 +776,7 @@ static void rewards_section(sb *h, run_t *const *runs, int nr) {
         int ns = subset(runs, nr, ds[d], keep_rl, sub);
         sb_puts(h, "<h3>Dataset ");
         sb_esc(h, ds[d]);
-        sb_puts(h, "</h3><div class=\"grid\">\n");
+        sb_puts(h, "</h3><div class=\"charts\">\n");
         char title[512];
         snprintf(title, sizeof title, "Accuracy reward: answer (solid) and guess (dashed) \xE2\x80\x94 %s",
                  ds[d]);
@@ -787,17 +787,17 @@ static void rewards_section(sb *h, run_t *const *runs, int nr) {
             if (is_gta(sub[i])) g[gtas++] = sub[i];
         n += run_series(g, gtas, 0, "guess_accuracy", "guess", "7 4", s + n, 2 * nr - n);
         free(g);
-        chart(h, title, "optimizer step", "accuracy reward (fraction of samples)", s, n, 1, 0, 1,
+        chart(h, title, "optimizer step", "R_accuracy (mean)", s, n, 1, 0, 1,
               "Answer: R_accuracy of the final <answer>; guess: the same test on <guess> (logged, never "
               "rewarded).");
         series_free(s, n);
         snprintf(title, sizeof title, "Total reward R = R_format + R_accuracy \xE2\x80\x94 %s", ds[d]);
         n = run_series(sub, ns, 0, "reward", NULL, NULL, s, 2 * nr);
-        chart(h, title, "optimizer step", "mean reward per sample", s, n, 1, 0, 2, NULL);
+        chart(h, title, "optimizer step", "R (mean)", s, n, 1, 0, 2, NULL);
         series_free(s, n);
         snprintf(title, sizeof title, "Format reward \xE2\x80\x94 %s", ds[d]);
         n = run_series(sub, ns, 0, "reward_format", NULL, NULL, s, 2 * nr);
-        chart(h, title, "optimizer step", "R_format (fraction of samples)", s, n, 1, 0, 1, NULL);
+        chart(h, title, "optimizer step", "R_format (mean)", s, n, 1, 0, 1, NULL);
         series_free(s, n);
         snprintf(title, sizeof title, "Completion length \xE2\x80\x94 %s", ds[d]);
         n = run_series(sub, ns, 0, "completion_tokens_mean", NULL, NULL, s, 2 * nr);
@@ -816,7 +816,7 @@ static void rewards_section(sb *h, run_t *const *runs, int nr) {
     if (!nd)
         sb_puts(h, "<p class=\"empty\">No run has eval.jsonl (periodic evaluation during training, "
                    "<code>gta train --eval-steps N</code>).</p>");
-    if (nd) sb_puts(h, "<div class=\"grid\">\n");
+    if (nd) sb_puts(h, "<div class=\"charts\">\n");
     for (int d = 0; d < nd; d++) {
         int ns = subset(runs, nr, ds[d], keep_pev, sub);
         int n = run_series(sub, ns, 1, "accuracy", "accuracy", NULL, s, 2 * nr);
@@ -853,7 +853,7 @@ static void optim_section(sb *h, run_t *const *runs, int nr) {
         return;
     }
     series *s = gta_malloc(sizeof(series) * (size_t)(3 * nr + 3));
-    sb_puts(h, "<div class=\"grid\">\n");
+    sb_puts(h, "<div class=\"charts\">\n");
     int n = run_series(rl, nrl, 0, "kl", NULL, NULL, s, 3 * nr);
     chart(h, "KL to the reference policy (k3 estimator)", "optimizer step", "KL per token", s, n, 1, 0, NAN,
           NULL);
@@ -864,7 +864,7 @@ static void optim_section(sb *h, run_t *const *runs, int nr) {
           "GTA only. Negative values are conflicts, which the gradient gate resolves.");
     series_free(s, n);
     n = run_series(gt, ngt, 0, "conflict", NULL, NULL, s, 3 * nr);
-    chart(h, "Gradient conflict rate (cos < 0)", "optimizer step", "fraction of steps in conflict", s, n, 1,
+    chart(h, "Gradient conflict rate (cos < 0)", "optimizer step", "conflict (0/1)", s, n, 1,
           0, 1, "GTA only. Per step 0 or 1; the moving average is the conflict rate.");
     series_free(s, n);
     n = run_series(tr, ntr, 0, "loss", "total", NULL, s, 3 * nr);
@@ -1228,10 +1228,10 @@ static const char *CSS =
     "section{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:4px 18px 14px;margin:16px "
     "0}\n"
     ".sub{color:#555;margin:0 0 8px}\n"
-    ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(650px,1fr));gap:10px 18px}\n"
+    ".charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(650px,1fr));gap:10px 18px}\n"
     "figure{margin:6px 0}figcaption{font-weight:600;font-size:15px;margin-bottom:2px}\n"
     "svg text{font-family:system-ui,'DejaVu Sans',sans-serif}\n"
-    "svg.plot .bg{fill:#fbfbfc;stroke:none}.grid line,svg .grid{stroke:#e3e6ea;stroke-width:1}\n"
+    "svg.plot .bg{fill:#fbfbfc;stroke:none}svg line.grid{stroke:#e3e6ea;stroke-width:1}\n"
     "svg .axis{stroke:#444;stroke-width:1.2}svg .tick{font-size:12px;fill:#333}\n"
     "svg .atitle{font-size:13px;fill:#222;font-weight:600}svg .cell{font-size:12px;font-weight:600}\n"
     ".legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:13px;margin:2px 0 0 64px}\n"

@@ -8,7 +8,12 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/util.h"
+#include "eval/eval.h"
 #include "eval/metrics.h"
+#include "io/dataset.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
 
 #define EPS 1e-12
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -237,6 +242,69 @@ static void test_json(void **state) {
     gta_metrics_free(&m);
 }
 
+/* gta_eval_run end to end on stories260K (shared folder): the SPEC fields, counts that
+ * agree with each other, and the same completions for batch 1 and batch 4. */
+static void test_eval_run(void **state) {
+    (void)state;
+    if (!tu_have_shared()) skip();
+    char *mdir = tu_shared("models/stories260K"), *ddir = tu_shared("data/emotion");
+    char *lp = gta_path_join(ddir, "labels.txt");
+    gta_model *m = NULL;
+    gta_tokenizer *tok = NULL;
+    gta_labels labels;
+    gta_split split;
+    assert_int_equal(gta_model_load(mdir, &m), GTA_OK);
+    assert_int_equal(gta_tokenizer_load(mdir, &tok), GTA_OK);
+    assert_int_equal(gta_labels_load(lp, &labels), GTA_OK);
+    assert_int_equal(gta_split_load(ddir, "test", &labels, &split), GTA_OK);
+    gta_eval_opts o;
+    gta_eval_opts_default(&o);
+    o.limit = 5;
+    o.max_new_tokens = 8;
+    o.max_prompt_tokens = 440;
+    o.batch = 4;
+    o.n_examples = 5;
+    cJSON *a = NULL, *b = NULL;
+    assert_int_equal(gta_eval_run(m, tok, &labels, &split, &o, &a), GTA_OK);
+    o.batch = 1;
+    assert_int_equal(gta_eval_run(m, tok, &labels, &split, &o, &b), GTA_OK);
+    const char *keys[] = {
+        "n",         "accuracy",  "f1_weighted", "f1_macro", "format_ok_rate", "guess_accuracy",
+        "per_class", "confusion", "labels",      "seconds",  "examples",       "guess_answer"};
+    for (size_t i = 0; i < N(keys); i++) assert_non_null(cJSON_GetObjectItemCaseSensitive(a, keys[i]));
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(a, "n")->valueint, 5);
+    cJSON *ea = cJSON_GetObjectItemCaseSensitive(a, "examples"),
+          *eb = cJSON_GetObjectItemCaseSensitive(b, "examples");
+    assert_int_equal(cJSON_GetArraySize(ea), 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(ea, i), "completion")->valuestring,
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(eb, i), "completion")->valuestring);
+    cJSON *fin = cJSON_GetObjectItemCaseSensitive(a, "finish");
+    int total = 0;
+    const char *fk[] = {"eos", "stop", "length"};
+    for (int i = 0; i < 3; i++) total += cJSON_GetObjectItemCaseSensitive(fin, fk[i])->valueint;
+    assert_int_equal(total, 5);
+    /* the sft format has no guess fields */
+    cJSON *c = NULL;
+    o.format = GTA_FORMAT_SFT;
+    o.limit = 2;
+    assert_int_equal(gta_eval_run(m, tok, &labels, &split, &o, &c), GTA_OK);
+    assert_null(cJSON_GetObjectItemCaseSensitive(c, "guess_accuracy"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(c, "guess_answer"));
+    /* bad options */
+    cJSON *d = NULL;
+    o.batch = 0;
+    assert_int_equal(gta_eval_run(m, tok, &labels, &split, &o, &d), GTA_EINPUT);
+    assert_null(d);
+    cJSON_Delete(a), cJSON_Delete(b), cJSON_Delete(c);
+    gta_split_free(&split);
+    gta_labels_free(&labels);
+    gta_tokenizer_free(tok);
+    gta_model_free(m);
+    free(mdir), free(ddir), free(lp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic),
@@ -248,6 +316,7 @@ int main(void) {
         cmocka_unit_test(test_empty_and_errors),
         cmocka_unit_test(test_random_vs_definitions),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_eval_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
