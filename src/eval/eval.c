@@ -122,6 +122,7 @@ int gta_eval_run(gta_model *m, gta_tokenizer *tok, const gta_labels *labels, con
     po.format = o->format;
     po.max_prompt_tokens = o->max_prompt_tokens;
     po.system = o->system;
+    po.compact = o->compact_prompt;
 
     ex_result *res = gta_calloc(n, sizeof *res);
     int32_t *gold = gta_malloc(sizeof(int32_t) * n), *pred = gta_malloc(sizeof(int32_t) * n);

@@ -47,6 +47,7 @@ typedef struct {
     int max_new_tokens;    /* default 256 */
     int max_prompt_tokens; /* input truncated to fit; 0: no limit */
     const char *system;    /* system message; NULL: none (as the trainer's default) */
+    int compact_prompt;    /* the compact instructions of gta_prompt_opts (as the run trained with) */
     int batch;             /* prompts per gta_sample call; default 16 */
     int progress;          /* progress lines (done, rate, ETA) on stderr */
     const char *name;      /* prefix of progress lines; NULL: "eval" */

@@ -46,9 +46,27 @@ static const char *format_text(gta_format f) {
     return "";
 }
 
+static const char *compact_format(gta_format f) {
+    return f == GTA_FORMAT_SFT    ? "<answer>label</answer>"
+           : f == GTA_FORMAT_GRPO ? "<think>reasoning</think><answer>label</answer>"
+                                  : "<guess>label</guess><think>reasoning</think><answer>label</answer>";
+}
+
 char *gta_prompt_user_message(const gta_prompt_opts *o, const gta_labels *labels, const char *input,
                               size_t len) {
     sbuf b = {0};
+    if (o->compact) {
+        sb_str(&b, "Labels: ");
+        for (size_t i = 0; i < labels->n; i++) {
+            if (i) sb_str(&b, ", ");
+            sb_str(&b, labels->names[i]);
+        }
+        sb_str(&b, ". Answer as ");
+        sb_str(&b, compact_format(o->format));
+        sb_str(&b, ".\nText: ");
+        sb_put(&b, input, len);
+        return b.s;
+    }
     sb_str(&b, o->task ? o->task : "Classify the text below into exactly one of these labels:");
     sb_str(&b, "\n");
     for (size_t i = 0; i < labels->n; i++) {

@@ -53,6 +53,8 @@ typedef struct {
     const char *system;      /* NULL: no system message */
     const char *task;        /* NULL: "Classify the text below into exactly one of these labels:" */
     const char *date_string; /* NULL: "26 Jul 2024" (Llama 3.2 template) */
+    int compact;             /* one-line instructions for small models with short contexts:
+                                "Labels: a, b, c. Answer as <answer>label</answer>.\nText: ..." */
 } gta_prompt_opts;
 
 typedef struct {

@@ -39,6 +39,7 @@ void gta_train_defaults(gta_train_cfg *c, const char *method) {
     c->eval_limit = 200;
     snprintf(c->eval_split, sizeof c->eval_split, "validation");
     c->log_examples = 2;
+    snprintf(c->prompt_style, sizeof c->prompt_style, "full");
 }
 
 int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
@@ -73,6 +74,7 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"eval_limit", 'i', &c->eval_limit, 0, "examples of the eval split used"},
         {"eval_split", 's', c->eval_split, sizeof c->eval_split, "split for periodic evaluation"},
         {"system_prompt", 's', c->system_prompt, sizeof c->system_prompt, "system message (empty: none)"},
+        {"prompt_style", 's', c->prompt_style, sizeof c->prompt_style, "full | compact (one line, for small models)"},
         {"log_examples", 'i', &c->log_examples, 0, "completions per step written to samples.jsonl"},
     };
     int n = (int)(sizeof all / sizeof all[0]);

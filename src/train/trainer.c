@@ -638,6 +638,8 @@ static int check_cfg(const gta_train_cfg *c) {
         c->save_steps < 0 || c->ref_sync_steps < 0)
         return gta_err_set(GTA_EINPUT, "train: a setting is out of range (sizes >= 1, learning rate >= 0, temperature > 0, "
                                        "0 < top_p <= 1, epsilon, beta >= 0)");
+    if (strcmp(c->prompt_style, "full") != 0 && strcmp(c->prompt_style, "compact") != 0)
+        return gta_err_set(GTA_EINPUT, "train: prompt_style '%s': expected full or compact", c->prompt_style);
     if (m == M_GTA || m == M_GRPO || m == M_GTARL)
         if (c->group_size < 2) return gta_err_set(GTA_EINPUT, "train: group_size must be at least 2 for %s", c->method);
     return GTA_OK;
@@ -734,6 +736,7 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     t->popts.format = t->fmt;
     t->popts.max_prompt_tokens = (int)c->max_prompt_tokens;
     t->popts.system = c->system_prompt[0] ? c->system_prompt : NULL;
+    t->popts.compact = !strcmp(c->prompt_style, "compact");
     t->prompt_ids = gta_calloc(t->ds.train.n, sizeof(gta_ids));
     t->target_ids = gta_calloc(t->ds.train.n, sizeof(gta_ids));
     /* every prompt is built before the first step: a bad example stops the run here */
@@ -756,6 +759,7 @@ static int periodic_eval(trainer *t) {
     o.max_new_tokens = (int)t->cfg.max_new_tokens;
     o.max_prompt_tokens = (int)t->cfg.max_prompt_tokens;
     o.system = t->cfg.system_prompt[0] ? t->cfg.system_prompt : NULL;
+    o.compact_prompt = t->popts.compact;
     o.eos = t->eos;
     o.neos = t->neos;
     o.n_examples = 2;

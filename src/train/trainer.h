@@ -38,6 +38,7 @@ typedef struct {
     long long eval_steps, eval_limit;
     char eval_split[32];
     char system_prompt[1024];
+    char prompt_style[16];     /* full | compact */
     long long log_examples;    /* completions written to samples.jsonl per step */
 } gta_train_cfg;
 

@@ -63,7 +63,7 @@ static void test_render_all(void **state) {
         gta_tokenizer *tok = load_tok(tok_dirs[ti]);
         gta_chat_family fam = gta_tokenizer_chat_family(tok);
         for (int f = 0; f < 3; f++) {
-            gta_prompt_opts o = {(gta_format)f, 0, NULL, NULL, NULL};
+            gta_prompt_opts o = {(gta_format)f, 0, NULL, NULL, NULL, 0};
             if (f == 2) o.system = "You are a careful annotator.";
             gta_prompt p;
             if (gta_prompt_build(tok, &o, &l, input, strlen(input), &p) != GTA_OK)
@@ -152,7 +152,7 @@ static void test_truncation_bbc(void **state) {
     for (int ti = 0; ti < N_TOK; ti++) {
         gta_tokenizer *tok = load_tok(tok_dirs[ti]);
         for (int li = 0; li < 3; li++) {
-            gta_prompt_opts o = {GTA_FORMAT_GTA, limits[li], NULL, NULL, NULL};
+            gta_prompt_opts o = {GTA_FORMAT_GTA, limits[li], NULL, NULL, NULL, 0};
             gta_prompt p;
             if (gta_prompt_build(tok, &o, &l, art, len, &p) != GTA_OK)
                 fail_msg("%s: %s", tok_dirs[ti], gta_err_msg());
@@ -173,7 +173,7 @@ static void test_truncation_bbc(void **state) {
             gta_prompt_free(&p);
         }
         /* a limit the instructions alone exceed */
-        gta_prompt_opts o = {GTA_FORMAT_GTA, 20, NULL, NULL, NULL};
+        gta_prompt_opts o = {GTA_FORMAT_GTA, 20, NULL, NULL, NULL, 0};
         gta_prompt p;
         assert_int_equal(gta_prompt_build(tok, &o, &l, art, len, &p), GTA_EINPUT);
         assert_non_null(strstr(gta_err_msg(), "max_prompt_tokens = 20"));
@@ -219,7 +219,7 @@ static void test_truncation_unicode(void **state) {
     for (int ti = 0; ti < N_TOK; ti++) {
         gta_tokenizer *tok = load_tok(tok_dirs[ti]);
         for (int lim = 450; lim <= 460; lim++) {
-            gta_prompt_opts o = {GTA_FORMAT_GRPO, lim, NULL, NULL, NULL};
+            gta_prompt_opts o = {GTA_FORMAT_GRPO, lim, NULL, NULL, NULL, 0};
             gta_prompt p;
             if (gta_prompt_build(tok, &o, &l, text, n, &p) != GTA_OK)
                 fail_msg("%s: %s", tok_dirs[ti], gta_err_msg());
@@ -261,7 +261,7 @@ static void test_targets(void **state) {
          * exactly what encoding prompt + branch gives after the prompt's ids */
         if (gta_tokenizer_chat_family(tok) != GTA_CHAT_NONE) {
             for (int f = 0; f < 3; f++) {
-                gta_prompt_opts o = {(gta_format)f, 0, NULL, NULL, NULL};
+                gta_prompt_opts o = {(gta_format)f, 0, NULL, NULL, NULL, 0};
                 gta_prompt p;
                 assert_int_equal(gta_prompt_build(tok, &o, &l, "so bad", 6, &p), GTA_OK);
                 const gta_ids *br = f == GTA_FORMAT_GTA ? &g : &a;
@@ -294,7 +294,7 @@ static void test_user_message(void **state) {
     const char *names[] = {"tech", "business"};
     gta_labels l;
     assert_int_equal(gta_labels_from(names, 2, "t", &l), GTA_OK);
-    gta_prompt_opts o = {GTA_FORMAT_SFT, 0, NULL, "Which topic is this news article about?", NULL};
+    gta_prompt_opts o = {GTA_FORMAT_SFT, 0, NULL, "Which topic is this news article about?", NULL, 0};
     char *m = gta_prompt_user_message(&o, &l, "chips xyz", 5);
     assert_memory_equal(m, "Which topic is this news article about?\n- tech\n- business\n\n", 59);
     const char *tail = "\n\nText:\nchips";
@@ -305,11 +305,39 @@ static void test_user_message(void **state) {
     gta_labels_free(&l);
 }
 
+/* the compact style: one line of instructions, exactly as documented in prompt.h */
+static void test_compact(void **state) {
+    (void)state;
+    const char *names[] = {"tech", "very negative"};
+    gta_labels l;
+    assert_int_equal(gta_labels_from(names, 2, "t", &l), GTA_OK);
+    gta_prompt_opts o = {GTA_FORMAT_GTA, 0, NULL, NULL, NULL, 1};
+    char *m = gta_prompt_user_message(&o, &l, "chips xyz", 5);
+    assert_string_equal(m, "Labels: tech, very negative. Answer as "
+                           "<guess>label</guess><think>reasoning</think><answer>label</answer>.\nText: chips");
+    free(m);
+    /* with the stories260K tokenizer (no chat template) it is far shorter than the full one */
+    char *dir = tu_shared("models/stories260K");
+    gta_tokenizer *tok;
+    assert_int_equal(gta_tokenizer_load(dir, &tok), GTA_OK);
+    gta_prompt pc, pf;
+    assert_int_equal(gta_prompt_build(tok, &o, &l, "the cat sat", 11, &pc), GTA_OK);
+    o.compact = 0;
+    assert_int_equal(gta_prompt_build(tok, &o, &l, "the cat sat", 11, &pf), GTA_OK);
+    assert_true(pc.ids.n * 3 < pf.ids.n);
+    assert_non_null(strstr(pc.text, "User: Labels: tech"));
+    gta_prompt_free(&pc);
+    gta_prompt_free(&pf);
+    gta_tokenizer_free(tok);
+    free(dir);
+    gta_labels_free(&l);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_all),         cmocka_unit_test(test_truncation_bbc),
         cmocka_unit_test(test_truncation_unicode), cmocka_unit_test(test_targets),
-        cmocka_unit_test(test_user_message),
+        cmocka_unit_test(test_user_message),       cmocka_unit_test(test_compact),
     };
     return cmocka_run_group_tests_name("prompt", tests, NULL, NULL);
 }
