@@ -864,8 +864,8 @@ static void optim_section(sb *h, run_t *const *runs, int nr) {
           "GTA only. Negative values are conflicts, which the gradient gate resolves.");
     series_free(s, n);
     n = run_series(gt, ngt, 0, "conflict", NULL, NULL, s, 3 * nr);
-    chart(h, "Gradient conflict rate (cos < 0)", "optimizer step", "conflict (0/1)", s, n, 1,
-          0, 1, "GTA only. Per step 0 or 1; the moving average is the conflict rate.");
+    chart(h, "Gradient conflict rate (cos < 0)", "optimizer step", "conflict (0/1)", s, n, 1, 0, 1,
+          "GTA only. Per step 0 or 1; the moving average is the conflict rate.");
     series_free(s, n);
     n = run_series(tr, ntr, 0, "loss", "total", NULL, s, 3 * nr);
     chart(h, "Loss (total)", "optimizer step", "loss", s, n, 1, NAN, NAN, NULL);
@@ -907,7 +907,7 @@ static void confusion_svg(sb *h, const cJSON *ev) {
         return;
     }
     int cs = K <= 8 ? 48 : K <= 14 ? 36 : K <= 24 ? 24 : 14, showc = cs >= 24;
-    size_t maxl = 4;
+    size_t maxl = 10; /* "(unparsed)" */
     for (int i = 0; i < K; i++) {
         const cJSON *l = cJSON_GetArrayItem(labels, i);
         size_t L = cJSON_IsString(l) ? strlen(l->valuestring) : 1;
@@ -1227,7 +1227,7 @@ static const char *CSS =
     "6px}\n"
     "section{background:#fff;border:1px solid #e1e4e8;border-radius:8px;padding:4px 18px 14px;margin:16px "
     "0}\n"
-    ".sub{color:#555;margin:0 0 8px}\n"
+    ".sub{color:#555;margin:0 0 8px}nav{font-size:14px}nav a{margin-right:16px;color:#1f5fa8}\n"
     ".charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(650px,1fr));gap:10px 18px}\n"
     "figure{margin:6px 0}figcaption{font-weight:600;font-size:15px;margin-bottom:2px}\n"
     "svg text{font-family:system-ui,'DejaVu Sans',sans-serif}\n"
@@ -1293,6 +1293,11 @@ int gta_report_html(const gta_report_opts *o, char **html, size_t *len) {
               "</h1><p class=\"sub\">%d run(s)%s. Guess&ndash;Think&ndash;Answer fine-tuning: rewards, "
               "evaluation, optimization, confusion matrices and completions.</p>\n",
               o->nruns, o->nevals ? " and standalone eval results" : "");
+    sb_puts(
+        &h,
+        "<nav><a href=\"#runs\">Runs</a><a href=\"#table\">Table 2</a><a href=\"#rewards\">Rewards "
+        "(Fig. 5)</a><a href=\"#evalcurve\">Eval over steps (Fig. 6)</a><a href=\"#optim\">Optimization</a>"
+        "<a href=\"#evals\">Confusion matrices</a><a href=\"#samples\">Completions</a></nav>\n");
     /* the runs */
     sb_puts(
         &h,
