@@ -283,7 +283,7 @@ static int load_run(const char *dir, run_t *r) {
         }
         closedir(d);
     }
-    qsort(names, (size_t)nn, sizeof(char *), cmp_str);
+    if (nn > 1) qsort(names, (size_t)nn, sizeof(char *), cmp_str);
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < nn; i++) {
             if ((pass == 0) != !strcmp(names[i], "eval.json")) continue;
