@@ -14,6 +14,8 @@ const char *gta_arch_name(gta_arch a) {
 }
 
 static int get_int(const char *path, const cJSON *j, const char *key, int *out, int required, long long lo) {
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!required && (!f || cJSON_IsNull(f))) return GTA_OK; /* absent: the caller's default stands */
     long long v = *out;
     int rc = required ? gta_json_int_req(path, j, key, &v) : gta_json_int_opt(path, j, key, &v);
     if (rc) return rc;

@@ -32,6 +32,10 @@ void cpu_scratch_release(void) {
 
 enum { SLOT_HEAD_X, SLOT_HEAD_LOGITS, SLOT_HEAD_DX, SLOT_HEAD_LSE, SLOT_ATT_ACC, SLOT_NORM_PART };
 
+/* Parallel regions cost a few microseconds each; below this much work (in floats touched)
+ * a loop runs on the calling thread. Decoding a few rows at a time is made of such loops. */
+#define PAR_WORTH(work) ((work) >= 32768)
+
 /* ---------------------------------------------------------------- linear layers */
 
 void cpu_linear(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta) {
@@ -40,11 +44,11 @@ void cpu_linear(float *y, const float *x, const float *w, const float *b, int n,
         return;
     }
     if (b && beta == 0.0f) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
         for (int t = 0; t < n; t++) memcpy(y + (size_t)t * out, b, sizeof(float) * (size_t)out);
         beta = 1.0f;
     } else if (b) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
         for (int t = 0; t < n; t++)
             for (int o = 0; o < out; o++) y[(size_t)t * out + o] += b[o];
     }
@@ -58,7 +62,7 @@ void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, in
 void cpu_linear_dw(float *dw, float *db, const float *dy, const float *x, int n, int in, int out) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
     if (db) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
         for (int o = 0; o < out; o++) {
             double s = 0;
             for (int t = 0; t < n; t++) s += dy[(size_t)t * out + o];
@@ -70,7 +74,7 @@ void cpu_linear_dw(float *dw, float *db, const float *dy, const float *x, int n,
 /* ---------------------------------------------------------------- RMSNorm */
 
 void cpu_rmsnorm(float *y, float *rstd, const float *x, const float *w, int n, int d, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * d))
     for (int t = 0; t < n; t++) {
         const float *xr = x + (size_t)t * d;
         float *yr = y + (size_t)t * d;
@@ -83,7 +87,7 @@ void cpu_rmsnorm(float *y, float *rstd, const float *x, const float *w, int n, i
 }
 
 void cpu_rmsnorm_apply(float *y, const float *x, const float *rstd, const float *w, int n, int d) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * d))
     for (int t = 0; t < n; t++) {
         const float *xr = x + (size_t)t * d;
         float *yr = y + (size_t)t * d;
@@ -94,7 +98,7 @@ void cpu_rmsnorm_apply(float *y, const float *x, const float *rstd, const float 
 
 void cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *rstd, const float *w,
                           int n, int d, int accumulate) {
-    int nth = omp_get_max_threads();
+    int nth = PAR_WORTH((size_t)n * d) ? omp_get_max_threads() : 1;
     float *part = cpu_scratch(SLOT_NORM_PART, (size_t)nth * d);
 #pragma omp parallel num_threads(nth)
     {
@@ -128,7 +132,7 @@ void cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x,
 
 void cpu_headnorm(float *x, float *rstd, const float *w, int n, int nheads, int hd, int stride, float eps,
                   const float *src) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * nheads * hd))
     for (int t = 0; t < n; t++)
         for (int h = 0; h < nheads; h++) {
             const float *s = src + (size_t)t * stride + (size_t)h * hd;
@@ -143,7 +147,7 @@ void cpu_headnorm(float *x, float *rstd, const float *w, int n, int nheads, int 
 
 void cpu_headnorm_backward(float *dx, float *dw, const float *dy, const float *xin, const float *rstd,
                            const float *w, int n, int nheads, int hd, int stride) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * nheads * hd))
     for (int i = 0; i < hd; i++) {
         double s = 0;
         for (int t = 0; t < n; t++)
@@ -153,7 +157,7 @@ void cpu_headnorm_backward(float *dx, float *dw, const float *dy, const float *x
             }
         dw[i] += (float)s;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * nheads * hd))
     for (int t = 0; t < n; t++)
         for (int h = 0; h < nheads; h++) {
             size_t o = (size_t)t * stride + (size_t)h * hd;
@@ -171,7 +175,7 @@ void cpu_headnorm_backward(float *dx, float *dw, const float *dy, const float *x
 
 void cpu_rope_table(float *cs, const int *pos, const float *inv_freq, int n, int hd) {
     int half = hd / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * hd * 8))
     for (int t = 0; t < n; t++)
         for (int i = 0; i < half; i++) {
             /* the angle is rounded to float first, as transformers computes it in fp32 */
@@ -183,7 +187,7 @@ void cpu_rope_table(float *cs, const int *pos, const float *inv_freq, int n, int
 
 void cpu_rope(float *x, const float *cs, int n, int nheads, int hd, int stride, int sign) {
     int half = hd / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * nheads * hd))
     for (int t = 0; t < n; t++) {
         const float *c = cs + (size_t)t * hd, *s = c + half;
         for (int h = 0; h < nheads; h++) {
@@ -200,7 +204,7 @@ void cpu_rope(float *x, const float *cs, int n, int nheads, int hd, int stride, 
 /* ---------------------------------------------------------------- SwiGLU */
 
 void cpu_swiglu(float *h, const float *gu, int n, int f) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * f * 4))
     for (int t = 0; t < n; t++) {
         const float *g = gu + (size_t)t * 2 * f, *u = g + f;
         float *hr = h + (size_t)t * f;
@@ -214,7 +218,7 @@ void cpu_swiglu(float *h, const float *gu, int n, int f) {
 }
 
 void cpu_swiglu_backward(float *dgu, const float *dh, const float *gu, int n, int f) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * f * 4))
     for (int t = 0; t < n; t++) {
         const float *g = gu + (size_t)t * 2 * f, *u = g + f, *d = dh + (size_t)t * f;
         float *dg = dgu + (size_t)t * 2 * f, *du = dg + f;
