@@ -17,6 +17,8 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
 int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L, int runs, char **json);
 /* Measured fp32 FMA peak of this machine on all OpenMP threads, GFLOP/s. */
 double gta_bench_peak_gflops(void);
+/* Median of v[0..n) (sorts v). */
+double gta_bench_median(double *v, int n);
 /* Peak resident set size of this process, MiB. */
 double gta_bench_peak_rss_mib(void);
 

@@ -14,15 +14,6 @@
 #include "bench/bench.h"
 #include "model/sampler.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* one timed request; returns seconds */
 static int run_once(gta_model *m, const int *const *prompts, const int *plen, int np, int G, int N, uint64_t seed,
@@ -81,7 +72,7 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
         cJSON_AddNumberToObject(j, "runs", runs);
         double lo = 1e300, hi = 0;
         for (int r = 0; r < runs; r++) lo = fmin(lo, rate[r]), hi = fmax(hi, rate[r]);
-        cJSON_AddNumberToObject(j, "tokens_per_s", round(median(rate, runs)));
+        cJSON_AddNumberToObject(j, "tokens_per_s", round(gta_bench_median(rate, runs)));
         cJSON_AddNumberToObject(j, "min", round(lo));
         cJSON_AddNumberToObject(j, "max", round(hi));
         if (share) {
@@ -89,13 +80,13 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
             int one = P;
             gta_sample_plan_make(c, &one, 1, B, N, 0, &ps);
             gta_sample_plan_make(c, plen, B, 1, N, 0, &pc);
-            double med2 = median(rate2, runs);
+            double med2 = gta_bench_median(rate2, runs);
             cJSON *s = cJSON_AddObjectToObject(j, "prefix_sharing");
             cJSON_AddStringToObject(s, "shared", "one prompt, G samples (prefilled once, one KV copy)");
             cJSON_AddStringToObject(s, "copies", "G independent copies of the prompt");
-            cJSON_AddNumberToObject(s, "shared_tokens_per_s", round(median(rate, runs)));
+            cJSON_AddNumberToObject(s, "shared_tokens_per_s", round(gta_bench_median(rate, runs)));
             cJSON_AddNumberToObject(s, "copies_tokens_per_s", round(med2));
-            cJSON_AddNumberToObject(s, "speedup", round(100 * median(rate, runs) / med2) / 100);
+            cJSON_AddNumberToObject(s, "speedup", round(100 * gta_bench_median(rate, runs) / med2) / 100);
             cJSON_AddNumberToObject(s, "shared_kv_mib", round(ps.kv_bytes / 1048576.0 * 100) / 100);
             cJSON_AddNumberToObject(s, "copies_kv_mib", round(pc.kv_bytes / 1048576.0 * 100) / 100);
         }

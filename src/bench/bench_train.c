@@ -108,6 +108,11 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+double gta_bench_median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 int gta_bench_train(const gta_config *c, const char *name, int B, int T, int runs, char **json) {
     if (B <= 0 || T <= 1 || runs <= 0) return gta_err_set(GTA_EINPUT, "bench: --batch, --seq and --runs must be positive");
     gta_model *m = gta_model_init_random(c, 0);
@@ -147,8 +152,7 @@ int gta_bench_train(const gta_config *c, const char *name, int B, int T, int run
     }
     if (!rc && !isfinite(loss)) rc = gta_err_set(GTA_EFAIL, "bench: loss is not finite");
     if (!rc) {
-        qsort(rate, (size_t)runs, sizeof(double), cmp_double);
-        double med = runs % 2 ? rate[runs / 2] : 0.5 * (rate[runs / 2 - 1] + rate[runs / 2]);
+        double med = gta_bench_median(rate, runs);
         /* the same FLOP count as bench/torch_qwen_cpu.py, so fractions compare directly */
         double d = c->hidden_size, hd = c->head_dim, kv = c->num_kv_heads, f = c->intermediate_size,
                L = c->num_layers, q = (double)c->num_heads * hd;
@@ -242,8 +246,7 @@ int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L,
             rc = gta_forward_backward(m, &b, lp, dlp, ce_dlp, &nlp);
             if (r > 0) sec[r - 1] = gta_now() - t0;
         }
-        qsort(sec, (size_t)runs, sizeof(double), cmp_double);
-        med[shared] = runs % 2 ? sec[runs / 2] : 0.5 * (sec[runs / 2 - 1] + sec[runs / 2]);
+        med[shared] = gta_bench_median(sec, runs);
         tok[shared] = b.n;
         free(sec), free(lp), free(dlp);
         free((void *)b.ids), free((void *)b.pos), free((void *)b.seg_start), free((void *)b.seg_len);
