@@ -55,7 +55,7 @@ static int check_out_dir(const char *path) {
 
 int cmd_eval(int argc, char **argv) {
     const char *model_dir = NULL, *data_dir = NULL, *split_name = "test", *format = "gta", *out_path = NULL;
-    const char *system = NULL;
+    const char *system = NULL, *prompt_style = "full";
     long long limit = 0, max_new = 256, max_prompt = 4096, batch = 16, n_examples = 8, memory_mb = 0;
     int quiet = 0;
     arg_spec specs[] = {
@@ -70,6 +70,8 @@ int cmd_eval(int argc, char **argv) {
          "prompt length limit; the input text is truncated to fit [4096]"},
         {"batch", ARG_INT, &batch, "prompts decoded together [16]"},
         {"system", ARG_STR, &system, "system message (as given to train's system_prompt) [none]"},
+        {"prompt-style", ARG_STR, &prompt_style,
+         "full | compact: the prompt_style the model was trained with [full]"},
         {"examples", ARG_INT, &n_examples, "example completions kept in the output [8]"},
         {"memory-mb", ARG_INT, &memory_mb, "memory the sampler may plan for [what is available]"},
         {"quiet", ARG_FLAG, &quiet, "no progress lines on stderr"},
@@ -94,6 +96,10 @@ int cmd_eval(int argc, char **argv) {
         return cli_fail(gta_err_set(GTA_EINPUT,
                                     "gta eval: need --limit >= 0, 1 <= --max-new-tokens <= 1048576, "
                                     "--max-prompt-tokens >= 0, 1 <= --batch <= 4096, --examples >= 0"));
+    if (strcmp(prompt_style, "full") != 0 && strcmp(prompt_style, "compact") != 0)
+        return cli_fail(
+            gta_err_set(GTA_EINPUT, "gta eval: --prompt-style '%s': expected full or compact", prompt_style));
+    o.compact_prompt = !strcmp(prompt_style, "compact");
     if ((rc = check_out_dir(out_path))) return cli_fail(rc);
     if (!gta_is_dir(data_dir))
         return cli_fail(gta_err_set(GTA_EINPUT, "%s: not a dataset directory", data_dir));

@@ -825,7 +825,7 @@ static void rewards_section(sb *h, run_t *const *runs, int nr) {
         snprintf(title, sizeof title, "Accuracy and weighted F1 during training \xE2\x80\x94 %s", ds[d]);
         const char *split = sub[0]->npev ? jstr(sub[0]->pev[0], "split") : NULL;
         double nn = sub[0]->npev ? jnum(sub[0]->pev[0], "n") : NAN;
-        snprintf(note, sizeof note, "From eval.jsonl%s%s%s; greedy decoding.", split ? ", split file " : "",
+        snprintf(note, sizeof note, "From eval.jsonl%s%s%s; greedy decoding.", split ? ", split " : "",
                  split ? split : "", !isnan(nn) ? "" : "");
         if (!isnan(nn))
             snprintf(note + strlen(note), sizeof note - strlen(note), " n = %.0f examples per point.", nn);

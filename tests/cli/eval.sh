@@ -109,6 +109,7 @@ usage_error "eval: no --out" eval --model "$MODEL" --data "$DATA"
 usage_error "eval: missing model" eval --model "$tmp/none" --data "$DATA" --out "$tmp/u.json"
 usage_error "eval: missing data dir" eval --model "$MODEL" --data "$tmp/none" --out "$tmp/u.json"
 usage_error "eval: --limit -1" eval --model "$MODEL" --data "$DATA" --limit -1 --out "$tmp/u.json"
+usage_error "eval: bad --prompt-style" eval --model "$MODEL" --data "$DATA" --prompt-style short --out "$tmp/u.json"
 usage_error "eval: --batch 0" eval --model "$MODEL" --data "$DATA" --batch 0 --out "$tmp/u.json"
 usage_error "eval: output folder missing" eval --model "$MODEL" --data "$DATA" --out "$tmp/none/u.json"
 usage_error "eval: unknown option" eval --model "$MODEL" --data "$DATA" --out "$tmp/u.json" --bogus 1
