@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Synthetic instruction documents that teach a small base model the chat layout and the
+completion formats gta trains with, on toy tasks unrelated to the four datasets
+(colours, parity of numbers, kinds of things, days of the week, and code words whose label
+set exists only in the prompt, so that the answer has to come from the list given).
+
+Each document is the ChatML rendering that `gta train --prompt-style compact` produces for a
+tokenizer written by `gta tokenizer-train` (user message, then the assistant's completion);
+`gta pretrain` appends the end-of-sequence id <|im_end|> after each document. Formats are
+mixed: sft (<answer>), grpo (<think><answer>) and gta (<guess><think><answer>); in a fifth of
+the gta documents the guess is wrong and the reasoning corrects it.
+
+usage: scripts/synth_instruct.py --n 20000 --seed 0 > synth.jsonl   (stdlib only)"""
+import argparse, json, random
+
+COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
+THINGS = ["car", "door", "ball", "cup", "hat", "kite", "chair", "lamp", "box", "bike"]
+PLACES = ["table", "shelf", "floor", "roof", "desk", "bench"]
+KINDS = {
+    "animal": ["dog", "cat", "horse", "rabbit", "eagle", "frog", "whale", "tiger"],
+    "fruit": ["apple", "banana", "cherry", "mango", "pear", "plum", "grape", "lemon"],
+    "vehicle": ["truck", "train", "boat", "plane", "bus", "tram", "scooter", "van"],
+    "tool": ["hammer", "wrench", "saw", "drill", "shovel", "chisel", "rake", "pliers"],
+}
+CODES = ["alpha", "bravo", "cedar", "delta", "ember", "falcon", "garnet", "harbor", "iris", "jasper", "kettle",
+         "lantern", "meadow", "nickel", "orchid", "pepper", "quartz", "raven", "saffron", "timber", "umber",
+         "violet", "willow", "zenith", "copper", "marble", "thistle", "juniper"]
+DAYS = {"weekday": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"], "weekend": ["Saturday", "Sunday"]}
+FORMATS = {
+    "sft": "<answer>label</answer>",
+    "grpo": "<think>reasoning</think><answer>label</answer>",
+    "gta": "<guess>label</guess><think>reasoning</think><answer>label</answer>",
+}
+
+
+def task(r):
+    k = r.randrange(6)
+    if k >= 4:
+        # labels named in the prompt only: the answer must come from the list given
+        labels = r.sample(CODES, r.randrange(3, 8))
+        gold = r.choice(labels)
+        text = r.choice([f"The code word is {gold}.", f"Everyone agreed on {gold} in the end.",
+                         f"Of all the options they picked {gold}.", f"The box was marked {gold}."])
+        why = f"The text names {gold}, which is one of the labels, so the answer is {gold}."
+        return labels, text, gold, why
+    if k == 0:
+        labels = COLOURS[:]
+        c, t, p = r.choice(COLOURS), r.choice(THINGS), r.choice(PLACES)
+        text = r.choice([f"The {t} on the {p} is {c}.", f"She painted the {t} {c}.", f"A {c} {t} lay by the {p}."])
+        why = f"The text says the {t} is {c}, so the colour is {c}."
+        return labels, text, c, why
+    if k == 1:
+        labels = ["even", "odd"]
+        v = r.randrange(1, 1000)
+        gold = "even" if v % 2 == 0 else "odd"
+        text = r.choice([f"The number is {v}.", f"He counted {v} stones.", f"Page {v} was missing."])
+        why = f"{v} ends in {v % 10}, which is {gold}, so the number is {gold}."
+        return labels, text, gold, why
+    if k == 2:
+        labels = list(KINDS)
+        gold = r.choice(labels)
+        w = r.choice(KINDS[gold])
+        text = r.choice([f"I saw a {w} yesterday.", f"There was a {w} near the house.", f"They talked about the {w}."])
+        why = f"A {w} is a kind of {gold}, so the text is about a {gold}."
+        return labels, text, gold, why
+    labels = list(DAYS)
+    gold = r.choice(labels)
+    d = r.choice(DAYS[gold])
+    text = r.choice([f"We met on {d}.", f"The shop opens on {d}.", f"{d} was rainy."])
+    why = f"{d} is a {gold} day, so the answer is {gold}."
+    return labels, text, gold, why
+
+
+def doc(r):
+    labels, text, gold, why = task(r)
+    if r.random() < 0.5:
+        r.shuffle(labels)
+    fmt = r.choices(["gta", "grpo", "sft"], weights=[3, 1, 1])[0]
+    user = f"Labels: {', '.join(labels)}. Answer as {FORMATS[fmt]}.\nText: {text}"
+    if fmt == "sft":
+        out = f"<answer>{gold}</answer>"
+    elif fmt == "grpo":
+        out = f"<think>{why}</think><answer>{gold}</answer>"
+    else:
+        guess = gold
+        if r.random() < 0.2:
+            guess = r.choice([l for l in labels if l != gold])
+            why = f"My guess {guess} does not fit: {why}"
+        else:
+            why = f"My guess {guess} fits: {why}"
+        out = f"<guess>{guess}</guess><think>{why}</think><answer>{gold}</answer>"
+    return f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n{out}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    r = random.Random(a.seed)
+    for _ in range(a.n):
+        print(json.dumps({"text": doc(r)}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
