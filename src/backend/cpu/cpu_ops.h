@@ -72,7 +72,7 @@ void cpu_logprob_head_fused(float *lp, float *dlp_out, cpu_dlp_fn fn, void *ctx,
                             const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
                             int V);
 
-/* Logit floats per head chunk (default 32M; 0 restores it). Tests lower it to cover the
+/* Logit floats per head chunk (default 160M; 0 restores it). Tests lower it to cover the
  * chunk boundaries. */
 void cpu_set_head_chunk(size_t nfloats);
 
