@@ -43,8 +43,18 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile512(flo
                 acc[a][b] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mk, x + (size_t)b * ldx + k), acc[a][b]);
         }
     }
-    for (int b = 0; b < NB; b++)
-        for (int a = 0; a < RO; a++) y[(size_t)b * ldy + a] += _mm512_reduce_add_ps(acc[a][b]);
+    /* the four sums of an input row in one go: halve each accumulator to 8 lanes, then
+     * horizontal adds leave [s0 s1 s2 s3] in one register, added to y's 4 contiguous floats */
+    for (int b = 0; b < NB; b++) {
+        __m256 h[RO];
+        for (int a = 0; a < RO; a++)
+            h[a] = _mm256_add_ps(_mm512_castps512_ps256(acc[a][b]),
+                                 _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[a][b]), 1)));
+        __m256 x01 = _mm256_hadd_ps(h[0], h[1]), x23 = _mm256_hadd_ps(h[2], h[3]), q = _mm256_hadd_ps(x01, x23);
+        __m128 sum = _mm_add_ps(_mm256_castps256_ps128(q), _mm256_extractf128_ps(q, 1));
+        float *yr = y + (size_t)b * ldy;
+        _mm_storeu_ps(yr, _mm_add_ps(_mm_loadu_ps(yr), sum));
+    }
 }
 
 __attribute__((target("avx512f"))) static void tile512_n(float *y, int ldy, const float *x, int ldx, int nb,
