@@ -62,11 +62,16 @@ void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, in
 void cpu_linear_dw(float *dw, float *db, const float *dy, const float *x, int n, int in, int out) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
     if (db) {
+        /* column sums in blocks of 16 columns, walking rows in order (contiguous reads) */
 #pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
-        for (int o = 0; o < out; o++) {
-            double s = 0;
-            for (int t = 0; t < n; t++) s += dy[(size_t)t * out + o];
-            db[o] += (float)s;
+        for (int o0 = 0; o0 < out; o0 += 16) {
+            int w = out - o0 < 16 ? out - o0 : 16;
+            double s[16] = {0};
+            for (int t = 0; t < n; t++) {
+                const float *r = dy + (size_t)t * out + o0;
+                for (int o = 0; o < w; o++) s[o] += r[o];
+            }
+            for (int o = 0; o < w; o++) db[o0 + o] += (float)s[o];
         }
     }
 }
