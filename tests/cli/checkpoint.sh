@@ -8,34 +8,15 @@
 #   GTA=build/gta GTA_SHARED=../shared tests/cli/checkpoint.sh  (from the repository root)
 # Prints "checkpoint: N passed, N failed"; exits non-zero on any failure.
 set -u
-GTA=${GTA:-build/gta}
-GTA_SHARED=${GTA_SHARED:-../shared}
+NAME=checkpoint
+. "$(dirname "$0")/common.bash"
 FX=$GTA_SHARED/fixtures/hf
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /'; return 0; }
-finish() {
-  echo "checkpoint: $pass passed, $fail failed"
-  [ "$fail" = 0 ]
-  exit
-}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gta-checkpoint-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-
-if [ ! -x "$GTA" ]; then
-  bad "binary $GTA exists (run make first)"
-  finish
-fi
 if [ ! -d "$FX" ]; then
   echo "skip: no fixtures at $FX"
   finish
 fi
 IN=$FX/qwen2/reference.safetensors # holds input_ids [2, 24]
 printf 'an existing output file\n' >"$tmp/keep"
-# a private copy, so that a concurrent rebuild of $GTA cannot disturb the run
-cp "$GTA" "$tmp/gta" && GTA=$tmp/gta
 
 # --- surgery on safetensors and json files (standard library only) ----------------------
 cat >"$tmp/mk.py" <<'EOF'

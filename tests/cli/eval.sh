@@ -7,26 +7,10 @@
 #   GTA=build/gta GTA_SHARED=../shared tests/cli/eval.sh     (from the repository root)
 # Prints "eval: N passed, N failed"; exits non-zero on any failure.
 set -u
-GTA=${GTA:-build/gta}
-GTA_SHARED=${GTA_SHARED:-../shared}
+NAME=eval
+. "$(dirname "$0")/common.bash"
 MODEL=$GTA_SHARED/models/stories260K
 DATA=$GTA_SHARED/data/emotion
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /'; return 0; }
-finish() {
-  echo "eval: $pass passed, $fail failed"
-  [ "$fail" = 0 ]
-  exit
-}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gta-eval-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-if [ ! -x "$GTA" ]; then
-  bad "binary $GTA exists (run make first)"
-  finish
-fi
-cp "$GTA" "$tmp/gta" && GTA=$tmp/gta
 have_py=0
 command -v python3 >/dev/null && have_py=1
 

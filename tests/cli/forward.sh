@@ -7,29 +7,10 @@
 #   GTA=build/gta GTA_SHARED=../shared tests/cli/forward.sh     (from the repository root)
 # Prints "forward: N passed, N failed"; exits non-zero on any failure.
 set -u
-GTA=${GTA:-build/gta}
-GTA_SHARED=${GTA_SHARED:-../shared}
+NAME=forward
+. "$(dirname "$0")/common.bash"
 FX=$GTA_SHARED/fixtures/hf
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /'; return 0; }
-finish() {
-  echo "forward: $pass passed, $fail failed"
-  [ "$fail" = 0 ]
-  exit
-}
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/gta-forward-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-
-if [ ! -x "$GTA" ]; then
-  bad "binary $GTA exists (run make first)"
-  finish
-fi
-
-# a private copy, so that a concurrent rebuild of $GTA cannot disturb the run
-cp "$GTA" "$tmp/gta" && GTA=$tmp/gta
 
 # --- usage ------------------------------------------------------------------------------
 "$GTA" forward --help >"$tmp/help.out" 2>"$tmp/help.err"
