@@ -320,6 +320,8 @@ void gta_model_free(gta_model *m) {
     free(m->inv_freq);
     acts_free(m->acts);
     if (m->dec_ws) gta_free_aligned(m->dec_ws);
+    if (m->pack) gta_free_aligned(m->pack);
+    free(m->pk);
     free(m);
 }
 
@@ -603,6 +605,56 @@ size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B) {
     return gta_model_act_bytes(c, prefill_tokens) + sizeof(float) * decode_floats(c, B);
 }
 
+static int pack_supported(void) {
+    static int s = -1;
+    if (s < 0) s = __builtin_cpu_supports("avx512f");
+    return s;
+}
+
+size_t gta_decode_pack_bytes(const gta_config *c) {
+    if (!pack_supported()) return 0;
+    int d = c->hidden_size, ld = (c->num_heads + 2 * c->num_kv_heads) * c->head_dim, q = c->num_heads * c->head_dim,
+        f = c->intermediate_size;
+    size_t per = cpu_panel_floats(ld, d) + cpu_panel_floats(d, q) + cpu_panel_floats(2 * f, d) + cpu_panel_floats(d, f);
+    return sizeof(float) * (per * (size_t)c->num_layers + cpu_panel_floats(c->vocab_size, d));
+}
+
+void gta_decode_pack(gta_model *m) {
+    const gta_config *c = &m->cfg;
+    size_t bytes = gta_decode_pack_bytes(c);
+    if (!bytes) return;
+    if (m->pack_cap < bytes) {
+        if (m->pack) gta_free_aligned(m->pack);
+        m->pack = gta_malloc_aligned(bytes);
+        m->pack_cap = bytes;
+    }
+    if (!m->pk) m->pk = gta_calloc((size_t)(4 * c->num_layers + 1), sizeof(float *));
+    int d = c->hidden_size, ld = (c->num_heads + 2 * c->num_kv_heads) * c->head_dim, q = c->num_heads * c->head_dim,
+        f = c->intermediate_size;
+    float *at = m->pack;
+    for (int l = 0; l < c->num_layers; l++) {
+        const gta_layer_w *w = &m->layers[l];
+        const float *src[4] = {w->wqkv, w->wo, w->wgu, w->wd};
+        const int outs[4] = {ld, d, 2 * f, d}, ins[4] = {d, q, d, f};
+        for (int i = 0; i < 4; i++) {
+            m->pk[4 * l + i] = at;
+            cpu_pack_panels(at, src[i], outs[i], ins[i]);
+            at += cpu_panel_floats(outs[i], ins[i]);
+        }
+    }
+    m->pk[4 * c->num_layers] = at;
+    cpu_pack_panels(at, m->lm_head, c->vocab_size, d);
+}
+
+/* a decode product: from the packed panels when gta_decode_pack made them */
+static void dec_linear(const gta_model *m, int which, float *y, const float *x, const float *w, const float *b, int n,
+                       int in, int out, float beta) {
+    if (m->pack && m->pk && m->pk[which])
+        cpu_linear_panels(y, x, m->pk[which], b, n, in, out, beta);
+    else
+        cpu_linear(y, x, w, b, n, in, out, beta);
+}
+
 int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, const int *slot,
                const gta_range *ranges, int nr, float *logits) {
     const gta_config *c = &m->cfg;
@@ -635,7 +687,7 @@ int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, 
     for (int l = 0; l < c->num_layers; l++) {
         const gta_layer_w *w = &m->layers[l];
         cpu_rmsnorm(xn, rstd, x, w->attn_norm, B, d, eps);
-        cpu_linear(qkv, xn, w->wqkv, w->bqkv, B, d, ld, 0.0f);
+        dec_linear(m, 4 * l, qkv, xn, w->wqkv, w->bqkv, B, d, ld, 0.0f);
         if (c->qk_norm) {
             memcpy(raw, qkv, sizeof(float) * (size_t)B * ld);
             cpu_headnorm(qkv, qk_rstd, w->q_norm, B, H, hd, ld, eps, raw);
@@ -648,14 +700,14 @@ int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, 
             memcpy(vl + (size_t)slot[i] * kd, qkv + (size_t)i * ld + (size_t)(H + KV) * hd, sizeof(float) * kd);
         }
         cpu_attention_decode(att, qkv, ld, kl, vl, rs, rl, nr, B, H, KV, hd);
-        cpu_linear(x, att, w->wo, w->bo, B, H * hd, d, 1.0f); /* residual: accumulate into x */
+        dec_linear(m, 4 * l + 1, x, att, w->wo, w->bo, B, H * hd, d, 1.0f); /* residual: accumulate into x */
         cpu_rmsnorm(xn, rstd, x, w->mlp_norm, B, d, eps);
-        cpu_linear(gu, xn, w->wgu, w->bgu, B, d, 2 * f, 0.0f);
+        dec_linear(m, 4 * l + 2, gu, xn, w->wgu, w->bgu, B, d, 2 * f, 0.0f);
         cpu_swiglu(h, gu, B, f);
-        cpu_linear(x, h, w->wd, w->bd, B, f, d, 1.0f);
+        dec_linear(m, 4 * l + 3, x, h, w->wd, w->bd, B, f, d, 1.0f);
     }
     cpu_rmsnorm(xn, rstd, x, m->final_norm, B, d, eps);
-    cpu_linear(logits, xn, m->lm_head, NULL, B, d, V, 0.0f);
+    dec_linear(m, 4 * c->num_layers, logits, xn, m->lm_head, NULL, B, d, V, 0.0f);
     free(rs);
     free(rl);
     return GTA_OK;

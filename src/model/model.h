@@ -39,6 +39,9 @@ typedef struct gta_model {
     struct gta_acts *acts; /* activations saved by the last training forward */
     float *dec_ws;         /* decode-step workspace */
     size_t dec_cap;
+    float *pack;           /* weights re-laid out for decoding (gta_decode_pack), or NULL */
+    size_t pack_cap;
+    float **pk;            /* per layer: wqkv, wo, wgu, wd panels; then lm_head */
 } gta_model;
 
 /* A tree batch: n tokens in segments; a token attends to every token of its segment's
@@ -111,6 +114,11 @@ int gta_prefill(gta_model *m, const gta_batch *b, gta_kv *kv, const int *slot, c
  * its own slot). Writes logits[B, V]. */
 int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, const int *slot,
                const gta_range *ranges, int nr, float *logits);
+/* Re-lays the weights out for gta_decode (AVX-512 machines; a no-op elsewhere). Call it
+ * after the weights last changed and before decoding: gta_sample does. The buffer is kept
+ * for the next call. */
+void gta_decode_pack(gta_model *m);
+size_t gta_decode_pack_bytes(const gta_config *c);
 /* Bytes a prefill of n tokens and a decode of B rows need besides weights and cache. */
 size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B);
 

@@ -165,7 +165,7 @@ void gta_sample_plan_make(const gta_config *c, const int *plen, int nprompts, in
     plan->act_bytes = gta_decode_bytes(c, pf, (int)nseq);
     plan->logit_bytes = sizeof(float) * (size_t)c->vocab_size * (size_t)(nseq + nprompts) +
                         sizeof(float) * 3 * (size_t)c->vocab_size * (size_t)omp_get_max_threads();
-    plan->total = plan->kv_bytes + plan->act_bytes + plan->logit_bytes;
+    plan->total = plan->kv_bytes + plan->act_bytes + plan->logit_bytes + gta_decode_pack_bytes(c);
 }
 
 /* ------------------------------------------------------------------ the loop */
@@ -234,6 +234,8 @@ int gta_sample(gta_model *m, const int *const *prompts, const int *plen, int npr
         out[s].finish = GTA_FINISH_LENGTH;
     }
     if (max_new == 0) return GTA_OK;
+    /* the weights may have changed since the last call (training): re-lay them out */
+    gta_decode_pack(m);
 
     /* cache layout: every prompt, then max_new slots per sample */
     int *pstart = gta_malloc(sizeof(int) * (size_t)nprompts), at = 0;

@@ -13,6 +13,13 @@ void cpu_linear(float *y, const float *x, const float *w, const float *b, int n,
 /* The same for few rows (n up to a few dozen, as in decoding): streams W once instead of
  * letting BLAS pack it (skinny.c). cpu_linear switches to it by itself for n <= 24. */
 void cpu_linear_skinny(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta);
+/* Decoding with packed weights (AVX-512 machines): cpu_pack_panels re-lays W [out, in]
+ * into panels of 16 output rows stored column by column (cpu_panel_floats floats), and
+ * cpu_linear_panels computes the same product as cpu_linear from them. */
+size_t cpu_panel_floats(int out, int in);
+void cpu_pack_panels(float *dst, const float *w, int out, int in);
+void cpu_linear_panels(float *y, const float *x, const float *panels, const float *b, int n, int in, int out,
+                       float beta);
 /* dx[n,in] (+)= dy[n,out] W[out,in] */
 void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, int out, float beta);
 /* dW[out,in] += dy^T x ; db[out] += column sums of dy (db may be NULL) */

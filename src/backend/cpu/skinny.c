@@ -138,3 +138,97 @@ void cpu_linear_skinny(float *y, const float *x, const float *w, const float *bi
         }
     }
 }
+
+/* ---- packed panels: the decode path's weights, re-laid out once per generation call ----
+ * Panel p holds output rows 16p .. 16p+15 as [in][16] (zero rows past out), so one
+ * 16-float load gives a weight column for 16 outputs and each input element is broadcast:
+ * no horizontal sums, one load per 16 FMAs. */
+
+#define PW 16
+
+size_t cpu_panel_floats(int out, int in) { return (size_t)((out + PW - 1) / PW) * PW * (size_t)in; }
+
+void cpu_pack_panels(float *dst, const float *w, int out, int in) {
+    int np = (out + PW - 1) / PW;
+    /* 16 rows read side by side, the panel written in order */
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < np; p++) {
+        float *pd = dst + (size_t)p * PW * in;
+        int no = out - p * PW < PW ? out - p * PW : PW;
+        const float *w0 = w + (size_t)p * PW * in;
+        for (int k = 0; k < in; k++) {
+            float *col = pd + (size_t)k * PW;
+            for (int j = 0; j < no; j++) col[j] = w0[(size_t)j * in + k];
+            for (int j = no; j < PW; j++) col[j] = 0.0f;
+        }
+    }
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void panel_tile(float *y, int ldy, const float *x,
+                                                                              int ldx, const float *pn, int in,
+                                                                              __mmask16 mo, const int NB) {
+    __m512 acc[16];
+    for (int b = 0; b < NB; b++) acc[b] = _mm512_setzero_ps();
+    for (int k = 0; k < in; k++) {
+        /* each k step reads one cache line of the panel: fetch 128 lines (8 KiB) ahead */
+        _mm_prefetch((const char *)(pn + (size_t)(k + 128) * PW), _MM_HINT_T0);
+        __m512 pv = _mm512_loadu_ps(pn + (size_t)k * PW);
+        for (int b = 0; b < NB; b++) acc[b] = _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)b * ldx + k]), pv, acc[b]);
+    }
+    for (int b = 0; b < NB; b++) {
+        float *yr = y + (size_t)b * ldy;
+        _mm512_mask_storeu_ps(yr, mo, _mm512_add_ps(_mm512_maskz_loadu_ps(mo, yr), acc[b]));
+    }
+}
+
+__attribute__((target("avx512f"))) static void panel_tile_n(float *y, int ldy, const float *x, int ldx, int nb,
+                                                          const float *pn, int in, __mmask16 mo) {
+    switch (nb) {
+#define CASE(k)                                                                                                        \
+    case k:                                                                                                            \
+        panel_tile(y, ldy, x, ldx, pn, in, mo, k);                                                                     \
+        break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15)
+    default:
+        panel_tile(y, ldy, x, ldx, pn, in, mo, 16);
+        break;
+#undef CASE
+    }
+}
+
+/* without AVX-512: the same product from the panels, plain loops */
+static void panel_tile_plain(float *y, int ldy, const float *x, int ldx, int nb, const float *pn, int in, int no) {
+    for (int b = 0; b < nb; b++) {
+        float acc[PW] = {0};
+        for (int k = 0; k < in; k++) {
+            float xv = x[(size_t)b * ldx + k];
+            for (int j = 0; j < PW; j++) acc[j] += xv * pn[(size_t)k * PW + j];
+        }
+        for (int j = 0; j < no; j++) y[(size_t)b * ldy + j] += acc[j];
+    }
+}
+
+void cpu_linear_panels(float *y, const float *x, const float *panels, const float *bias, int n, int in, int out,
+                       float beta) {
+    static int wide = -1;
+    if (wide < 0) wide = __builtin_cpu_supports("avx512f");
+    int np = (out + PW - 1) / PW;
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < np; p++) {
+        int o0 = p * PW, no = out - o0 < PW ? out - o0 : PW;
+        for (int t = 0; t < n; t++) {
+            float *yr = y + (size_t)t * out + o0;
+            for (int a = 0; a < no; a++) yr[a] = (beta != 0.0f ? yr[a] : 0.0f) + (bias ? bias[o0 + a] : 0.0f);
+        }
+        const float *pn = panels + (size_t)p * PW * in;
+        for (int b0 = 0; b0 < n; b0 += 16) {
+            int nb = n - b0 < 16 ? n - b0 : 16;
+            if (wide)
+                panel_tile_n(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, pn, in,
+                             (__mmask16)((1u << no) - 1));
+            else
+                panel_tile_plain(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, pn, in, no);
+        }
+    }
+}
