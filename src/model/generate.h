@@ -1,5 +1,5 @@
-/* Plain greedy decoding of one sequence (the batched sampler with a KV cache is
- * src/model/sampler.*, when present). */
+/* Plain greedy decoding of one sequence, recomputing the whole prefix at every step: the
+ * slow reference the tests hold the batched, KV-cached sampler (sampler.h) against. */
 #ifndef GTA_MODEL_GENERATE_H
 #define GTA_MODEL_GENERATE_H
 
