@@ -543,8 +543,22 @@ int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
     if (!a || a->n != b->n || !m->grads)
         return gta_err_set(GTA_EFAIL, "backward without a matching training forward (or without gradients)");
     const int n = b->n, d = m->cfg.hidden_size, V = m->cfg.vocab_size;
-    cpu_logprob_head(NULL, dxf_slot(m, n), m->grads + (m->lm_head - m->params), dlp, a->xf, m->lm_head, b->lp_row,
-                     b->lp_target, b->nlp, n, d, V);
+    /* pairs with dL/dlp == 0 add nothing: leave them out of the head, whose cost is per
+     * pair (GTA's SFT backward has a few guess tokens among all the completions') */
+    int keep = 0;
+    for (int k = 0; k < b->nlp; k++) keep += dlp[k] != 0.0f;
+    int *row = (int *)b->lp_row, *tg = (int *)b->lp_target;
+    float *g = (float *)dlp;
+    if (keep < b->nlp) {
+        row = gta_malloc(sizeof(int) * (size_t)(keep + 1));
+        tg = gta_malloc(sizeof(int) * (size_t)(keep + 1));
+        g = gta_malloc(sizeof(float) * (size_t)(keep + 1));
+        for (int k = 0, j = 0; k < b->nlp; k++)
+            if (dlp[k] != 0.0f) row[j] = b->lp_row[k], tg[j] = b->lp_target[k], g[j++] = dlp[k];
+    }
+    cpu_logprob_head(NULL, dxf_slot(m, n), m->grads + (m->lm_head - m->params), g, a->xf, m->lm_head, row, tg, keep,
+                     n, d, V);
+    if (keep < b->nlp) free(row), free(tg), free(g);
     backward_trunk(m, b);
     return GTA_OK;
 }
