@@ -179,15 +179,24 @@ void gta_sample_seq_free(gta_sample_seq *s, int n) {
     }
 }
 
-/* did the completion just finish with one of the stop strings? */
+/* Did the newest token complete one of the stop strings?  An earlier occurrence would have
+ * stopped the sequence already, so only the tail is decoded: an occurrence ending in the
+ * newest token spans at most maxlen bytes, so at most maxlen tokens (each decodes to at
+ * least a byte), and 4 more tokens keep a character cut at the window's start (at most 3
+ * bytes of it) clear of the match. Decoding the whole completion at every step would
+ * make each sequence cost quadratic time. */
 static int hits_stop(const gta_sample_params *p, const gta_sample_seq *s) {
     if (!p->nstop || !p->tok) return 0;
-    int32_t *ids = malloc(sizeof(int32_t) * (size_t)s->n);
-    for (int i = 0; i < s->n; i++) ids[i] = s->ids[i];
+    size_t maxlen = 0;
+    for (int k = 0; k < p->nstop; k++)
+        if (strlen(p->stop[k]) > maxlen) maxlen = strlen(p->stop[k]);
+    int w = s->n < (int)maxlen + 4 ? s->n : (int)maxlen + 4;
+    int32_t *ids = gta_malloc(sizeof(int32_t) * (size_t)(w ? w : 1));
+    for (int i = 0; i < w; i++) ids[i] = s->ids[s->n - w + i];
     char *text = NULL;
     size_t len = 0;
     int hit = 0;
-    if (gta_tokenizer_decode(p->tok, ids, (size_t)s->n, 0, &text, &len) == GTA_OK) {
+    if (gta_tokenizer_decode(p->tok, ids, (size_t)w, 0, &text, &len) == GTA_OK) {
         for (int k = 0; k < p->nstop && !hit; k++) hit = strstr(text, p->stop[k]) != NULL;
         free(text);
     }
