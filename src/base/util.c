@@ -71,6 +71,16 @@ int gta_write_file_atomic(const char *path, const void *data, size_t len) {
     return GTA_OK;
 }
 
+int gta_copy_file(const char *from, const char *to) {
+    char *data;
+    size_t len;
+    int rc = gta_read_file(from, &data, &len);
+    if (rc) return rc;
+    rc = gta_write_file_atomic(to, data, len);
+    free(data);
+    return rc;
+}
+
 char *gta_path_join(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
     char *p = gta_malloc(a + b + 2);

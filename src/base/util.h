@@ -10,6 +10,8 @@ int gta_read_file(const char *path, char **data, size_t *len);
 /* Writes len bytes to path atomically (path.tmp + fsync + rename); no partial file is
  * ever left at path. */
 int gta_write_file_atomic(const char *path, const void *data, size_t len);
+/* Copies a file, writing the destination atomically. */
+int gta_copy_file(const char *from, const char *to);
 /* "dir/name" in a fresh allocation. */
 char *gta_path_join(const char *dir, const char *name);
 int gta_file_exists(const char *path);

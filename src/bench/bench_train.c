@@ -12,6 +12,7 @@
 #include "base/util.h"
 #include "bench/bench.h"
 #include "model/model.h"
+#include "train/objective.h"
 #include "train/optim.h"
 
 int gta_bench_config(const char *name, gta_config *c) {
@@ -96,13 +97,6 @@ double gta_bench_peak_gflops(void) {
     return best / 1e9;
 }
 
-static void ce_dlp(void *ctx, int k0, int n, const float *lp, float *dlp) {
-    (void)k0;
-    (void)lp;
-    float g = -1.0f / (float)*(const int *)ctx;
-    for (int k = 0; k < n; k++) dlp[k] = g;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -142,7 +136,7 @@ int gta_bench_train(const gta_config *c, const char *name, int B, int T, int run
     double *rate = gta_malloc(sizeof(double) * (size_t)runs), loss = 0;
     for (int r = 0; r < warm + runs; r++) {
         double t0 = gta_now();
-        if ((rc = gta_forward_backward(m, &b, lp, dlp, ce_dlp, &n))) break;
+        if ((rc = gta_forward_backward(m, &b, lp, dlp, gta_mean_ce_dlp, &n))) break;
         gta_adamw_step(&opt, m, 1e-4);
         gta_model_zero_grads(m);
         double dt = gta_now() - t0;
@@ -243,7 +237,7 @@ int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L,
         double *sec = gta_malloc(sizeof(double) * (size_t)runs);
         for (int r = 0; r < runs + 1 && !rc; r++) {
             double t0 = gta_now();
-            rc = gta_forward_backward(m, &b, lp, dlp, ce_dlp, &nlp);
+            rc = gta_forward_backward(m, &b, lp, dlp, gta_mean_ce_dlp, &nlp);
             if (r > 0) sec[r - 1] = gta_now() - t0;
         }
         med[shared] = gta_bench_median(sec, runs);

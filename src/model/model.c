@@ -602,9 +602,10 @@ int gta_prefill(gta_model *m, const gta_batch *b, gta_kv *kv, const int *slot, c
     int rc = forward_trunk(m, b, 0, kv, slot);
     if (rc) return rc;
     const int d = m->cfg.hidden_size, V = m->cfg.vocab_size;
-    float *x = cpu_scratch(7, (size_t)nrows * d);
+    float *x = gta_malloc(sizeof(float) * (size_t)nrows * d); /* a few rows: the prompts' last */
     for (int i = 0; i < nrows; i++) memcpy(x + (size_t)i * d, m->acts->xf + (size_t)rows[i] * d, sizeof(float) * (size_t)d);
     cpu_linear(logits, x, m->lm_head, NULL, nrows, d, V, 0.0f);
+    free(x);
     return GTA_OK;
 }
 

@@ -49,6 +49,12 @@ int32_t gta_tokenizer_vocab_size(const gta_tokenizer *tok);
 int32_t gta_tokenizer_eos_id(const gta_tokenizer *tok);
 int32_t gta_tokenizer_bos_id(const gta_tokenizer *tok);
 
+/* Copies the tokenizer files a Hugging Face model directory carries (tokenizer.json,
+ * tokenizer_config.json, special_tokens_map.json, vocab.json, merges.txt,
+ * chat_template.jinja; those present) from `from` -- a directory, or a tokenizer.json whose
+ * directory holds the rest -- into the directory dir. */
+int gta_tokenizer_copy_files(const char *from, const char *dir);
+
 /* ---- chat templates ----
  * The template in tokenizer_config.json (or chat_template.jinja) is recognized by its exact
  * text and rendered in C exactly as transformers' apply_chat_template does. */

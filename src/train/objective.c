@@ -199,3 +199,9 @@ void gta_grad_gate(size_t n, const float *g_sft, const float *g_rl, double lambd
     }
     if (st) *st = s;
 }
+
+void gta_mean_ce_dlp(void *ctx, int k0, int n, const float *lp, float *dlp) {
+    (void)k0, (void)lp;
+    float g = -1.0f / (float)*(const int *)ctx;
+    for (int k = 0; k < n; k++) dlp[k] = g;
+}

@@ -123,6 +123,10 @@ typedef struct {
 } gta_sft_batch;
 void gta_sft_dlp(void *ctx, int k0, int n, const float *lp, float *dlp);
 
+/* Mean cross-entropy over every pair of the batch, as a gta_dlp_fn: dlp = -1/N for each
+ * pair, with ctx = const int *N (pretraining, the training benchmark). */
+void gta_mean_ce_dlp(void *ctx, int k0, int n, const float *lp, float *dlp);
+
 /* ---- gradient gate ---- */
 
 #define GTA_GATE_BLOCK 65536

@@ -13,6 +13,7 @@
 #include "io/json.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
+#include "train/objective.h"
 #include "train/optim.h"
 
 void gta_pretrain_defaults(gta_pretrain_opts *o) {
@@ -120,31 +121,6 @@ static void make_batch(const stream *s, int B, int T, uint64_t seed, long long s
     }
 }
 
-static void ce_dlp(void *ctx, int k0, int n, const float *lp, float *dlp) {
-    (void)k0, (void)lp;
-    float g = -1.0f / (float)*(const int *)ctx;
-    for (int k = 0; k < n; k++) dlp[k] = g;
-}
-
-static int copy_tokenizer(const char *from, const char *to) {
-    const char *files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
-    int rc = GTA_OK;
-    for (size_t i = 0; i < 3 && !rc; i++) {
-        char *src = gta_is_dir(from) ? gta_path_join(from, files[i]) : (i == 0 ? gta_strdup(from) : NULL);
-        char *dst = gta_path_join(to, files[i]), *data;
-        size_t len;
-        if (src && gta_file_exists(src)) {
-            if (!(rc = gta_read_file(src, &data, &len))) {
-                rc = gta_write_file_atomic(dst, data, len);
-                free(data);
-            }
-        }
-        free(src);
-        free(dst);
-    }
-    return rc;
-}
-
 int gta_pretrain_run(const gta_pretrain_opts *o) {
     if (!o->model_config || !o->tokenizer || !o->out || o->ncorpus <= 0)
         return gta_err_set(GTA_EINPUT, "pretrain: --model-config, --tokenizer, --corpus and --out are required");
@@ -210,7 +186,7 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
         double ts = gta_now();
         make_batch(&train, B, T, (uint64_t)o->seed, step, ids, row, tg);
         gta_model_zero_grads(m);
-        if ((rc = gta_forward_backward(m, &batch, lp, dlp, ce_dlp, &n))) break;
+        if ((rc = gta_forward_backward(m, &batch, lp, dlp, gta_mean_ce_dlp, &n))) break;
         double loss = 0;
         for (int k = 0; k < n; k++) loss -= lp[k];
         loss /= n;
@@ -235,7 +211,7 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
                 step + 1, o->steps, loss, "", n / secs, (int)(eta / 60), (int)fmod(eta, 60), isatty(2) ? "  " : "\n");
         if (val_loss >= 0) fprintf(stderr, "%s  held-out loss %.4f\n", isatty(2) ? "\n" : "", val_loss);
         if (!rc && ((o->save_steps > 0 && (step + 1) % o->save_steps == 0) || last)) {
-            if (!(rc = gta_model_save(m, o->out))) rc = copy_tokenizer(o->tokenizer, o->out);
+            if (!(rc = gta_model_save(m, o->out))) rc = gta_tokenizer_copy_files(o->tokenizer, o->out);
         }
     }
     if (isatty(2)) fprintf(stderr, "\n");

@@ -425,28 +425,10 @@ static int optimizer_step(trainer *t, step_stats *st) {
 
 /* ------------------------------------------------------------------ checkpoints */
 
-static int copy_file(const char *from, const char *to) {
-    char *data;
-    size_t len;
-    int rc = gta_read_file(from, &data, &len);
-    if (rc) return rc;
-    rc = gta_write_file_atomic(to, data, len);
-    free(data);
-    return rc;
-}
-
 /* a model directory: weights, config, and the source model's tokenizer files */
 static int save_model_dir(trainer *t, const char *dir) {
     int rc = gta_model_save(t->policy, dir);
-    const char *files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
-                           "merges.txt"};
-    for (size_t i = 0; i < sizeof files / sizeof files[0] && !rc; i++) {
-        char *src = gta_path_join(t->cfg.model, files[i]), *dst = gta_path_join(dir, files[i]);
-        if (gta_file_exists(src)) rc = copy_file(src, dst);
-        free(src);
-        free(dst);
-    }
-    return rc;
+    return rc ? rc : gta_tokenizer_copy_files(t->cfg.model, dir);
 }
 
 static void rm_rf(const char *path) {
