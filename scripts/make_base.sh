@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
 # Builds a small base model from what is available offline, reproducibly:
 #   1. a byte-level BPE tokenizer (gta tokenizer-train) on the training texts of the four
-#      datasets (texts only: labels never enter pretraining);
+#      datasets (texts only: labels never enter pretraining) and WordNet's glosses (Debian's
+#      wordnet-base, scripts/wordnet_text.py);
 #   2. synthetic instruction documents on toy tasks unrelated to the datasets
 #      (scripts/synth_instruct.py) that teach the chat layout and the tag formats;
-#   3. causal-LM pretraining (gta pretrain) of a Qwen3-architecture model on both.
+#   3. causal-LM pretraining (gta pretrain) of a Qwen3-architecture model on all three.
 # usage: scripts/make_base.sh [OUT=runs/base] [STEPS=500]
+#   VOCAB=8192 (tokenizer size), SYNTH_N=20000 (synthetic instruction documents)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/base}
 STEPS=${2:-500}
+VOCAB=${VOCAB:-8192}
+SYNTH_N=${SYNTH_N:-20000}
 SHARED=${GTA_SHARED:-../shared}
 D="$SHARED/data"
 mkdir -p "$OUT"
-build/gta tokenizer-train --corpus "$D"/{sst5,emotion,massive_scenario,bbc_news}/train.jsonl --vocab-size 8192 \
+python3 scripts/wordnet_text.py >"$OUT/wordnet.jsonl"
+build/gta tokenizer-train --corpus "$D"/{sst5,emotion,massive_scenario,bbc_news}/train.jsonl "$OUT/wordnet.jsonl" \
+  --vocab-size "$VOCAB" \
   --out "$OUT/tok"
-python3 scripts/synth_instruct.py --n 20000 --seed 0 >"$OUT/synth.jsonl"
+python3 scripts/synth_instruct.py --n "$SYNTH_N" --seed 0 >"$OUT/synth.jsonl"
 cat >"$OUT/config.json" <<'JSON'
 {"model_type": "qwen3", "hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4,
  "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 64, "max_position_embeddings": 2048,
  "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": true}
 JSON
 build/gta pretrain --model-config "$OUT/config.json" --tokenizer "$OUT/tok" \
-  --corpus "$D"/{sst5,emotion,massive_scenario,bbc_news}/train.jsonl "$OUT/synth.jsonl" \
+  --corpus "$D"/{sst5,emotion,massive_scenario,bbc_news}/train.jsonl "$OUT/wordnet.jsonl" "$OUT/synth.jsonl" \
   --out "$OUT/model" --steps "$STEPS" --batch 16 --seq 256 --learning-rate 2e-3 --save-steps 100 --seed 0
