@@ -15,10 +15,11 @@ STEPS=${2:-500}
 VOCAB=${VOCAB:-8192}
 SYNTH_N=${SYNTH_N:-20000}
 SHARED=${GTA_SHARED:-../shared}
+GTA=${GTA:-build/gta}
 D="$SHARED/data"
 mkdir -p "$OUT"
 python3 scripts/wordnet_text.py >"$OUT/wordnet.jsonl"
-build/gta tokenizer-train --corpus "$D"/{sst5,emotion,massive_scenario,bbc_news}/train.jsonl "$OUT/wordnet.jsonl" \
+"$GTA" tokenizer-train --corpus "$D"/{sst5,emotion,massive_scenario,bbc_news}/train.jsonl "$OUT/wordnet.jsonl" \
   --vocab-size "$VOCAB" \
   --out "$OUT/tok"
 python3 scripts/synth_instruct.py --n "$SYNTH_N" --seed 0 >"$OUT/synth.jsonl"
@@ -27,6 +28,6 @@ cat >"$OUT/config.json" <<'JSON'
  "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 64, "max_position_embeddings": 2048,
  "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": true}
 JSON
-build/gta pretrain --model-config "$OUT/config.json" --tokenizer "$OUT/tok" \
+"$GTA" pretrain --model-config "$OUT/config.json" --tokenizer "$OUT/tok" \
   --corpus "$D"/{sst5,emotion,massive_scenario,bbc_news}/train.jsonl "$OUT/wordnet.jsonl" "$OUT/synth.jsonl" \
   --out "$OUT/model" --steps "$STEPS" --batch 16 --seq 256 --learning-rate 2e-3 --save-steps 100 --seed 0

@@ -9,6 +9,8 @@
 #   STUDY_SMOKE=1   the same script at toy size (CI): minutes, numbers meaningless
 #   BASE=DIR        use this base model instead of building OUT/base (scripts/make_base.sh)
 #   JOBS=N          runs at once, each with OMP_NUM_THREADS = cores / N [cores]
+#   STUDY_STOP_AT=N stop each unfinished training at step N (to split the study into
+#                   sittings; the next invocation without it continues them)
 # Resumable: run it again and it skips finished evals, resumes unfinished trainings.
 #
 # Budget: every method trains on the same NTRAIN examples per dataset (a seeded subset of
@@ -19,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/study}
 SHARED=${GTA_SHARED:-../shared}
+GTA=${GTA:-build/gta}
 CORES=$(nproc)
 JOBS=${JOBS:-$CORES}
 [ "$JOBS" -ge 1 ] || JOBS=1
@@ -30,8 +33,8 @@ if [ "${STUDY_SMOKE:-0}" = 1 ]; then
   BASE_STEPS=30 VOCAB=1024 SYNTH=500 NTRAIN=8 NTEST=12 EPOCHS=1 LONG_EPOCHS=2 GROUP=4
   MAX_NEW=24 EVAL_STEPS=2 EVAL_LIMIT=6
 else
-  BASE_STEPS=1000 VOCAB=8192 SYNTH=20000 NTRAIN=256 NTEST=1000 EPOCHS=2 LONG_EPOCHS=6 GROUP=16
-  MAX_NEW=64 EVAL_STEPS=64 EVAL_LIMIT=300
+  BASE_STEPS=1000 VOCAB=8192 SYNTH=20000 NTRAIN=192 NTEST=1000 EPOCHS=2 LONG_EPOCHS=5 GROUP=16
+  MAX_NEW=64 EVAL_STEPS=64 EVAL_LIMIT=400
 fi
 BATCH=4 NUM_ITER=4 BETA=0.01 LR_RL=5e-4 LR_SFT=5e-4 MAX_PROMPT=256 SEED=0
 
@@ -68,19 +71,24 @@ task() { # NAME DATASET METHOD FORMAT EPOCHS [extra train args]
   mkdir -p "$OUT/runs/$ds"
   if [ "$method" = base ]; then
     mkdir -p "$run"
-    build/gta eval --model "$BASE" --data "$data" --format "$fmt" "${evalargs[@]}" --out "$run/eval.json"
+    "$GTA" eval --model "$BASE" --data "$data" --format "$fmt" "${evalargs[@]}" --out "$run/eval.json"
     return
   fi
   local args=(--method "$method" --data "$data" --out "$run" --epochs "$epochs" "${common[@]}" "$@")
   [ "$method" = sft ] && args+=(--learning-rate "$LR_SFT") || args+=("${rl[@]}")
+  [ -n "${STUDY_STOP_AT:-}" ] && args+=(--stop-at-step "$STUDY_STOP_AT")
   if [ -f "$run/final/model.safetensors" ]; then
     :
   elif [ -d "$run" ]; then
-    build/gta train "${args[@]}" --resume || return
+    "$GTA" train "${args[@]}" --resume || return
   else
-    build/gta train "${args[@]}" || return
+    "$GTA" train "${args[@]}" || return
   fi
-  build/gta eval --model "$run/final" --data "$data" --format "$fmt" "${evalargs[@]}" --out "$run/eval.json"
+  if [ ! -f "$run/final/model.safetensors" ]; then
+    echo "study: $run stopped before its last step; run the study again to continue"
+    return 0
+  fi
+  "$GTA" eval --model "$run/final" --data "$data" --format "$fmt" "${evalargs[@]}" --out "$run/eval.json"
 }
 
 tasks=()
@@ -133,8 +141,8 @@ for ds in "${DATASETS[@]}"; do
   for m in sft grpo gta gta-rl; do [ -d "$OUT/runs/$ds/$m" ] && runs+=(--run "$OUT/runs/$ds/$m"); done
   evals+=(--eval "$OUT/runs/$ds/base/eval.json")
 done
-build/gta report "${runs[@]}" "${evals[@]}" --title "gta study: Table 2 and Table 3 runs" --out "$OUT/report.html"
-build/gta report --run "$OUT/runs/sst5/grpo-long" --run "$OUT/runs/sst5/gta-long" \
+"$GTA" report "${runs[@]}" "${evals[@]}" --title "gta study: Table 2 and Table 3 runs" --out "$OUT/report.html"
+"$GTA" report --run "$OUT/runs/sst5/grpo-long" --run "$OUT/runs/sst5/gta-long" \
   --title "gta study: long GRPO vs GTA on SST-5 (Figure 6)" --out "$OUT/report-long.html"
 if command -v chromium >/dev/null 2>&1 && [ "${STUDY_SMOKE:-0}" != 1 ]; then
   scripts/screenshot-report.sh "$OUT/report.html" "$OUT/report.png" 1400 5200 || true
