@@ -5,15 +5,19 @@
 #      wordnet-base, scripts/wordnet_text.py);
 #   2. synthetic instruction documents on toy tasks unrelated to the datasets
 #      (scripts/synth_instruct.py) that teach the chat layout and the tag formats;
-#   3. causal-LM pretraining (gta pretrain) of a Qwen3-architecture model on all three.
-# usage: scripts/make_base.sh [OUT=runs/base] [STEPS=500]
-#   VOCAB=8192 (tokenizer size), SYNTH_N=20000 (synthetic instruction documents)
+#   3. causal-LM pretraining (gta pretrain) of a Qwen3-architecture model on all three
+#      (OUT/pretrained);
+#   4. a short instruction stage (gta pretrain --init) on the synthetic documents alone,
+#      the way an instruct checkpoint is made from its base (OUT/model, the base to use).
+# usage: scripts/make_base.sh [OUT=runs/base] [STEPS=800] [INSTRUCT_STEPS=300]
+#   VOCAB=8192 (tokenizer size), SYNTH_N=40000 (synthetic instruction documents)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/base}
-STEPS=${2:-500}
+STEPS=${2:-800}
+INSTRUCT_STEPS=${3:-300}
 VOCAB=${VOCAB:-8192}
-SYNTH_N=${SYNTH_N:-20000}
+SYNTH_N=${SYNTH_N:-40000}
 SHARED=${GTA_SHARED:-../shared}
 GTA=${GTA:-build/gta}
 D="$SHARED/data"
@@ -30,4 +34,6 @@ cat >"$OUT/config.json" <<'JSON'
 JSON
 "$GTA" pretrain --model-config "$OUT/config.json" --tokenizer "$OUT/tok" \
   --corpus "$D"/{sst5,emotion,massive_scenario,bbc_news}/train.jsonl "$OUT/wordnet.jsonl" "$OUT/synth.jsonl" \
-  --out "$OUT/model" --steps "$STEPS" --batch 16 --seq 256 --learning-rate 2e-3 --save-steps 100 --seed 0
+  --out "$OUT/pretrained" --steps "$STEPS" --batch 16 --seq 256 --learning-rate 2e-3 --save-steps 100 --seed 0
+"$GTA" pretrain --init "$OUT/pretrained" --tokenizer "$OUT/tok" --corpus "$OUT/synth.jsonl" \
+  --out "$OUT/model" --steps "$INSTRUCT_STEPS" --batch 16 --seq 256 --learning-rate 1e-3 --save-steps 100 --seed 1

@@ -30,10 +30,10 @@ THREADS=$((CORES / JOBS))
 DATASETS=(sst5 massive_scenario emotion bbc_news)
 
 if [ "${STUDY_SMOKE:-0}" = 1 ]; then
-  BASE_STEPS=30 VOCAB=1024 SYNTH=500 NTRAIN=8 NTEST=12 EPOCHS=1 LONG_EPOCHS=2 GROUP=4
+  BASE_STEPS=30 INSTRUCT_STEPS=10 VOCAB=1024 SYNTH=500 NTRAIN=8 NTEST=12 EPOCHS=1 LONG_EPOCHS=2 GROUP=4
   MAX_NEW=24 EVAL_STEPS=2 EVAL_LIMIT=6
 else
-  BASE_STEPS=1000 VOCAB=8192 SYNTH=20000 NTRAIN=192 NTEST=1000 EPOCHS=2 LONG_EPOCHS=5 GROUP=16
+  BASE_STEPS=800 INSTRUCT_STEPS=300 VOCAB=8192 SYNTH=40000 NTRAIN=192 NTEST=1000 EPOCHS=2 LONG_EPOCHS=5 GROUP=16
   MAX_NEW=64 EVAL_STEPS=64 EVAL_LIMIT=400
 fi
 BATCH=4 NUM_ITER=4 BETA=0.01 LR_RL=5e-4 LR_SFT=5e-4 MAX_PROMPT=256 SEED=0
@@ -45,8 +45,8 @@ log() { echo "study: $*" >&2; }
 if [ -z "${BASE:-}" ]; then
   BASE=$OUT/base/model
   if [ ! -f "$BASE/model.safetensors" ]; then
-    log "building the base model in $OUT/base ($BASE_STEPS pretraining steps)"
-    VOCAB=$VOCAB SYNTH_N=$SYNTH scripts/make_base.sh "$OUT/base" "$BASE_STEPS" >"$OUT/base.log" 2>&1 ||
+    log "building the base model in $OUT/base ($BASE_STEPS pretraining + $INSTRUCT_STEPS instruction steps)"
+    VOCAB=$VOCAB SYNTH_N=$SYNTH GTA=$GTA scripts/make_base.sh "$OUT/base" "$BASE_STEPS" "$INSTRUCT_STEPS" >"$OUT/base.log" 2>&1 ||
       { tail -20 "$OUT/base.log" >&2; exit 1; }
   fi
 fi

@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Synthetic instruction documents that teach a small base model the chat layout and the
 completion formats gta trains with, on toy tasks unrelated to the four datasets
-(colours, parity of numbers, kinds of things, days of the week, and code words whose label
-set exists only in the prompt, so that the answer has to come from the list given).
+(colours, parity of numbers, kinds of things, days of the week, temperatures with two-word
+labels, code words whose label set exists only in the prompt, so that the answer has to come
+from the list given, and -- the largest share -- the WordNet category of a dictionary gloss,
+a text-classification task on real English with a few to a dozen labels).
+
+No label of the four datasets is used (tests/cli/study.sh checks it); WordNet categories that
+come close to them (feeling, motive) are left out.
 
 Each document is the ChatML rendering that `gta train --prompt-style compact` produces for a
 tokenizer written by `gta tokenizer-train` (user message, then the assistant's completion);
@@ -10,8 +15,9 @@ tokenizer written by `gta tokenizer-train` (user message, then the assistant's c
 mixed: sft (<answer>), grpo (<think><answer>) and gta (<guess><think><answer>); in a fifth of
 the gta documents the guess is wrong and the reasoning corrects it.
 
-usage: scripts/synth_instruct.py --n 20000 --seed 0 > synth.jsonl   (stdlib only)"""
-import argparse, json, random
+usage: scripts/synth_instruct.py --n 20000 --seed 0 [--wordnet /usr/share/wordnet] > synth.jsonl
+(stdlib only; without WordNet's data.noun the gloss task is skipped)"""
+import argparse, json, os, random, sys
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
 THINGS = ["car", "door", "ball", "cup", "hat", "kite", "chair", "lamp", "box", "bike"]
@@ -33,7 +39,57 @@ FORMATS = {
 }
 
 
+# WordNet's noun lexicographer files (lex_filenum -> category)
+LEXNAMES = {4: "act", 5: "animal", 6: "artifact", 7: "attribute", 8: "body", 9: "cognition", 10: "communication",
+            11: "event", 13: "food", 14: "group", 15: "location", 17: "object", 18: "person", 19: "phenomenon",
+            20: "plant", 21: "possession", 22: "process", 23: "quantity", 25: "shape", 26: "state", 27: "substance",
+            28: "time"}
+GLOSSES = {}  # category -> [(word, gloss)]
+
+
+def load_wordnet(d):
+    path = os.path.join(d, "data.noun")
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="latin-1") as f:
+        for line in f:
+            if line.startswith("  ") or "|" not in line:
+                continue
+            head, gloss = line.split("|", 1)
+            fields = head.split()
+            cat = LEXNAMES.get(int(fields[1]))
+            if cat is None:
+                continue
+            gloss = gloss.strip().split(";")[0].strip()
+            if 12 <= len(gloss) <= 160:
+                GLOSSES.setdefault(cat, []).append((fields[4].replace("_", " "), gloss))
+
+
+def temperature(r):
+    labels = ["very cold", "cold", "mild", "warm", "very hot"]
+    t = r.randrange(-25, 45)
+    gold = labels[0 if t < 0 else 1 if t <= 10 else 2 if t <= 20 else 3 if t <= 30 else 4]
+    text = r.choice([f"It was {t} degrees outside.", f"The thermometer showed {t} degrees.",
+                     f"By noon the air was at {t} degrees."])
+    return labels, text, gold, f"{t} degrees is {gold}, so the answer is {gold}."
+
+
+def gloss_task(r):
+    cats = sorted(GLOSSES)
+    labels = r.sample(cats, r.randrange(3, min(12, len(cats)) + 1))
+    gold = r.choice(labels)
+    word, gloss = r.choice(GLOSSES[gold])
+    text = r.choice([gloss, f"{gloss[0].upper()}{gloss[1:]}.", f"This is about {gloss}."])
+    why = f"The text describes {word}, which is a kind of {gold}, so the answer is {gold}."
+    return labels, text, gold, why
+
+
 def task(r):
+    k = r.randrange(20)
+    if GLOSSES and k < 8:
+        return gloss_task(r)
+    if k < 10:
+        return temperature(r)
     k = r.randrange(6)
     if k >= 4:
         # labels named in the prompt only: the answer must come from the list given
@@ -96,7 +152,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--wordnet", default="/usr/share/wordnet")
     a = ap.parse_args()
+    load_wordnet(a.wordnet)
+    if not GLOSSES:
+        print(f"synth_instruct.py: no WordNet data in {a.wordnet}: the gloss task is left out", file=sys.stderr)
     r = random.Random(a.seed)
     for _ in range(a.n):
         print(json.dumps({"text": doc(r)}, ensure_ascii=False))

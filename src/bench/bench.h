@@ -11,7 +11,8 @@ int gta_bench_config(const char *name, gta_config *c);
 int gta_bench_train(const gta_config *c, const char *name, int B, int T, int runs, char **json);
 /* B sequences of P random prompt tokens, N new tokens at temperature 1 (distinct prompts);
  * with share, B samples of one prompt against B independent copies of it. */
-int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int N, int runs, int share, char **json);
+int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int N, int runs, int share, int bf16,
+                       char **json);
 /* A GTA step's forward+backward on one P-token prompt with G completions of L tokens,
  * prefix-shared (tree batch) versus G+1 independent sequences. */
 int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L, int runs, char **json);

@@ -17,13 +17,14 @@
 
 /* one timed request; returns seconds */
 static int run_once(gta_model *m, const int *const *prompts, const int *plen, int np, int G, int N, uint64_t seed,
-                    double *secs) {
+                    int bf16, double *secs) {
     gta_sample_params p;
     memset(&p, 0, sizeof p);
     p.temperature = 1.0;
     p.top_p = 1.0;
     p.max_new_tokens = N;
     p.seed = seed;
+    p.bf16_weights = bf16;
     gta_sample_seq *out = gta_calloc((size_t)(np * G), sizeof *out);
     double t = gta_now();
     int rc = gta_sample(m, prompts, plen, np, G, NULL, &p, out);
@@ -36,7 +37,8 @@ static int run_once(gta_model *m, const int *const *prompts, const int *plen, in
     return rc;
 }
 
-int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int N, int runs, int share, char **json) {
+int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int N, int runs, int share, int bf16,
+                       char **json) {
     if (B <= 0 || P <= 0 || N <= 0 || runs <= 0)
         return gta_err_set(GTA_EINPUT, "bench: --batch, --prompt-len, --new-tokens and --runs must be positive");
     gta_model *m = gta_model_init_random(c, 0);
@@ -49,14 +51,14 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
         plen[i] = P;
     }
     double *rate = gta_malloc(sizeof(double) * (size_t)runs), *rate2 = gta_malloc(sizeof(double) * (size_t)runs), secs;
-    int rc = run_once(m, prompts, plen, share ? 1 : B, share ? B : 1, 8, 1, &secs); /* warm-up */
+    int rc = run_once(m, prompts, plen, share ? 1 : B, share ? B : 1, 8, 1, bf16, &secs); /* warm-up */
     for (int r = 0; r < runs && !rc; r++) {
         /* distinct prompts (or, with share, G samples of one prompt: prefilled once) */
-        rc = run_once(m, prompts, plen, share ? 1 : B, share ? B : 1, N, (uint64_t)r, &secs);
+        rc = run_once(m, prompts, plen, share ? 1 : B, share ? B : 1, N, (uint64_t)r, bf16, &secs);
         rate[r] = (double)B * N / secs;
         if (!rc && share) {
             /* the same prompt given B times as independent prompts: B prefills, B caches */
-            rc = run_once(m, prompts, plen, B, 1, N, (uint64_t)r, &secs);
+            rc = run_once(m, prompts, plen, B, 1, N, (uint64_t)r, bf16, &secs);
             rate2[r] = (double)B * N / secs;
         }
     }
@@ -68,6 +70,7 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
         cJSON_AddNumberToObject(j, "prompt_tokens", P);
         cJSON_AddNumberToObject(j, "new_tokens", N);
         cJSON_AddNumberToObject(j, "temperature", 1.0);
+        cJSON_AddStringToObject(j, "weights", bf16 ? "bf16" : "fp32");
         cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
         cJSON_AddNumberToObject(j, "runs", runs);
         double lo = 1e300, hi = 0;
@@ -78,8 +81,8 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
         if (share) {
             gta_sample_plan ps, pc;
             int one = P;
-            gta_sample_plan_make(c, &one, 1, B, N, 0, &ps);
-            gta_sample_plan_make(c, plen, B, 1, N, 0, &pc);
+            gta_sample_plan_make(c, &one, 1, B, N, 0, bf16, &ps);
+            gta_sample_plan_make(c, plen, B, 1, N, 0, bf16, &pc);
             double med2 = gta_bench_median(rate2, runs);
             cJSON *s = cJSON_AddObjectToObject(j, "prefix_sharing");
             cJSON_AddStringToObject(s, "shared", "one prompt, G samples (prefilled once, one KV copy)");

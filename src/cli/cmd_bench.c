@@ -10,7 +10,7 @@
 #include "text/tokenizer.h"
 
 int cmd_bench(int argc, char **argv) {
-    const char *what = NULL, *config = "tiny", *tokenizer = NULL, *data = NULL;
+    const char *what = NULL, *config = "tiny", *tokenizer = NULL, *data = NULL, *weights = "fp32";
     long long batch = -1, seq = 128, runs = 5, prompt_len = 64, new_tokens = 64;
     int share = 0;
     long long group = 16;
@@ -22,6 +22,7 @@ int cmd_bench(int argc, char **argv) {
         {"prompt-len", ARG_INT, &prompt_len, "prompt tokens (generate: 64, train-prefix: 600)"},
         {"new-tokens", ARG_INT, &new_tokens, "tokens per completion (generate: 64, train-prefix: 128)"},
         {"share", ARG_FLAG, &share, "generate: B samples of one prompt vs B independent copies"},
+        {"weights", ARG_STR, &weights, "generate: fp32 | bf16 (decode with weights rounded to bfloat16)"},
         {"seq", ARG_INT, &seq, "tokens per sequence (train, default 128)"},
         {"runs", ARG_INT, &runs, "timed runs after warm-up (default 5); the median is reported"},
         {"tokenizer", ARG_STR, &tokenizer, "tokenizer dir or file (tokenize)"},
@@ -57,9 +58,13 @@ int cmd_bench(int argc, char **argv) {
         gta_config c;
         if ((rc = gta_bench_config(config, &c))) return cli_fail(rc);
         if (batch < 0) batch = 16;
-        fprintf(stderr, "bench generate: %s, %lld sequences, %lld-token prompts, %lld new tokens%s...\n", config, batch,
-                prompt_len, new_tokens, share ? ", shared prompt vs copies" : "");
-        rc = gta_bench_generate(&c, config, (int)batch, (int)prompt_len, (int)new_tokens, (int)runs, share, &json);
+        int bf16 = !strcmp(weights, "bf16");
+        if (!bf16 && strcmp(weights, "fp32"))
+            return cli_fail(gta_err_set(GTA_EINPUT, "gta bench: --weights '%s': expected fp32 or bf16", weights));
+        fprintf(stderr, "bench generate: %s, %lld sequences, %lld-token prompts, %lld new tokens, %s weights%s...\n",
+                config, batch, prompt_len, new_tokens, weights, share ? ", shared prompt vs copies" : "");
+        rc = gta_bench_generate(&c, config, (int)batch, (int)prompt_len, (int)new_tokens, (int)runs, share, bf16,
+                                &json);
     } else {
         rc = gta_err_set(GTA_EINPUT, "gta bench: --what '%s': expected train, generate or tokenize", what);
     }

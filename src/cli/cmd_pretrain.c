@@ -13,6 +13,7 @@ int cmd_pretrain(int argc, char **argv) {
     arg_list corpus = {0};
     arg_spec specs[] = {
         {"model-config", ARG_STR, &o.model_config, "config.json of the model to create (qwen2, qwen3 or llama)"},
+        {"init", ARG_STR, &o.init, "continue from this model directory (a further stage) instead of --model-config"},
         {"tokenizer", ARG_STR, &o.tokenizer, "tokenizer directory or tokenizer.json (e.g. from tokenizer-train)"},
         {"corpus", ARG_STR_LIST, &corpus, "text files: .jsonl (a text field) or plain text, one document a line"},
         {"out", ARG_STR, &o.out, "model directory to write"},

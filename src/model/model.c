@@ -626,47 +626,57 @@ static int pack_supported(void) {
     return s;
 }
 
-size_t gta_decode_pack_bytes(const gta_config *c) {
+static size_t panel_bytes(int out, int in, int bf16) {
+    return bf16 ? sizeof(uint16_t) * cpu_panel_bf16_elems(out, in) : sizeof(float) * cpu_panel_floats(out, in);
+}
+
+size_t gta_decode_pack_bytes(const gta_config *c, int bf16) {
     if (!pack_supported()) return 0;
     int d = c->hidden_size, ld = (c->num_heads + 2 * c->num_kv_heads) * c->head_dim, q = c->num_heads * c->head_dim,
         f = c->intermediate_size;
-    size_t per = cpu_panel_floats(ld, d) + cpu_panel_floats(d, q) + cpu_panel_floats(2 * f, d) + cpu_panel_floats(d, f);
-    return sizeof(float) * (per * (size_t)c->num_layers + cpu_panel_floats(c->vocab_size, d));
+    size_t per = panel_bytes(ld, d, bf16) + panel_bytes(d, q, bf16) + panel_bytes(2 * f, d, bf16) +
+                 panel_bytes(d, f, bf16);
+    return per * (size_t)c->num_layers + panel_bytes(c->vocab_size, d, bf16);
 }
 
-void gta_decode_pack(gta_model *m) {
+void gta_decode_pack(gta_model *m, int bf16) {
     const gta_config *c = &m->cfg;
-    size_t bytes = gta_decode_pack_bytes(c);
+    size_t bytes = gta_decode_pack_bytes(c, bf16);
     if (!bytes) return;
     if (m->pack_cap < bytes) {
         if (m->pack) gta_free_aligned(m->pack);
         m->pack = gta_malloc_aligned(bytes);
         m->pack_cap = bytes;
     }
-    if (!m->pk) m->pk = gta_calloc((size_t)(4 * c->num_layers + 1), sizeof(float *));
+    if (!m->pk) m->pk = gta_calloc((size_t)(4 * c->num_layers + 1), sizeof(void *));
+    m->pack_bf16 = bf16;
     int d = c->hidden_size, ld = (c->num_heads + 2 * c->num_kv_heads) * c->head_dim, q = c->num_heads * c->head_dim,
         f = c->intermediate_size;
-    float *at = m->pack;
-    for (int l = 0; l < c->num_layers; l++) {
-        const gta_layer_w *w = &m->layers[l];
-        const float *src[4] = {w->wqkv, w->wo, w->wgu, w->wd};
-        const int outs[4] = {ld, d, 2 * f, d}, ins[4] = {d, q, d, f};
-        for (int i = 0; i < 4; i++) {
+    char *at = m->pack;
+    for (int l = 0; l <= c->num_layers; l++) {
+        const gta_layer_w *w = l < c->num_layers ? &m->layers[l] : NULL;
+        const float *src[4] = {w ? w->wqkv : m->lm_head, w ? w->wo : NULL, w ? w->wgu : NULL, w ? w->wd : NULL};
+        const int outs[4] = {w ? ld : c->vocab_size, d, 2 * f, d}, ins[4] = {d, q, d, f};
+        for (int i = 0; i < (w ? 4 : 1); i++) {
             m->pk[4 * l + i] = at;
-            cpu_pack_panels(at, src[i], outs[i], ins[i]);
-            at += cpu_panel_floats(outs[i], ins[i]);
+            if (bf16)
+                cpu_pack_panels_bf16((uint16_t *)at, src[i], outs[i], ins[i]);
+            else
+                cpu_pack_panels((float *)at, src[i], outs[i], ins[i]);
+            at += panel_bytes(outs[i], ins[i], bf16);
         }
     }
-    m->pk[4 * c->num_layers] = at;
-    cpu_pack_panels(at, m->lm_head, c->vocab_size, d);
 }
 
 /* a decode product: from the packed panels when gta_decode_pack made them */
 static void dec_linear(const gta_model *m, int which, float *y, const float *x, const float *w, const float *b, int n,
                        int in, int out, float beta) {
-    if (m->pack && m->pk && m->pk[which])
-        cpu_linear_panels(y, x, m->pk[which], b, n, in, out, beta);
-    else
+    if (m->pack && m->pk && m->pk[which]) {
+        if (m->pack_bf16)
+            cpu_linear_panels_bf16(y, x, m->pk[which], b, n, in, out, beta);
+        else
+            cpu_linear_panels(y, x, m->pk[which], b, n, in, out, beta);
+    } else
         cpu_linear(y, x, w, b, n, in, out, beta);
 }
 

@@ -39,9 +39,10 @@ typedef struct gta_model {
     struct gta_acts *acts; /* activations saved by the last training forward */
     float *dec_ws;         /* decode-step workspace */
     size_t dec_cap;
-    float *pack;           /* weights re-laid out for decoding (gta_decode_pack), or NULL */
+    void *pack;            /* weights re-laid out for decoding (gta_decode_pack), or NULL */
     size_t pack_cap;
-    float **pk;            /* per layer: wqkv, wo, wgu, wd panels; then lm_head */
+    void **pk;             /* per layer: wqkv, wo, wgu, wd panels; then lm_head */
+    int pack_bf16;         /* the panels hold bfloat16 weights (uint16), not float */
 } gta_model;
 
 /* A tree batch: n tokens in segments; a token attends to every token of its segment's
@@ -117,8 +118,8 @@ int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, 
 /* Re-lays the weights out for gta_decode (AVX-512 machines; a no-op elsewhere). Call it
  * after the weights last changed and before decoding: gta_sample does. The buffer is kept
  * for the next call. */
-void gta_decode_pack(gta_model *m);
-size_t gta_decode_pack_bytes(const gta_config *c);
+void gta_decode_pack(gta_model *m, int bf16);
+size_t gta_decode_pack_bytes(const gta_config *c, int bf16);
 /* Bytes a prefill of n tokens and a decode of B rows need besides weights and cache. */
 size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B);
 

@@ -150,7 +150,7 @@ size_t gta_mem_available(void) {
 }
 
 void gta_sample_plan_make(const gta_config *c, const int *plen, int nprompts, int G, int max_new, int prefill_tokens,
-                          gta_sample_plan *plan) {
+                          int bf16_weights, gta_sample_plan *plan) {
     long long total_p = 0, maxp = 0;
     for (int i = 0; i < nprompts; i++) {
         total_p += plen[i];
@@ -165,7 +165,7 @@ void gta_sample_plan_make(const gta_config *c, const int *plen, int nprompts, in
     plan->act_bytes = gta_decode_bytes(c, pf, (int)nseq);
     plan->logit_bytes = sizeof(float) * (size_t)c->vocab_size * (size_t)(nseq + nprompts) +
                         sizeof(float) * 3 * (size_t)c->vocab_size * (size_t)omp_get_max_threads();
-    plan->total = plan->kv_bytes + plan->act_bytes + plan->logit_bytes + gta_decode_pack_bytes(c);
+    plan->total = plan->kv_bytes + plan->act_bytes + plan->logit_bytes + gta_decode_pack_bytes(c, bf16_weights);
 }
 
 /* ------------------------------------------------------------------ the loop */
@@ -227,7 +227,7 @@ int gta_sample(gta_model *m, const int *const *prompts, const int *plen, int npr
     }
     if (p->nstop && !p->tok) return gta_err_set(GTA_EINPUT, "sample: stop strings need a tokenizer");
     gta_sample_plan plan;
-    gta_sample_plan_make(c, plen, nprompts, G, max_new, p->prefill_tokens, &plan);
+    gta_sample_plan_make(c, plen, nprompts, G, max_new, p->prefill_tokens, p->bf16_weights, &plan);
     size_t limit = p->memory_limit ? p->memory_limit : gta_mem_available();
     if (plan.total > limit)
         return gta_err_set(GTA_EINPUT,
@@ -244,7 +244,7 @@ int gta_sample(gta_model *m, const int *const *prompts, const int *plen, int npr
     }
     if (max_new == 0) return GTA_OK;
     /* the weights may have changed since the last call (training): re-lay them out */
-    gta_decode_pack(m);
+    gta_decode_pack(m, p->bf16_weights);
 
     /* cache layout: every prompt, then max_new slots per sample */
     int *pstart = gta_malloc(sizeof(int) * (size_t)nprompts), at = 0;

@@ -30,6 +30,8 @@ typedef struct {
     uint64_t seed;
     size_t memory_limit; /* bytes the plan may use; 0: what the machine has available */
     int prefill_tokens;  /* prompt tokens per prefill call (0: 8192) */
+    int bf16_weights;    /* decode with the weights rounded to bfloat16 (half the bytes per step); the
+                            tokens and their log-probs then come from that rounded model */
 } gta_sample_params;
 
 typedef struct {
@@ -52,7 +54,7 @@ typedef struct {
     int cache_tokens;
 } gta_sample_plan;
 void gta_sample_plan_make(const gta_config *c, const int *plen, int nprompts, int G, int max_new, int prefill_tokens,
-                          gta_sample_plan *plan);
+                          int bf16_weights, gta_sample_plan *plan);
 size_t gta_mem_available(void);
 
 /* One draw from logits[V] with u in [0,1): temperature, then top-k, top-p, min-p (the

@@ -122,8 +122,10 @@ static void make_batch(const stream *s, int B, int T, uint64_t seed, long long s
 }
 
 int gta_pretrain_run(const gta_pretrain_opts *o) {
-    if (!o->model_config || !o->tokenizer || !o->out || o->ncorpus <= 0)
-        return gta_err_set(GTA_EINPUT, "pretrain: --model-config, --tokenizer, --corpus and --out are required");
+    if (!(o->model_config || o->init) || !o->tokenizer || !o->out || o->ncorpus <= 0)
+        return gta_err_set(GTA_EINPUT, "pretrain: --model-config (or --init), --tokenizer, --corpus and --out are required");
+    if (o->model_config && o->init)
+        return gta_err_set(GTA_EINPUT, "pretrain: give --model-config (a new model) or --init (an existing one), not both");
     if (o->steps <= 0 || o->batch <= 0 || o->seq <= 1 || !(o->learning_rate > 0) || o->holdout < 0 || o->holdout >= 1)
         return gta_err_set(GTA_EINPUT, "pretrain: need --steps, --batch, --seq > 1, --learning-rate > 0 and 0 <= holdout < 1");
     gta_tokenizer *tok = NULL;
@@ -133,17 +135,23 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
     cJSON *cj = NULL;
     int rc = gta_tokenizer_load(o->tokenizer, &tok);
     if (rc) goto done;
-    /* the config: vocabulary and special ids from the tokenizer when not given */
-    if ((rc = gta_json_load(o->model_config, &cj))) goto done;
     int32_t V = gta_tokenizer_vocab_size(tok), eos = gta_tokenizer_eos_id(tok), bos = gta_tokenizer_bos_id(tok);
-    if (!cJSON_GetObjectItem(cj, "vocab_size")) cJSON_AddNumberToObject(cj, "vocab_size", V);
-    if (!cJSON_GetObjectItem(cj, "eos_token_id") && eos >= 0) cJSON_AddNumberToObject(cj, "eos_token_id", eos);
-    if (!cJSON_GetObjectItem(cj, "bos_token_id") && bos >= 0) cJSON_AddNumberToObject(cj, "bos_token_id", bos);
     gta_config c;
-    if ((rc = gta_config_from_json(o->model_config, cj, &c))) goto done;
+    if (o->init) {
+        /* a further stage (e.g. instructions) on an existing model */
+        if ((rc = gta_model_load(o->init, &m))) goto done;
+        c = m->cfg;
+    } else {
+        /* the config: vocabulary and special ids from the tokenizer when not given */
+        if ((rc = gta_json_load(o->model_config, &cj))) goto done;
+        if (!cJSON_GetObjectItem(cj, "vocab_size")) cJSON_AddNumberToObject(cj, "vocab_size", V);
+        if (!cJSON_GetObjectItem(cj, "eos_token_id") && eos >= 0) cJSON_AddNumberToObject(cj, "eos_token_id", eos);
+        if (!cJSON_GetObjectItem(cj, "bos_token_id") && bos >= 0) cJSON_AddNumberToObject(cj, "bos_token_id", bos);
+        if ((rc = gta_config_from_json(o->model_config, cj, &c))) goto done;
+    }
     if (c.vocab_size < V) {
-        rc = gta_err_set(GTA_EINPUT, "%s: vocab_size %d is smaller than the tokenizer's %d", o->model_config,
-                         c.vocab_size, V);
+        rc = gta_err_set(GTA_EINPUT, "%s: vocab_size %d is smaller than the tokenizer's %d",
+                         o->init ? o->init : o->model_config, c.vocab_size, V);
         goto done;
     }
     if (eos < 0) {
@@ -156,7 +164,7 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
         rc = gta_err_set(GTA_EINPUT, "pretrain: the corpus has %zu tokens, fewer than one window of %lld", train.n, o->seq + 1);
         goto done;
     }
-    m = gta_model_init_random(&c, (uint64_t)o->seed);
+    if (!m) m = gta_model_init_random(&c, (uint64_t)o->seed);
     gta_model_alloc_grads(m);
     gta_adamw opt;
     gta_adamw_init(&opt, m, o->learning_rate, o->weight_decay);

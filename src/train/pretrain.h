@@ -11,6 +11,7 @@
 
 typedef struct {
     const char *model_config, *tokenizer, *out;
+    const char *init; /* continue from this model directory instead of a fresh --model-config model */
     const char **corpus;
     int ncorpus;
     const char *field; /* jsonl field, default "text" */

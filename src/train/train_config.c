@@ -40,6 +40,7 @@ void gta_train_defaults(gta_train_cfg *c, const char *method) {
     snprintf(c->eval_split, sizeof c->eval_split, "validation");
     c->log_examples = 2;
     snprintf(c->prompt_style, sizeof c->prompt_style, "full");
+    snprintf(c->rollout_weights, sizeof c->rollout_weights, "fp32");
 }
 
 int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
@@ -76,6 +77,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"system_prompt", 's', c->system_prompt, sizeof c->system_prompt, "system message (empty: none)"},
         {"prompt_style", 's', c->prompt_style, sizeof c->prompt_style, "full | compact (one line, for small models)"},
         {"log_examples", 'i', &c->log_examples, 0, "completions per step written to samples.jsonl"},
+        {"rollout_weights", 's', c->rollout_weights, sizeof c->rollout_weights,
+         "fp32 | bf16: rollouts decode with the weights rounded to bfloat16 (faster; losses stay fp32)"},
     };
     int n = (int)(sizeof all / sizeof all[0]);
     if (n > max) n = max;

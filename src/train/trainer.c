@@ -166,6 +166,7 @@ static int build_rollout(trainer *t, long long rollout_index) {
         memset(&sp, 0, sizeof sp);
         sp.temperature = c->temperature;
         sp.top_p = c->top_p;
+        sp.bf16_weights = !strcmp(c->rollout_weights, "bf16");
         sp.max_new_tokens = (int)c->max_new_tokens;
         sp.eos = t->eos;
         sp.neos = t->neos;
@@ -622,6 +623,8 @@ static int check_cfg(const gta_train_cfg *c) {
                                        "0 < top_p <= 1, epsilon, beta >= 0)");
     if (strcmp(c->prompt_style, "full") != 0 && strcmp(c->prompt_style, "compact") != 0)
         return gta_err_set(GTA_EINPUT, "train: prompt_style '%s': expected full or compact", c->prompt_style);
+    if (strcmp(c->rollout_weights, "fp32") != 0 && strcmp(c->rollout_weights, "bf16") != 0)
+        return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32 or bf16", c->rollout_weights);
     if (m == M_GTA || m == M_GRPO || m == M_GTARL)
         if (c->group_size < 2) return gta_err_set(GTA_EINPUT, "train: group_size must be at least 2 for %s", c->method);
     return GTA_OK;
@@ -664,7 +667,8 @@ static int plan_memory(trainer *t) {
         int *pl = gta_malloc(sizeof(int) * (size_t)P);
         for (int i = 0; i < P; i++) pl[i] = (int)c->max_prompt_tokens;
         gta_sample_plan sp;
-        gta_sample_plan_make(mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, &sp);
+        gta_sample_plan_make(mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, !strcmp(c->rollout_weights, "bf16"),
+                             &sp);
         sampler = sp.total;
         free(pl);
     }

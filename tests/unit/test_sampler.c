@@ -14,6 +14,8 @@
 #include "base/util.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "backend/cpu/cpu_ops.h"
+#include "bench/bench.h"
 #include "model/sampler.h"
 
 static gta_model *load(const char *rel) {
@@ -269,10 +271,95 @@ static void test_memory_plan(void **s) {
     free(out);
     /* the plan grows with the cache exactly as layers x tokens x kv width x 2 x 4 bytes */
     gta_sample_plan a, b;
-    gta_sample_plan_make(&m->cfg, &np, 1, 16, 64, 0, &a);
-    gta_sample_plan_make(&m->cfg, &np, 1, 16, 65, 0, &b);
+    gta_sample_plan_make(&m->cfg, &np, 1, 16, 64, 0, 0, &a);
+    gta_sample_plan_make(&m->cfg, &np, 1, 16, 65, 0, 0, &b);
     assert_int_equal(b.kv_bytes - a.kv_bytes, (size_t)16 * 5 * 4 * 8 * 2 * 4);
     gta_model_free(m);
+}
+
+/* bf16 decoding: each decode step is exactly a step of "the model with its matrices
+ * rounded to bfloat16" (embeddings and norms are not rounded by the decode path, so the
+ * model is untied here); prompts are still prefilled with the fp32 weights. */
+static void round_bf16(float *w, size_t n) {
+    uint16_t buf[32];
+    for (size_t i = 0; i < n; i++) {
+        cpu_pack_panels_bf16(buf, &w[i], 1, 1);
+        w[i] = cpu_bf16_to_f32(buf[0]);
+    }
+}
+
+static void test_bf16_weights(void **s) {
+    (void)s;
+    gta_config c;
+    assert_int_equal(gta_bench_config("tiny", &c), GTA_OK);
+    c.vocab_size = 512;
+    c.tie_word_embeddings = 0;
+    gta_model *a = gta_model_init_random(&c, 7), *b = gta_model_init_random(&c, 7), *f32 = gta_model_init_random(&c, 7);
+    int d = c.hidden_size, ld = (c.num_heads + 2 * c.num_kv_heads) * c.head_dim, q = c.num_heads * c.head_dim,
+        f = c.intermediate_size, V = c.vocab_size;
+    for (int l = 0; l < c.num_layers; l++) {
+        round_bf16(b->layers[l].wqkv, (size_t)ld * d);
+        round_bf16(b->layers[l].wo, (size_t)d * q);
+        round_bf16(b->layers[l].wgu, (size_t)2 * f * d);
+        round_bf16(b->layers[l].wd, (size_t)d * f);
+    }
+    round_bf16(b->lm_head, (size_t)V * d);
+    gta_decode_pack(a, 1);
+    gta_decode_pack(b, 0);
+    gta_decode_pack(f32, 0);
+    enum { R = 3, STEPS = 12 };
+    gta_kv ka, kb, kf;
+    gta_kv_init(&ka, &c, R * 16);
+    gta_kv_init(&kb, &c, R * 16);
+    gta_kv_init(&kf, &c, R * 16);
+    float *la = malloc(sizeof(float) * R * V), *lb = malloc(sizeof(float) * R * V), *lf = malloc(sizeof(float) * R * V);
+    double worst = 0, moved = 0;
+    for (int j = 0; j < STEPS; j++) {
+        int tok[R], pos[R], slot[R];
+        gta_range rg[R];
+        for (int i = 0; i < R; i++) {
+            tok[i] = (i * 37 + j * 11) % V, pos[i] = j, slot[i] = i * 16 + j;
+            rg[i] = (gta_range){i * 16, j + 1};
+        }
+        assert_int_equal(gta_decode(a, &ka, R, tok, pos, slot, rg, 1, la), GTA_OK);
+        assert_int_equal(gta_decode(b, &kb, R, tok, pos, slot, rg, 1, lb), GTA_OK);
+        assert_int_equal(gta_decode(f32, &kf, R, tok, pos, slot, rg, 1, lf), GTA_OK);
+        worst = fmax(worst, tu_max_abs_diff(la, lb, (size_t)R * V, NULL));
+        moved = fmax(moved, tu_max_abs_diff(la, lf, (size_t)R * V, NULL));
+    }
+    /* the same products in the same order: equal up to rounding of the sums */
+    if (worst > 1e-5) fail_msg("bf16 decode differs from the rounded model's by %g", worst);
+    /* and the rounding is real (logits of size ~1 move by ~1e-3) */
+    if (!(moved > 1e-4 && moved < 0.1)) fail_msg("bf16 vs fp32 logits differ by %g", moved);
+    /* through the sampler: the flag reaches the decode path */
+    int prompts[2][5] = {{1, 2, 3, 4, 5}, {9, 8, 7}};
+    const int *pp[2] = {prompts[0], prompts[1]};
+    int pl[2] = {5, 3};
+    gta_sample_params p = greedy_params(16);
+    gta_sample_seq x[2], z[2];
+    p.bf16_weights = 1;
+    assert_int_equal(gta_sample(a, pp, pl, 2, 1, NULL, &p, x), GTA_OK);
+    p.bf16_weights = 0;
+    assert_int_equal(gta_sample(a, pp, pl, 2, 1, NULL, &p, z), GTA_OK);
+    double dlp = 0;
+    for (int i = 0; i < 2; i++) {
+        /* the first token comes from the (fp32) prefill: identical; later ones from decode */
+        assert_int_equal(x[i].ids[0], z[i].ids[0]);
+        assert_true(x[i].lp[0] == z[i].lp[0]);
+        for (int t = 1; t < x[i].n && t < z[i].n && x[i].ids[t - 1] == z[i].ids[t - 1]; t++)
+            dlp = fmax(dlp, fabs(x[i].lp[t] - z[i].lp[t]));
+    }
+    assert_true(dlp > 0 && dlp < 0.05);
+    /* the plan counts half the panel bytes */
+    gta_sample_plan p32, p16;
+    gta_sample_plan_make(&c, pl, 2, 1, 16, 0, 0, &p32);
+    gta_sample_plan_make(&c, pl, 2, 1, 16, 0, 1, &p16);
+    if (gta_decode_pack_bytes(&c, 0)) assert_true(p32.total - p16.total == gta_decode_pack_bytes(&c, 0) / 2);
+    gta_sample_seq_free(x, 2);
+    gta_sample_seq_free(z, 2);
+    gta_kv_free(&ka), gta_kv_free(&kb), gta_kv_free(&kf);
+    free(la), free(lb), free(lf);
+    gta_model_free(a), gta_model_free(b), gta_model_free(f32);
 }
 
 int main(void) {
@@ -280,7 +367,7 @@ int main(void) {
         cmocka_unit_test(test_greedy_fixtures),   cmocka_unit_test(test_greedy_batch_mixed),
         cmocka_unit_test(test_streams_reproducible), cmocka_unit_test(test_chi_square),
         cmocka_unit_test(test_filters_exact),     cmocka_unit_test(test_stop_string_and_eos),
-        cmocka_unit_test(test_memory_plan),
+        cmocka_unit_test(test_memory_plan),       cmocka_unit_test(test_bf16_weights),
     };
     return cmocka_run_group_tests_name("sampler", tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #define GTA_BACKEND_CPU_OPS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* y[n,out] = x[n,in] W[out,in]^T (+ b) ; beta 0 overwrites y, 1 accumulates */
 void cpu_linear(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta);
@@ -20,6 +21,15 @@ size_t cpu_panel_floats(int out, int in);
 void cpu_pack_panels(float *dst, const float *w, int out, int in);
 void cpu_linear_panels(float *y, const float *x, const float *panels, const float *b, int n, int in, int out,
                        float beta);
+/* The same panels with the weights rounded to bfloat16 (nearest even), two input columns
+ * interleaved per 32-bit lane: half the bytes to stream per decode step. The products and
+ * sums are fp32; the result equals cpu_linear with W rounded to bf16 (up to summation
+ * order). cpu_panel_bf16_elems counts uint16 elements. */
+size_t cpu_panel_bf16_elems(int out, int in);
+void cpu_pack_panels_bf16(uint16_t *dst, const float *w, int out, int in);
+void cpu_linear_panels_bf16(float *y, const float *x, const uint16_t *panels, const float *b, int n, int in, int out,
+                            float beta);
+float cpu_bf16_to_f32(uint16_t h);
 /* dx[n,in] (+)= dy[n,out] W[out,in] */
 void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, int out, float beta);
 /* dW[out,in] += dy^T x ; db[out] += column sums of dy (db may be NULL) */

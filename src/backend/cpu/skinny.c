@@ -3,6 +3,7 @@
  * BLAS packs (copies) the whole weight matrix on every call, which costs more than the
  * product itself when n is 16. */
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_ops.h"
@@ -229,6 +230,124 @@ void cpu_linear_panels(float *y, const float *x, const float *panels, const floa
                              (__mmask16)((1u << no) - 1));
             else
                 panel_tile_plain(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, pn, in, no);
+        }
+    }
+}
+
+/* ---- bf16 panels: the same layout at half the bytes (opt-in, for rollouts) ----
+ * Decoding streams every weight once per step, so it runs at memory speed: panels of
+ * bfloat16 weights (rounded to nearest even) halve the bytes. Two k steps are interleaved
+ * per 32-bit lane ([in/2][16][2], in padded to even), so one 64-byte load carries two
+ * weight columns; a shift and a mask turn them into fp32 exactly, and the products and
+ * sums stay fp32. Only the weights are rounded: the activations are not. */
+
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return (uint16_t)((u >> 16) | ((u & 0xffffu) ? 0x40u : 0u)); /* inf, nan */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+size_t cpu_panel_bf16_elems(int out, int in) { return (size_t)((out + PW - 1) / PW) * PW * (size_t)((in + 1) & ~1); }
+
+void cpu_pack_panels_bf16(uint16_t *dst, const float *w, int out, int in) {
+    int np = (out + PW - 1) / PW, in2 = (in + 1) & ~1;
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < np; p++) {
+        uint16_t *pd = dst + (size_t)p * PW * in2;
+        int no = out - p * PW < PW ? out - p * PW : PW;
+        const float *w0 = w + (size_t)p * PW * in;
+        for (int k = 0; k < in2; k++) {
+            uint16_t *col = pd + (size_t)(k >> 1) * 2 * PW + (k & 1);
+            for (int j = 0; j < PW; j++) col[2 * j] = (j < no && k < in) ? f32_to_bf16(w0[(size_t)j * in + k]) : 0;
+        }
+    }
+}
+
+float cpu_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void panel_tile_bf16(float *y, int ldy, const float *x,
+                                                                                   int ldx, const uint16_t *pn,
+                                                                                   int in, __mmask16 mo, const int NB) {
+    __m512 acc[16];
+    for (int b = 0; b < NB; b++) acc[b] = _mm512_setzero_ps();
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    int k = 0;
+    for (; k + 1 < in; k += 2) {
+        _mm_prefetch((const char *)(pn + (size_t)(k + 256) * PW), _MM_HINT_T0);
+        __m512i v = _mm512_loadu_si512((const void *)(pn + (size_t)k * PW));
+        __m512 w0 = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), w1 = _mm512_castsi512_ps(_mm512_and_si512(v, hi));
+        for (int b = 0; b < NB; b++) {
+            acc[b] = _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)b * ldx + k]), w0, acc[b]);
+            acc[b] = _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)b * ldx + k + 1]), w1, acc[b]);
+        }
+    }
+    if (k < in) { /* odd in: the last pair's second column is zero padding */
+        __m512i v = _mm512_loadu_si512((const void *)(pn + (size_t)k * PW));
+        __m512 w0 = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+        for (int b = 0; b < NB; b++) acc[b] = _mm512_fmadd_ps(_mm512_set1_ps(x[(size_t)b * ldx + k]), w0, acc[b]);
+    }
+    for (int b = 0; b < NB; b++) {
+        float *yr = y + (size_t)b * ldy;
+        _mm512_mask_storeu_ps(yr, mo, _mm512_add_ps(_mm512_maskz_loadu_ps(mo, yr), acc[b]));
+    }
+}
+
+__attribute__((target("avx512f"))) static void panel_tile_bf16_n(float *y, int ldy, const float *x, int ldx, int nb,
+                                                               const uint16_t *pn, int in, __mmask16 mo) {
+    switch (nb) {
+#define CASE(k)                                                                                                        \
+    case k:                                                                                                            \
+        panel_tile_bf16(y, ldy, x, ldx, pn, in, mo, k);                                                                \
+        break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15)
+    default:
+        panel_tile_bf16(y, ldy, x, ldx, pn, in, mo, 16);
+        break;
+#undef CASE
+    }
+}
+
+static void panel_tile_bf16_plain(float *y, int ldy, const float *x, int ldx, int nb, const uint16_t *pn, int in,
+                                  int no) {
+    for (int b = 0; b < nb; b++) {
+        float acc[PW] = {0};
+        for (int k = 0; k < in; k++) {
+            float xv = x[(size_t)b * ldx + k];
+            const uint16_t *col = pn + (size_t)(k >> 1) * 2 * PW + (k & 1);
+            for (int j = 0; j < PW; j++) acc[j] += xv * cpu_bf16_to_f32(col[2 * j]);
+        }
+        for (int j = 0; j < no; j++) y[(size_t)b * ldy + j] += acc[j];
+    }
+}
+
+void cpu_linear_panels_bf16(float *y, const float *x, const uint16_t *panels, const float *bias, int n, int in,
+                            int out, float beta) {
+    static int wide = -1;
+    if (wide < 0) wide = __builtin_cpu_supports("avx512f");
+    int np = (out + PW - 1) / PW, in2 = (in + 1) & ~1;
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < np; p++) {
+        int o0 = p * PW, no = out - o0 < PW ? out - o0 : PW;
+        for (int t = 0; t < n; t++) {
+            float *yr = y + (size_t)t * out + o0;
+            for (int a = 0; a < no; a++) yr[a] = (beta != 0.0f ? yr[a] : 0.0f) + (bias ? bias[o0 + a] : 0.0f);
+        }
+        const uint16_t *pn = panels + (size_t)p * PW * in2;
+        for (int b0 = 0; b0 < n; b0 += 16) {
+            int nb = n - b0 < 16 ? n - b0 : 16;
+            if (wide)
+                panel_tile_bf16_n(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, pn, in,
+                                  (__mmask16)((1u << no) - 1));
+            else
+                panel_tile_bf16_plain(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, pn, in, no);
         }
     }
 }
