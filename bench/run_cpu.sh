@@ -29,6 +29,7 @@ for rep in 1 2; do
     echo "{\"who\":\"torch\",\"rep\":$rep,\"result\":$(torch --configs $cfg --what train)}" >>"$OUT"
     note "sample $cfg (rep $rep)"
     echo "{\"who\":\"gta\",\"rep\":$rep,\"result\":$(gta bench --what generate --config $cfg --runs $RUNS)}" >>"$OUT"
+    echo "{\"who\":\"gta\",\"rep\":$rep,\"result\":$(gta bench --what generate --config $cfg --runs $RUNS --weights bf16)}" >>"$OUT"
     echo "{\"who\":\"torch\",\"rep\":$rep,\"result\":$(torch --configs $cfg --what sample)}" >>"$OUT"
   done
 done

@@ -17,9 +17,10 @@ def med(xs):
 print("| config | what | gta tok/s | PyTorch tok/s | ratio | gta % of peak | PyTorch % of peak | gta RSS MiB | PyTorch RSS MiB |")
 print("|---|---|---|---|---|---|---|---|---|")
 for cfg in ("tiny", "small", "q05-4L"):
-    for what in ("train", "generate"):
+    for what, weights in (("train", "fp32"), ("generate", "fp32"), ("generate", "bf16")):
         g = [r["result"] for r in rows if r["who"] == "gta" and r["result"].get("what") == what
-             and r["result"].get("config") == cfg and "prefix_sharing" not in r["result"]]
+             and r["result"].get("config") == cfg and "prefix_sharing" not in r["result"]
+             and r["result"].get("weights", "fp32") == weights]
         t = [r["result"] for r in rows if r["who"] == "torch" and cfg in r["result"].get("results", {})
              and (TORCH_TRAIN_KEY if what == "train" else "sample_B16_P64_N64") in r["result"]["results"][cfg]]
         if not g or not t:
@@ -36,7 +37,8 @@ for cfg in ("tiny", "small", "q05-4L"):
             gp = tp = "–"
         grss = med([x["peak_rss_mib"] for x in g])
         trss = med([x.get("peak_rss_mib", float("nan")) for x in t])
-        print(f"| {cfg} | {what} | {gt:,.0f} | {tt:,.0f} | {gt / tt:.2f}× | {gp} | {tp} | {grss:,.0f} | {trss:,.0f} |")
+        label = what if weights == "fp32" else f"{what}, bf16 weights"
+        print(f"| {cfg} | {label} | {gt:,.0f} | {tt:,.0f} | {gt / tt:.2f}× | {gp} | {tp} | {grss:,.0f} | {trss:,.0f} |")
 
 for r in rows:
     x = r["result"]

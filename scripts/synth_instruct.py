@@ -45,6 +45,12 @@ LEXNAMES = {4: "act", 5: "animal", 6: "artifact", 7: "attribute", 8: "body", 9: 
             20: "plant", 21: "possession", 22: "process", 23: "quantity", 25: "shape", 26: "state", 27: "substance",
             28: "time"}
 GLOSSES = {}  # category -> [(word, gloss)]
+LEMMAS = []  # (lemma, gloss) of nouns, for tasks whose labels are any English words
+# never a label here: the labels of the four datasets (the study must not teach them)
+EXCLUDE = {"very negative", "negative", "neutral", "positive", "very positive", "sadness", "joy", "love", "anger",
+           "fear", "surprise", "alarm", "audio", "calendar", "cooking", "datetime", "email", "general", "iot",
+           "lists", "music", "news", "play", "qa", "recommendation", "social", "takeaway", "transport", "weather",
+           "tech", "business", "sport", "entertainment", "politics"}
 
 
 def load_wordnet(d):
@@ -58,16 +64,18 @@ def load_wordnet(d):
             head, gloss = line.split("|", 1)
             fields = head.split()
             cat = LEXNAMES.get(int(fields[1]))
-            if cat is None:
-                continue
+            word = fields[4].replace("_", " ")
             gloss = gloss.strip().split(";")[0].strip()
-            if 12 <= len(gloss) <= 160:
-                GLOSSES.setdefault(cat, []).append((fields[4].replace("_", " "), gloss))
+            if cat is None or not 12 <= len(gloss) <= 160 or word.lower() in EXCLUDE or word.lower() != word:
+                continue
+            GLOSSES.setdefault(cat, []).append((word, gloss))
+            if word.replace(" ", "").isalpha() and len(word) <= 20:
+                LEMMAS.append((word, gloss))
 
 
 def temperature(r):
     labels = ["very cold", "cold", "mild", "warm", "very hot"]
-    t = r.randrange(-25, 45)
+    t = r.randrange(-10, 41)
     gold = labels[0 if t < 0 else 1 if t <= 10 else 2 if t <= 20 else 3 if t <= 30 else 4]
     text = r.choice([f"It was {t} degrees outside.", f"The thermometer showed {t} degrees.",
                      f"By noon the air was at {t} degrees."])
@@ -84,11 +92,45 @@ def gloss_task(r):
     return labels, text, gold, why
 
 
+def word_labels(r, k):
+    seen, out = set(), []
+    while len(out) < k:
+        w, g = r.choice(LEMMAS)
+        if w not in seen:
+            seen.add(w)
+            out.append((w, g))
+    return out
+
+
+def define_task(r):
+    """which of the words offered does the text define"""
+    pairs = word_labels(r, r.randrange(3, 9))
+    gold, gloss = r.choice(pairs)
+    labels = [w for w, _ in pairs]
+    text = r.choice([gloss, f"{gloss[0].upper()}{gloss[1:]}.", f"A word for {gloss}."])
+    return labels, text, gold, f"The text is a definition of {gold}, so the answer is {gold}."
+
+
+def mention_task(r):
+    """the text names one of the words offered: copy it"""
+    pairs = word_labels(r, r.randrange(2, 10))
+    gold = r.choice(pairs)[0]
+    labels = [w for w, _ in pairs]
+    text = r.choice([f"They talked about the {gold} all evening.", f"Her note only said: {gold}.",
+                     f"The report was mostly about the {gold}.", f"Nobody expected the {gold} to matter so much.",
+                     f"I keep thinking about that {gold}."])
+    return labels, text, gold, f"The text mentions {gold}, which is one of the labels, so the answer is {gold}."
+
+
 def task(r):
     k = r.randrange(20)
-    if GLOSSES and k < 8:
+    if GLOSSES and k < 5:
         return gloss_task(r)
-    if k < 10:
+    if LEMMAS and k < 8:
+        return define_task(r)
+    if LEMMAS and k < 13:
+        return mention_task(r)
+    if k < 15:
         return temperature(r)
     k = r.randrange(6)
     if k >= 4:
@@ -129,7 +171,7 @@ def task(r):
 
 def doc(r):
     labels, text, gold, why = task(r)
-    if r.random() < 0.5:
+    if r.random() < 0.5 or LEMMAS:
         r.shuffle(labels)
     fmt = r.choices(["gta", "grpo", "sft"], weights=[3, 1, 1])[0]
     user = f"Labels: {', '.join(labels)}. Answer as {FORMATS[fmt]}.\nText: {text}"

@@ -81,7 +81,8 @@ n = 0
 for line in open(f"{out}/base/synth.jsonl"):
     t = json.loads(line)["text"]
     offered = re.search(r"Labels: (.*?)\. Answer as", t).group(1).split(", ")
-    gold = re.search(r"<answer>(.*?)</answer>", t).group(1)
+    gold = re.search(r"<answer>(.*?)</answer>", t.split("<|im_start|>assistant\n")[1]).group(1)
+    assert gold in offered, t
     assert not ({o.lower() for o in offered} | {gold.lower()}) & labels, t
     n += 1
 assert n > 0
