@@ -10,13 +10,13 @@
 #      (OUT/pretrained);
 #   4. a short instruction stage (gta pretrain --init) on the synthetic documents alone,
 #      the way an instruct checkpoint is made from its base (OUT/model, the base to use).
-# usage: scripts/make_base.sh [OUT=runs/base] [STEPS=800] [INSTRUCT_STEPS=300]
+# usage: scripts/make_base.sh [OUT=runs/base] [STEPS=800] [INSTRUCT_STEPS=600]
 #   VOCAB=8192 (tokenizer size), SYNTH_N=40000 (synthetic instruction documents)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/base}
 STEPS=${2:-800}
-INSTRUCT_STEPS=${3:-300}
+INSTRUCT_STEPS=${3:-600}
 VOCAB=${VOCAB:-8192}
 SYNTH_N=${SYNTH_N:-40000}
 SHARED=${GTA_SHARED:-../shared}

@@ -3,8 +3,10 @@
 completion formats gta trains with, on toy tasks unrelated to the four datasets
 (colours, parity of numbers, kinds of things, days of the week, temperatures with two-word
 labels, code words whose label set exists only in the prompt, so that the answer has to come
-from the list given, and -- the largest share -- the WordNet category of a dictionary gloss,
-a text-classification task on real English with a few to a dozen labels).
+from the list given, the WordNet category of a dictionary gloss, and -- the largest share --
+tasks whose labels are any of WordNet's nouns, so that a label can only be copied from the
+list offered: which word a gloss defines, which word a sentence mentions, which word a
+letter cue points to).
 
 No label of the four datasets is used (tests/cli/study.sh checks it); WordNet categories that
 come close to them (feeling, motive) are left out.
@@ -122,15 +124,30 @@ def mention_task(r):
     return labels, text, gold, f"The text mentions {gold}, which is one of the labels, so the answer is {gold}."
 
 
+def letter_task(r):
+    """the answer is named only by a cue to the list: it has to be copied from the labels"""
+    while True:
+        pairs = word_labels(r, r.randrange(2, 8))
+        labels = [w for w, _ in pairs]
+        if len({w[0] for w in labels}) == len(labels):
+            break
+    gold = r.choice(labels)
+    text = r.choice([f"The right label starts with the letter {gold[0]}.",
+                     f"Pick the label that begins with {gold[0]}.", f"It is the one whose first letter is {gold[0]}."])
+    return labels, text, gold, f"Only {gold} begins with {gold[0]}, so the answer is {gold}."
+
+
 def task(r):
     k = r.randrange(20)
-    if GLOSSES and k < 5:
+    if GLOSSES and k < 2:
         return gloss_task(r)
-    if LEMMAS and k < 8:
+    if LEMMAS and k < 7:
         return define_task(r)
-    if LEMMAS and k < 13:
+    if LEMMAS and k < 11:
         return mention_task(r)
-    if k < 15:
+    if LEMMAS and k < 14:
+        return letter_task(r)
+    if k < 16:
         return temperature(r)
     k = r.randrange(6)
     if k >= 4:

@@ -64,8 +64,44 @@ int gta_sample_token(const float *logits, int V, const gta_sample_params *p, dou
         return best;
     }
     float inv_t = (float)(1.0 / p->temperature);
-    for (int j = 0; j < V; j++) z[j] = logits[j] * inv_t;
-    float mx = vec_max(z, V);
+    const float *zs = logits;
+    if (inv_t != 1.0f) {
+        for (int j = 0; j < V; j++) z[j] = logits[j] * inv_t;
+        zs = z;
+    }
+    float mx = vec_max(zs, V);
+    if (!(p->top_k > 0 && p->top_k < V) && !(p->top_p < 1.0 && p->top_p > 0) && !(p->min_p > 0)) {
+        /* no filter (the rollout default): draw from the unnormalized weights exp(z - max)
+         * directly, finding the block where the running sum passes u * total from block
+         * sums, then the token inside it */
+        double total = vec_exp_scale(prob, zs, V, mx, 1.0f), target = u * total, acc = 0;
+        enum { BLK = 256 };
+        int pick = -1, last = -1;
+        for (int b0 = 0; b0 < V && pick < 0; b0 += BLK) {
+            int b1 = b0 + BLK < V ? b0 + BLK : V;
+            float bs = 0;
+            for (int j = b0; j < b1; j++) bs += prob[j];
+            if (bs > 0) last = b0;
+            if (acc + bs <= target) {
+                acc += bs;
+                continue;
+            }
+            for (int j = b0; j < b1; j++) {
+                if (prob[j] <= 0) continue;
+                acc += prob[j];
+                if (acc > target) {
+                    pick = j;
+                    break;
+                }
+            }
+        }
+        if (pick < 0) /* u * total rounding at the very top: the last token with weight */
+            for (int j = V - 1; j >= (last > 0 ? last : 0) && pick < 0; j--)
+                if (prob[j] > 0) pick = j;
+        *lp = (float)log(prob[pick] / total);
+        return pick;
+    }
+    if (zs != z) memcpy(z, logits, sizeof(float) * (size_t)V);
     if (p->top_k > 0 && p->top_k < V) {
         float thr = kth_largest(z, V, p->top_k, prob);
         for (int j = 0; j < V; j++)

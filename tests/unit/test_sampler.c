@@ -167,6 +167,41 @@ static void test_chi_square(void **s) {
     assert_true(chi_wrong > 31.264);
 }
 
+/* T = 1 without filters over a vocabulary of several blocks (the rollout default takes a
+ * path of its own): chi-square with df 999, critical value 1142.8 at 0.001 (Wilson-Hilferty),
+ * and each draw's log-prob equal to the log-softmax of its token. */
+static void test_chi_square_t1(void **s) {
+    (void)s;
+    enum { V = 1000, N = 200000 };
+    float *logits = malloc(sizeof(float) * V), *work = malloc(sizeof(float) * 3 * V), lp;
+    for (int j = 0; j < V; j++) logits[j] = (float)(2.0 * gta_rng_uniform(5, 0, (uint64_t)j) - 1.0);
+    double mx = -1e30, z = 0;
+    for (int j = 0; j < V; j++) mx = fmax(mx, logits[j]);
+    for (int j = 0; j < V; j++) z += exp(logits[j] - mx);
+    gta_sample_params p = greedy_params(1);
+    p.temperature = 1.0;
+    long *count = calloc(V, sizeof(long));
+    double worst_lp = 0;
+    for (int i = 0; i < N; i++) {
+        int t = gta_sample_token(logits, V, &p, gta_rng_uniform(98, 0, (uint64_t)i), work, &lp);
+        count[t]++;
+        worst_lp = fmax(worst_lp, fabs(lp - (logits[t] - mx - log(z))));
+    }
+    double chi = 0;
+    for (int j = 0; j < V; j++) {
+        double e = N * exp(logits[j] - mx) / z;
+        chi += (count[j] - e) * (count[j] - e) / e;
+    }
+    printf("  chi-square %.1f (df 999, critical 1142.8 at 0.001), log-prob error %.2g\n", chi, worst_lp);
+    assert_true(chi < 1142.8);
+    assert_true(worst_lp < 1e-5);
+    /* the test has power: the same counts reject a uniform distribution */
+    double chi_u = 0;
+    for (int j = 0; j < V; j++) chi_u += (count[j] - (double)N / V) * (count[j] - (double)N / V) / ((double)N / V);
+    assert_true(chi_u > 1142.8);
+    free(logits), free(work), free(count);
+}
+
 /* the support of the filtered distribution, by sweeping u over [0, 1) */
 static void support(const float *logits, int V, const gta_sample_params *p, int *kept, float *lps) {
     float work[64], lp;
@@ -365,7 +400,7 @@ static void test_bf16_weights(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greedy_fixtures),   cmocka_unit_test(test_greedy_batch_mixed),
-        cmocka_unit_test(test_streams_reproducible), cmocka_unit_test(test_chi_square),
+        cmocka_unit_test(test_streams_reproducible), cmocka_unit_test(test_chi_square), cmocka_unit_test(test_chi_square_t1),
         cmocka_unit_test(test_filters_exact),     cmocka_unit_test(test_stop_string_and_eos),
         cmocka_unit_test(test_memory_plan),       cmocka_unit_test(test_bf16_weights),
     };
