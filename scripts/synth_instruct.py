@@ -191,7 +191,8 @@ def doc(r):
     if r.random() < 0.5 or LEMMAS:
         r.shuffle(labels)
     fmt = r.choices(["gta", "grpo", "sft"], weights=[3, 1, 1])[0]
-    user = f"Labels: {', '.join(labels)}. Answer as {FORMATS[fmt]}.\nText: {text}"
+    # the layout of gta's compact prompt: one label a line (src/train/prompt.c)
+    user = "Labels:\n" + "".join(l + "\n" for l in labels) + f"Answer as {FORMATS[fmt]}.\nText: {text}"
     if fmt == "sft":
         out = f"<answer>{gold}</answer>"
     elif fmt == "grpo":

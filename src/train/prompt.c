@@ -56,12 +56,12 @@ char *gta_prompt_user_message(const gta_prompt_opts *o, const gta_labels *labels
                               size_t len) {
     sbuf b = {0};
     if (o->compact) {
-        sb_str(&b, "Labels: ");
+        sb_str(&b, "Labels:\n");
         for (size_t i = 0; i < labels->n; i++) {
-            if (i) sb_str(&b, ", ");
             sb_str(&b, labels->names[i]);
+            sb_str(&b, "\n");
         }
-        sb_str(&b, ". Answer as ");
+        sb_str(&b, "Answer as ");
         sb_str(&b, compact_format(o->format));
         sb_str(&b, ".\nText: ");
         sb_put(&b, input, len);

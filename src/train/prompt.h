@@ -53,8 +53,12 @@ typedef struct {
     const char *system;      /* NULL: no system message */
     const char *task;        /* NULL: "Classify the text below into exactly one of these labels:" */
     const char *date_string; /* NULL: "26 Jul 2024" (Llama 3.2 template) */
-    int compact;             /* one-line instructions for small models with short contexts:
-                                "Labels: a, b, c. Answer as <answer>label</answer>.\nText: ..." */
+    int compact;             /* short instructions for small models with short contexts:
+                                "Labels:\na\nb c\nAnswer as <answer>label</answer>.\nText: ..."
+                                Each label starts a line, as in the answer after <answer>, so a
+                                byte-level BPE gives it the same tokens in both places (after
+                                ", " it would get its space-prefixed tokens instead): a small
+                                model can copy it. */
 } gta_prompt_opts;
 
 typedef struct {

@@ -80,7 +80,7 @@ for ds in ("sst5", "massive_scenario", "emotion", "bbc_news"):
 n = 0
 for line in open(f"{out}/base/synth.jsonl"):
     t = json.loads(line)["text"]
-    offered = re.search(r"Labels: (.*?)\. Answer as", t).group(1).split(", ")
+    offered = re.search(r"Labels:\n(.*?)\nAnswer as", t, re.S).group(1).split("\n")
     gold = re.search(r"<answer>(.*?)</answer>", t.split("<|im_start|>assistant\n")[1]).group(1)
     assert gold in offered, t
     assert not ({o.lower() for o in offered} | {gold.lower()}) & labels, t

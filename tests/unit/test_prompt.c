@@ -305,7 +305,7 @@ static void test_user_message(void **state) {
     gta_labels_free(&l);
 }
 
-/* the compact style: one line of instructions, exactly as documented in prompt.h */
+/* the compact style: short instructions, exactly as documented in prompt.h */
 static void test_compact(void **state) {
     (void)state;
     const char *names[] = {"tech", "very negative"};
@@ -313,7 +313,7 @@ static void test_compact(void **state) {
     assert_int_equal(gta_labels_from(names, 2, "t", &l), GTA_OK);
     gta_prompt_opts o = {GTA_FORMAT_GTA, 0, NULL, NULL, NULL, 1};
     char *m = gta_prompt_user_message(&o, &l, "chips xyz", 5);
-    assert_string_equal(m, "Labels: tech, very negative. Answer as "
+    assert_string_equal(m, "Labels:\ntech\nvery negative\nAnswer as "
                            "<guess>label</guess><think>reasoning</think><answer>label</answer>.\nText: chips");
     free(m);
     /* with the stories260K tokenizer (no chat template) it is far shorter than the full one */
@@ -325,7 +325,7 @@ static void test_compact(void **state) {
     o.compact = 0;
     assert_int_equal(gta_prompt_build(tok, &o, &l, "the cat sat", 11, &pf), GTA_OK);
     assert_true(pc.ids.n * 3 < pf.ids.n);
-    assert_non_null(strstr(pc.text, "User: Labels: tech"));
+    assert_non_null(strstr(pc.text, "User: Labels:\ntech\n"));
     gta_prompt_free(&pc);
     gta_prompt_free(&pf);
     gta_tokenizer_free(tok);
