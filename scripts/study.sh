@@ -97,7 +97,10 @@ tasks+=("gta-long sst5 gta gta $LONG_EPOCHS ${long[*]}" "grpo-long sst5 grpo grp
 for ds in "${DATASETS[@]}"; do tasks+=("gta $ds gta gta $EPOCHS" "grpo $ds grpo grpo $EPOCHS"); done
 tasks+=("gta-rl sst5 gta-rl gta $EPOCHS")
 for ds in "${DATASETS[@]}"; do
-  tasks+=("sft $ds sft sft $EPOCHS" "base $ds base sft 0" "base-gta $ds base gta 0")
+  # SFT at equal data (EPOCHS passes) and at equal optimizer steps (the RL methods take
+  # NUM_ITER steps per batch of prompts, so NUM_ITER times the passes)
+  tasks+=("sft $ds sft sft $EPOCHS" "sft-steps $ds sft sft $((EPOCHS * NUM_ITER))")
+  tasks+=("base $ds base sft 0" "base-gta $ds base gta 0")
 done
 
 run_one() {

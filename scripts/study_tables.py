@@ -99,10 +99,12 @@ def main():
     out = sys.argv[1]
     print("## Table 2: accuracy and weighted F1 (%) on the test subsets\n")
     rows = [(NAMES[d], d) for d in DATASETS]
-    print(table(out, rows, ["base", "base-gta", "sft", "grpo", "gta"],
-                ["Base", "Base (GTA prompt)", "SFT", "GRPO", "GTA"]))
+    print(table(out, rows, ["base", "base-gta", "sft", "sft-steps", "grpo", "gta"],
+                ["Base", "Base (GTA prompt)", "SFT", "SFT (same steps)", "GRPO", "GTA"]))
+    print("SFT: the same examples for the same epochs as the RL methods (the paper's protocol); "
+          "SFT (same steps): as many optimizer steps as the RL methods, who take 4 per batch.\n")
     print("Sources (`gta eval --out`):\n")
-    print(sources(out, [(d, n) for d in DATASETS for n in ("base", "base-gta", "sft", "grpo", "gta")]))
+    print(sources(out, [(d, n) for d in DATASETS for n in ("base", "base-gta", "sft", "sft-steps", "grpo", "gta")]))
 
     print("## Table 3: the supervised guess (SST-5, accuracy and weighted F1 %)\n")
     s = "| Metric | GRPO | GTA (RL) | GTA (SFT+RL) |\n|---|---|---|---|\n"
@@ -165,7 +167,7 @@ def main():
     print("## Wall time of each run\n")
     print("| Dataset | Run | optimizer steps | training seconds | eval seconds |\n|---|---|---|---|---|")
     for ds in DATASETS:
-        for name in ("sft", "grpo", "gta", "gta-rl", "grpo-long", "gta-long"):
+        for name in ("sft", "sft-steps", "grpo", "gta", "gta-rl", "grpo-long", "gta-long"):
             m = lines(os.path.join(out, "runs", ds, name, "metrics.jsonl"))
             e = load(os.path.join(out, "runs", ds, name, "eval.json"))
             if not m:

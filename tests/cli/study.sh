@@ -16,7 +16,7 @@ fi
 
 missing=""
 for ds in "${DATASETS[@]}"; do
-  for r in base base-gta sft grpo gta; do [ -f "$out/runs/$ds/$r/eval.json" ] || missing+=" $ds/$r"; done
+  for r in base base-gta sft sft-steps grpo gta; do [ -f "$out/runs/$ds/$r/eval.json" ] || missing+=" $ds/$r"; done
 done
 for r in gta-rl grpo-long gta-long; do [ -f "$out/runs/sst5/$r/eval.json" ] || missing+=" sst5/$r"; done
 [ -z "$missing" ] && ok "every run has its eval.json" || bad "every run has its eval.json" "missing:$missing"
@@ -61,7 +61,8 @@ for ds, name in names.items():
         row = re.search(rf"^\| {re.escape(name)} \| {metric} \| (.*) \|$", md, re.M)
         assert row, (name, metric)
         cells = [c.strip().strip("*") for c in row.group(1).split("|")]
-        for c, r in zip(cells, ("base", "base-gta", "sft", "grpo", "gta")):
+        assert len(cells) == 6, cells
+        for c, r in zip(cells, ("base", "base-gta", "sft", "sft-steps", "grpo", "gta")):
             v = json.load(open(f"{out}/runs/{ds}/{r}/eval.json"))[key]
             assert c == f"{100 * v:.2f}", (name, metric, r, c, v)
 PY
