@@ -67,10 +67,11 @@ def sources(out, pairs):
     for ds, name in pairs:
         p = os.path.join(out, "runs", ds, name, "eval.json")
         e = load(p)
+        shown = os.path.relpath(p)
         if e is None:
-            s += f"- `{p}`: missing\n"
+            s += f"- `{shown}`: missing\n"
         else:
-            s += (f"- `{p}`: n = {e['n']}, accuracy {pct(e['accuracy'])}, weighted F1 "
+            s += (f"- `{shown}`: n = {e['n']}, accuracy {pct(e['accuracy'])}, weighted F1 "
                   f"{pct(e['f1_weighted'])}, format ok {pct(e.get('format_ok_rate'))}\n")
     return s
 
@@ -101,6 +102,18 @@ def main():
     rows = [(NAMES[d], d) for d in DATASETS]
     print(table(out, rows, ["base", "base-gta", "sft", "sft-steps", "grpo", "gta"],
                 ["Base", "Base (GTA prompt)", "SFT", "SFT (same steps)", "GRPO", "GTA"]))
+    maj = []
+    for d in DATASETS:
+        try:
+            with open(os.path.join(out, "data", d, "test.jsonl")) as f:
+                labels = [json.loads(l)["label"] for l in f if l.strip()]
+        except (OSError, ValueError, KeyError):
+            continue
+        top = max(set(labels), key=labels.count)
+        share = labels.count(top) / len(labels)
+        maj.append(f"{NAMES[d]} {pct(share)} ({top}; weighted F1 {pct(share * 2 * share / (1 + share))})")
+    if maj:
+        print("Always answering the majority class of the test subset scores: " + ", ".join(maj) + ".\n")
     print("SFT: the same examples for the same epochs as the RL methods (the paper's protocol); "
           "SFT (same steps): as many optimizer steps as the RL methods, who take 4 per batch.\n")
     print("Sources (`gta eval --out`):\n")

@@ -21,6 +21,9 @@ usage: scripts/synth_instruct.py --n 20000 --seed 0 [--wordnet /usr/share/wordne
 (stdlib only; without WordNet's data.noun the gloss task is skipped)"""
 import argparse, json, os, random, sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wordnet_text import synsets  # noqa: E402
+
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange"]
 THINGS = ["car", "door", "ball", "cup", "hat", "kite", "chair", "lamp", "box", "bike"]
 PLACES = ["table", "shelf", "floor", "roof", "desk", "bench"]
@@ -59,20 +62,15 @@ def load_wordnet(d):
     path = os.path.join(d, "data.noun")
     if not os.path.isfile(path):
         return
-    with open(path, encoding="latin-1") as f:
-        for line in f:
-            if line.startswith("  ") or "|" not in line:
-                continue
-            head, gloss = line.split("|", 1)
-            fields = head.split()
-            cat = LEXNAMES.get(int(fields[1]))
-            word = fields[4].replace("_", " ")
-            gloss = gloss.strip().split(";")[0].strip()
-            if cat is None or not 12 <= len(gloss) <= 160 or word.lower() in EXCLUDE or word.lower() != word:
-                continue
-            GLOSSES.setdefault(cat, []).append((word, gloss))
-            if word.replace(" ", "").isalpha() and len(word) <= 20:
-                LEMMAS.append((word, gloss))
+    for lex, words, gloss in synsets(path):
+        cat = LEXNAMES.get(lex)
+        word = words[0]
+        gloss = gloss.split(";")[0].strip()
+        if cat is None or not 12 <= len(gloss) <= 160 or word.lower() in EXCLUDE or word.lower() != word:
+            continue
+        GLOSSES.setdefault(cat, []).append((word, gloss))
+        if word.replace(" ", "").isalpha() and len(word) <= 20:
+            LEMMAS.append((word, gloss))
 
 
 def temperature(r):

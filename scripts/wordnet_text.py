@@ -9,6 +9,7 @@ import sys
 
 
 def synsets(path):
+    """(lexicographer file number, words, gloss) of each synset of a WordNet data file"""
     with open(path, encoding="latin-1") as f:
         for line in f:
             if line.startswith("  ") or "|" not in line:
@@ -19,14 +20,14 @@ def synsets(path):
             words = [fields[4 + 2 * i].replace("_", " ") for i in range(nwords)]
             # adjective markers such as "(a)" / "(p)" are not text
             words = [w.split("(")[0] for w in words]
-            yield words, gloss.strip()
+            yield int(fields[1]), words, gloss.strip()
 
 
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "/usr/share/wordnet"
     n = 0
     for pos in ("noun", "verb", "adj", "adv"):
-        for words, gloss in synsets(f"{d}/data.{pos}"):
+        for _, words, gloss in synsets(f"{d}/data.{pos}"):
             print(json.dumps({"text": f"{', '.join(dict.fromkeys(words))}: {gloss}"}))
             n += 1
     if n == 0:

@@ -57,6 +57,21 @@ for l in open(sys.argv[1]):
     if [k for k in need if k not in d]: sys.exit(1)
 PY
 
+# bf16 rollouts: the setting is recorded and resumes exactly like the fp32 default; a bad
+# value is a clear error before any work
+"$G" train --method gta "${common[@]}" --out "$tmp/h1" --steps 4 --save-steps 0 --rollout-weights bf16 2>"$tmp/h.err" \
+  && ok || { bad "bf16 rollouts: run failed"; cat "$tmp/h.err"; }
+python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["rollout_weights"] != "bf16")' "$tmp/h1/config.json" \
+  && ok || bad "bf16 rollouts: config.json lacks rollout_weights bf16"
+"$G" train --method gta "${common[@]}" --out "$tmp/h2" --steps 4 --save-steps 0 --rollout-weights bf16 --stop-at-step 2 \
+  2>"$tmp/h.err" && "$G" train --out "$tmp/h2" --model "$M" --data "$D" --resume 2>>"$tmp/h.err" && ok \
+  || { bad "bf16 rollouts: stop + resume failed"; cat "$tmp/h.err"; }
+cmp -s "$tmp/h1/final/model.safetensors" "$tmp/h2/final/model.safetensors" && ok \
+  || bad "bf16 rollouts: resumed weights differ"
+"$G" train --method gta "${common[@]}" --out "$tmp/h3" --steps 4 --rollout-weights fp16 2>"$tmp/h.err"
+[ $? = 2 ] && grep -q "rollout_weights 'fp16': expected fp32 or bf16" "$tmp/h.err" && [ ! -e "$tmp/h3" ] && ok \
+  || { bad "bf16 rollouts: a bad value is exit 2 before any output"; cat "$tmp/h.err"; }
+
 # malformed datasets: gta: error: naming file:line, exit 2, before any step
 mk() { d="$tmp/ds-$1"; mkdir -p "$d"; printf 'joy\nsadness\n' >"$d/labels.txt"; printf '%s\n' "$2" >"$d/train.jsonl"; echo "$d"; }
 check_bad() {

@@ -182,20 +182,30 @@ __attribute__((target("avx512f"), always_inline)) static inline void panel_tile(
     }
 }
 
+/* a panel tile kernel called with its row count nb (1..16) as a compile-time constant */
+#define PANEL_TILE_DISPATCH(kernel, nb, ...)                                                                           \
+    switch (nb) {                                                                                                      \
+    case 1: kernel(__VA_ARGS__, 1); break;                                                                             \
+    case 2: kernel(__VA_ARGS__, 2); break;                                                                             \
+    case 3: kernel(__VA_ARGS__, 3); break;                                                                             \
+    case 4: kernel(__VA_ARGS__, 4); break;                                                                             \
+    case 5: kernel(__VA_ARGS__, 5); break;                                                                             \
+    case 6: kernel(__VA_ARGS__, 6); break;                                                                             \
+    case 7: kernel(__VA_ARGS__, 7); break;                                                                             \
+    case 8: kernel(__VA_ARGS__, 8); break;                                                                             \
+    case 9: kernel(__VA_ARGS__, 9); break;                                                                             \
+    case 10: kernel(__VA_ARGS__, 10); break;                                                                           \
+    case 11: kernel(__VA_ARGS__, 11); break;                                                                           \
+    case 12: kernel(__VA_ARGS__, 12); break;                                                                           \
+    case 13: kernel(__VA_ARGS__, 13); break;                                                                           \
+    case 14: kernel(__VA_ARGS__, 14); break;                                                                           \
+    case 15: kernel(__VA_ARGS__, 15); break;                                                                           \
+    default: kernel(__VA_ARGS__, 16); break;                                                                           \
+    }
+
 __attribute__((target("avx512f"))) static void panel_tile_n(float *y, int ldy, const float *x, int ldx, int nb,
                                                           const float *pn, int in, __mmask16 mo) {
-    switch (nb) {
-#define CASE(k)                                                                                                        \
-    case k:                                                                                                            \
-        panel_tile(y, ldy, x, ldx, pn, in, mo, k);                                                                     \
-        break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
-        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15)
-    default:
-        panel_tile(y, ldy, x, ldx, pn, in, mo, 16);
-        break;
-#undef CASE
-    }
+    PANEL_TILE_DISPATCH(panel_tile, nb, y, ldy, x, ldx, pn, in, mo)
 }
 
 /* without AVX-512: the same product from the panels, plain loops */
@@ -207,30 +217,6 @@ static void panel_tile_plain(float *y, int ldy, const float *x, int ldx, int nb,
             for (int j = 0; j < PW; j++) acc[j] += xv * pn[(size_t)k * PW + j];
         }
         for (int j = 0; j < no; j++) y[(size_t)b * ldy + j] += acc[j];
-    }
-}
-
-void cpu_linear_panels(float *y, const float *x, const float *panels, const float *bias, int n, int in, int out,
-                       float beta) {
-    static int wide = -1;
-    if (wide < 0) wide = __builtin_cpu_supports("avx512f");
-    int np = (out + PW - 1) / PW;
-#pragma omp parallel for schedule(static)
-    for (int p = 0; p < np; p++) {
-        int o0 = p * PW, no = out - o0 < PW ? out - o0 : PW;
-        for (int t = 0; t < n; t++) {
-            float *yr = y + (size_t)t * out + o0;
-            for (int a = 0; a < no; a++) yr[a] = (beta != 0.0f ? yr[a] : 0.0f) + (bias ? bias[o0 + a] : 0.0f);
-        }
-        const float *pn = panels + (size_t)p * PW * in;
-        for (int b0 = 0; b0 < n; b0 += 16) {
-            int nb = n - b0 < 16 ? n - b0 : 16;
-            if (wide)
-                panel_tile_n(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, pn, in,
-                             (__mmask16)((1u << no) - 1));
-            else
-                panel_tile_plain(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, pn, in, no);
-        }
     }
 }
 
@@ -301,18 +287,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void panel_tile_
 
 __attribute__((target("avx512f"))) static void panel_tile_bf16_n(float *y, int ldy, const float *x, int ldx, int nb,
                                                                const uint16_t *pn, int in, __mmask16 mo) {
-    switch (nb) {
-#define CASE(k)                                                                                                        \
-    case k:                                                                                                            \
-        panel_tile_bf16(y, ldy, x, ldx, pn, in, mo, k);                                                                \
-        break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
-        CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15)
-    default:
-        panel_tile_bf16(y, ldy, x, ldx, pn, in, mo, 16);
-        break;
-#undef CASE
-    }
+    PANEL_TILE_DISPATCH(panel_tile_bf16, nb, y, ldy, x, ldx, pn, in, mo)
 }
 
 static void panel_tile_bf16_plain(float *y, int ldy, const float *x, int ldx, int nb, const uint16_t *pn, int in,
@@ -328,11 +303,14 @@ static void panel_tile_bf16_plain(float *y, int ldy, const float *x, int ldx, in
     }
 }
 
-void cpu_linear_panels_bf16(float *y, const float *x, const uint16_t *panels, const float *bias, int n, int in,
-                            int out, float beta) {
+/* y = x W^T (+ b) from panels of either kind: per panel of 16 outputs, bias (or y) first,
+ * then tiles of up to 16 rows */
+static void panels_product(float *y, const float *x, const void *panels, int bf16, const float *bias, int n, int in,
+                           int out, float beta) {
     static int wide = -1;
     if (wide < 0) wide = __builtin_cpu_supports("avx512f");
-    int np = (out + PW - 1) / PW, in2 = (in + 1) & ~1;
+    int np = (out + PW - 1) / PW;
+    size_t per_panel = bf16 ? (size_t)PW * (size_t)((in + 1) & ~1) : (size_t)PW * (size_t)in;
 #pragma omp parallel for schedule(static)
     for (int p = 0; p < np; p++) {
         int o0 = p * PW, no = out - o0 < PW ? out - o0 : PW;
@@ -340,14 +318,31 @@ void cpu_linear_panels_bf16(float *y, const float *x, const uint16_t *panels, co
             float *yr = y + (size_t)t * out + o0;
             for (int a = 0; a < no; a++) yr[a] = (beta != 0.0f ? yr[a] : 0.0f) + (bias ? bias[o0 + a] : 0.0f);
         }
-        const uint16_t *pn = panels + (size_t)p * PW * in2;
+        const float *pf = bf16 ? NULL : (const float *)panels + (size_t)p * per_panel;
+        const uint16_t *ph = bf16 ? (const uint16_t *)panels + (size_t)p * per_panel : NULL;
         for (int b0 = 0; b0 < n; b0 += 16) {
             int nb = n - b0 < 16 ? n - b0 : 16;
-            if (wide)
-                panel_tile_bf16_n(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, pn, in,
-                                  (__mmask16)((1u << no) - 1));
+            float *yt = y + (size_t)b0 * out + o0;
+            const float *xt = x + (size_t)b0 * in;
+            __mmask16 mo = (__mmask16)((1u << no) - 1);
+            if (bf16 && wide)
+                panel_tile_bf16_n(yt, out, xt, in, nb, ph, in, mo);
+            else if (bf16)
+                panel_tile_bf16_plain(yt, out, xt, in, nb, ph, in, no);
+            else if (wide)
+                panel_tile_n(yt, out, xt, in, nb, pf, in, mo);
             else
-                panel_tile_bf16_plain(y + (size_t)b0 * out + o0, out, x + (size_t)b0 * in, in, nb, pn, in, no);
+                panel_tile_plain(yt, out, xt, in, nb, pf, in, no);
         }
     }
+}
+
+void cpu_linear_panels(float *y, const float *x, const float *panels, const float *bias, int n, int in, int out,
+                       float beta) {
+    panels_product(y, x, panels, 0, bias, n, in, out, beta);
+}
+
+void cpu_linear_panels_bf16(float *y, const float *x, const uint16_t *panels, const float *bias, int n, int in,
+                            int out, float beta) {
+    panels_product(y, x, panels, 1, bias, n, in, out, beta);
 }
