@@ -76,12 +76,11 @@ int gta_sample_token(const float *logits, int V, const gta_sample_params *p, dou
          * sums, then the token inside it */
         double total = vec_exp_scale(prob, zs, V, mx, 1.0f), target = u * total, acc = 0;
         enum { BLK = 256 };
-        int pick = -1, last = -1;
+        int pick = -1;
         for (int b0 = 0; b0 < V && pick < 0; b0 += BLK) {
             int b1 = b0 + BLK < V ? b0 + BLK : V;
             float bs = 0;
             for (int j = b0; j < b1; j++) bs += prob[j];
-            if (bs > 0) last = b0;
             if (acc + bs <= target) {
                 acc += bs;
                 continue;
@@ -96,7 +95,7 @@ int gta_sample_token(const float *logits, int V, const gta_sample_params *p, dou
             }
         }
         if (pick < 0) /* u * total rounding at the very top: the last token with weight */
-            for (int j = V - 1; j >= (last > 0 ? last : 0) && pick < 0; j--)
+            for (int j = V - 1; j >= 0 && pick < 0; j--)
                 if (prob[j] > 0) pick = j;
         *lp = (float)log(prob[pick] / total);
         return pick;
