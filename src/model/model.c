@@ -630,13 +630,31 @@ static size_t panel_bytes(int out, int in, int bf16) {
     return bf16 ? sizeof(uint16_t) * cpu_panel_bf16_elems(out, in) : sizeof(float) * cpu_panel_floats(out, in);
 }
 
-size_t gta_decode_pack_bytes(const gta_config *c, int bf16) {
-    if (!pack_supported()) return 0;
+/* The decode path's matrices in panel order, k = 0 .. 4L: per layer wqkv, wo, wgu, wd, then
+ * the head. */
+static void decode_mat_shape(const gta_config *c, int k, int *out, int *in) {
     int d = c->hidden_size, ld = (c->num_heads + 2 * c->num_kv_heads) * c->head_dim, q = c->num_heads * c->head_dim,
         f = c->intermediate_size;
-    size_t per = panel_bytes(ld, d, bf16) + panel_bytes(d, q, bf16) + panel_bytes(2 * f, d, bf16) +
-                 panel_bytes(d, f, bf16);
-    return per * (size_t)c->num_layers + panel_bytes(c->vocab_size, d, bf16);
+    const int outs[4] = {ld, d, 2 * f, d}, ins[4] = {d, q, d, f};
+    *out = k == 4 * c->num_layers ? c->vocab_size : outs[k % 4];
+    *in = k == 4 * c->num_layers ? d : ins[k % 4];
+}
+
+static const float *decode_mat(const gta_model *m, int k) {
+    if (k == 4 * m->cfg.num_layers) return m->lm_head;
+    const gta_layer_w *w = &m->layers[k / 4];
+    const float *src[4] = {w->wqkv, w->wo, w->wgu, w->wd};
+    return src[k % 4];
+}
+
+size_t gta_decode_pack_bytes(const gta_config *c, int bf16) {
+    if (!pack_supported()) return 0;
+    size_t bytes = 0;
+    for (int k = 0, out, in; k <= 4 * c->num_layers; k++) {
+        decode_mat_shape(c, k, &out, &in);
+        bytes += panel_bytes(out, in, bf16);
+    }
+    return bytes;
 }
 
 void gta_decode_pack(gta_model *m, int bf16) {
@@ -650,21 +668,15 @@ void gta_decode_pack(gta_model *m, int bf16) {
     }
     if (!m->pk) m->pk = gta_calloc((size_t)(4 * c->num_layers + 1), sizeof(void *));
     m->pack_bf16 = bf16;
-    int d = c->hidden_size, ld = (c->num_heads + 2 * c->num_kv_heads) * c->head_dim, q = c->num_heads * c->head_dim,
-        f = c->intermediate_size;
     char *at = m->pack;
-    for (int l = 0; l <= c->num_layers; l++) {
-        const gta_layer_w *w = l < c->num_layers ? &m->layers[l] : NULL;
-        const float *src[4] = {w ? w->wqkv : m->lm_head, w ? w->wo : NULL, w ? w->wgu : NULL, w ? w->wd : NULL};
-        const int outs[4] = {w ? ld : c->vocab_size, d, 2 * f, d}, ins[4] = {d, q, d, f};
-        for (int i = 0; i < (w ? 4 : 1); i++) {
-            m->pk[4 * l + i] = at;
-            if (bf16)
-                cpu_pack_panels_bf16((uint16_t *)at, src[i], outs[i], ins[i]);
-            else
-                cpu_pack_panels((float *)at, src[i], outs[i], ins[i]);
-            at += panel_bytes(outs[i], ins[i], bf16);
-        }
+    for (int k = 0, out, in; k <= 4 * c->num_layers; k++) {
+        decode_mat_shape(c, k, &out, &in);
+        m->pk[k] = at;
+        if (bf16)
+            cpu_pack_panels_bf16((uint16_t *)at, decode_mat(m, k), out, in);
+        else
+            cpu_pack_panels((float *)at, decode_mat(m, k), out, in);
+        at += panel_bytes(out, in, bf16);
     }
 }
 

@@ -29,6 +29,7 @@ size_t cpu_panel_bf16_elems(int out, int in);
 void cpu_pack_panels_bf16(uint16_t *dst, const float *w, int out, int in);
 void cpu_linear_panels_bf16(float *y, const float *x, const uint16_t *panels, const float *b, int n, int in, int out,
                             float beta);
+uint16_t cpu_f32_to_bf16(float f); /* round to nearest even; inf and nan kept */
 float cpu_bf16_to_f32(uint16_t h);
 /* dx[n,in] (+)= dy[n,out] W[out,in] */
 void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, int out, float beta);

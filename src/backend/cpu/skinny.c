@@ -227,7 +227,7 @@ static void panel_tile_plain(float *y, int ldy, const float *x, int ldx, int nb,
  * weight columns; a shift and a mask turn them into fp32 exactly, and the products and
  * sums stay fp32. Only the weights are rounded: the activations are not. */
 
-static inline uint16_t f32_to_bf16(float f) {
+uint16_t cpu_f32_to_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
     if ((u & 0x7f800000u) == 0x7f800000u) return (uint16_t)((u >> 16) | ((u & 0xffffu) ? 0x40u : 0u)); /* inf, nan */
@@ -246,7 +246,7 @@ void cpu_pack_panels_bf16(uint16_t *dst, const float *w, int out, int in) {
         const float *w0 = w + (size_t)p * PW * in;
         for (int k = 0; k < in2; k++) {
             uint16_t *col = pd + (size_t)(k >> 1) * 2 * PW + (k & 1);
-            for (int j = 0; j < PW; j++) col[2 * j] = (j < no && k < in) ? f32_to_bf16(w0[(size_t)j * in + k]) : 0;
+            for (int j = 0; j < PW; j++) col[2 * j] = (j < no && k < in) ? cpu_f32_to_bf16(w0[(size_t)j * in + k]) : 0;
         }
     }
 }
