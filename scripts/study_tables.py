@@ -131,7 +131,8 @@ def main():
     print("## Convergence of the training reward (Figure 5 in numbers)\n")
     print("Mean accuracy reward over each quarter of the optimizer steps (`reward_accuracy`, and "
           "`guess_accuracy` for the guess of GTA), from each run's `metrics.jsonl`.\n")
-    print("| Dataset | Run | Q1 | Q2 | Q3 | Q4 | first step at 0.5 (mean of 16) |\n|---|---|---|---|---|---|---|")
+    print("| Dataset | Run | Q1 | Q2 | Q3 | Q4 | first step above 0 | first step at 0.5 (mean of 16) |\n"
+          "|---|---|---|---|---|---|---|---|")
     for ds in DATASETS:
         for name, key, label in (("grpo", "reward_accuracy", "GRPO answer"),
                                  ("gta", "reward_accuracy", "GTA answer"),
@@ -143,8 +144,9 @@ def main():
                 continue
             q = quarters(m, key)
             st = first_step_reaching(m, key, 0.5, 16)
+            s0 = next((r["step"] for r in m if r.get(key, 0) > 0), None)
             print(f"| {NAMES[ds]} | {label} | " + " | ".join(f"{v:.3f}" for v in q) +
-                  f" | {st if st is not None else 'never'} (of {len(m)}) |")
+                  f" | {s0 if s0 is not None else 'never'} | {st if st is not None else 'never'} (of {len(m)}) |")
     print()
 
     print("## Long runs on SST-5 (Figure 6 in numbers)\n")
@@ -178,16 +180,31 @@ def main():
                   f"{ga.get('both_wrong_different', 0)} |")
     print()
     print("## Wall time of each run\n")
+    base = []
+    for stage, label in (("pretrained", "pretraining"), ("model", "instruction stage")):
+        m = lines(os.path.join(out, "base", stage, "metrics.jsonl"))
+        if m:
+            base.append(f"{label} {len(m)} steps in {sum(r.get('seconds', 0) for r in m):.0f} s")
+    if base:
+        print("Base (`base/*/metrics.jsonl`, two threads): " + ", ".join(base) + ".\n")
+    print("Runs, one thread each (the study runs two at a time):\n")
     print("| Dataset | Run | optimizer steps | training seconds | eval seconds |\n|---|---|---|---|---|")
+    total = 0.0
     for ds in DATASETS:
+        for name in ("base", "base-gta"):
+            e = load(os.path.join(out, "runs", ds, name, "eval.json"))
+            total += e["seconds"] if e else 0
         for name in ("sft", "sft-steps", "grpo", "gta", "gta-rl", "grpo-long", "gta-long"):
             m = lines(os.path.join(out, "runs", ds, name, "metrics.jsonl"))
             e = load(os.path.join(out, "runs", ds, name, "eval.json"))
             if not m:
                 continue
             secs = sum(r.get("seconds", 0) for r in m)
+            total += secs + (e["seconds"] if e else 0)
             print(f"| {NAMES[ds]} | {name} | {len(m)} | {secs:.0f} | " +
                   (f"{e['seconds']:.0f} |" if e else "– |"))
+    print(f"\nAll runs and evaluations (Base included): {total:.0f} s of one-thread time, "
+          f"about {total / 120:.0f} minutes two at a time.")
 
 
 if __name__ == "__main__":
