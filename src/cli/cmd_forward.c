@@ -10,13 +10,15 @@
 #include "model/model.h"
 
 int cmd_forward(int argc, char **argv) {
-    const char *model_dir = NULL, *input = NULL, *out = NULL;
+    const char *model_dir = NULL, *input = NULL, *out = NULL, *revision = NULL;
+    char *model_owned = NULL;
     int grads = 0;
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "Hugging Face model directory"},
         {"input", ARG_STR, &input, "safetensors file with input_ids (int64 [B, T])"},
         {"out", ARG_STR, &out, "output safetensors: logits, loss, grad.<name>"},
         {"grads", ARG_FLAG, &grads, "also write d loss / d parameter for every parameter"},
+        {"revision", ARG_STR, &revision, "branch, tag or commit of a Hub --model name [main]"},
     };
     int ns = sizeof specs / sizeof specs[0];
     int rc = args_parse("forward", argc, argv, specs, ns);
@@ -27,6 +29,7 @@ int cmd_forward(int argc, char **argv) {
     if (rc) return cli_fail(rc);
     if (!model_dir || !input || !out)
         return cli_fail(gta_err_set(GTA_EINPUT, "gta forward: --model, --input and --out are required"));
+    if ((rc = cli_model_arg("forward", "model", &model_dir, revision, &model_owned))) return cli_fail(rc);
 
     st_set *in = NULL;
     gta_model *m = NULL;
@@ -99,5 +102,6 @@ done:
     free(logits);
     free(lp);
     free(dlp);
+    free(model_owned);
     return rc ? cli_fail(rc) : 0;
 }

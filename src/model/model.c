@@ -90,6 +90,7 @@ static size_t build_layout(const gta_config *c, gta_param **tensors, int *nt, la
 
 static gta_model *model_new(const gta_config *c) {
     gta_model *m = gta_calloc(1, sizeof *m);
+    m->save_dtype = ST_F32;
     m->cfg = *c;
     layer_off *lo = gta_calloc((size_t)c->num_layers, sizeof *lo);
     size_t e, fn, lm;
@@ -171,6 +172,7 @@ int gta_model_load(const char *dir, gta_model **out) {
         }
         rc = st_to_f32(st, t, m->params + p->offset);
     }
+    m->save_dtype = (int)st_float_dtype(st);
     st_close(st);
     if (rc) {
         gta_model_free(m);
@@ -197,15 +199,20 @@ gta_model *gta_model_init_random(const gta_config *cfg, uint64_t seed) {
 int gta_model_save(const gta_model *m, const char *dir) {
     int rc = gta_mkdir_p(dir);
     if (rc) return rc;
+    st_dtype dt = m->save_dtype == ST_BF16 || m->save_dtype == ST_F16 ? (st_dtype)m->save_dtype : ST_F32;
     st_entry *e = gta_calloc((size_t)m->n_tensors, sizeof *e);
+    uint16_t *half = dt == ST_F32 ? NULL : gta_malloc(sizeof(uint16_t) * (m->n_params ? m->n_params : 1));
+    if (half) st_f32_to_dtype(m->params, m->n_params, dt, half);
     for (int i = 0; i < m->n_tensors; i++) {
         const gta_param *p = &m->tensors[i];
-        e[i] = (st_entry){p->name, ST_F32, p->ndim, {p->shape[0], p->shape[1]}, m->params + p->offset};
+        const void *data = half ? (const void *)(half + p->offset) : (const void *)(m->params + p->offset);
+        e[i] = (st_entry){p->name, dt, p->ndim, {p->shape[0], p->shape[1]}, data};
     }
     char *path = gta_path_join(dir, "model.safetensors");
     rc = st_write(path, e, m->n_tensors, "{\"format\":\"pt\"}");
     free(path);
     free(e);
+    free(half);
     if (rc) return rc;
     char *cj = gta_config_to_json(&m->cfg);
     path = gta_path_join(dir, "config.json");

@@ -11,6 +11,7 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "io/json.h"
+#include "io/safetensors.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
 #include "train/objective.h"
@@ -165,6 +166,14 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
         goto done;
     }
     if (!m) m = gta_model_init_random(&c, (uint64_t)o->seed);
+    if (o->save_dtype && strcmp(o->save_dtype, "auto") != 0) {
+        st_dtype sd;
+        if ((rc = st_dtype_from_name(o->save_dtype, &sd))) {
+            gta_err_prefix(rc, "pretrain: --save-dtype");
+            goto done;
+        }
+        m->save_dtype = (int)sd;
+    }
     gta_model_alloc_grads(m);
     gta_adamw opt;
     gta_adamw_init(&opt, m, o->learning_rate, o->weight_decay);

@@ -41,6 +41,7 @@ void gta_train_defaults(gta_train_cfg *c, const char *method) {
     c->log_examples = 2;
     snprintf(c->prompt_style, sizeof c->prompt_style, "full");
     snprintf(c->rollout_weights, sizeof c->rollout_weights, "fp32");
+    snprintf(c->save_dtype, sizeof c->save_dtype, "auto");
 }
 
 int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
@@ -79,6 +80,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"log_examples", 'i', &c->log_examples, 0, "completions per step written to samples.jsonl"},
         {"rollout_weights", 's', c->rollout_weights, sizeof c->rollout_weights,
          "fp32 | bf16: rollouts decode with the weights rounded to bfloat16 (faster; losses stay fp32)"},
+        {"save_dtype", 's', c->save_dtype, sizeof c->save_dtype,
+         "auto | f32 | bf16 | f16: weights of final/ (auto: the dtype of --model's checkpoint)"},
     };
     int n = (int)(sizeof all / sizeof all[0]);
     if (n > max) n = max;

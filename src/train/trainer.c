@@ -20,6 +20,7 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model/sampler.h"
+#include "task/model_task.h"
 #include "text/tokenizer.h"
 #include "train/objective.h"
 #include "train/optim.h"
@@ -61,6 +62,7 @@ typedef struct {
     gta_split eval_split;
     char *run_dir;
     double t0;
+    int final_dtype; /* st_dtype of final/ (cfg.save_dtype resolved) */
 } trainer;
 
 /* ------------------------------------------------------------------ small helpers */
@@ -426,10 +428,40 @@ static int optimizer_step(trainer *t, step_stats *st) {
 
 /* ------------------------------------------------------------------ checkpoints */
 
-/* a model directory: weights, config, and the source model's tokenizer files */
-static int save_model_dir(trainer *t, const char *dir) {
+/* a model directory: weights (f32 in a checkpoint, for an exact resume; final_dtype in
+ * final/), config, the source model's tokenizer files and the task (gta_task.json) */
+static int save_model_dir(trainer *t, const char *dir, int final) {
+    t->policy->save_dtype = final ? t->final_dtype : ST_F32;
     int rc = gta_model_save(t->policy, dir);
-    return rc ? rc : gta_tokenizer_copy_files(t->cfg.model, dir);
+    if (!rc) rc = gta_tokenizer_copy_files(t->cfg.model, dir);
+    if (rc) return rc;
+    gta_task task;
+    memset(&task, 0, sizeof task);
+    snprintf(task.method, sizeof task.method, "%s", t->cfg.method);
+    task.format = t->fmt;
+    task.labels = t->ds.labels;
+    task.compact = t->popts.compact;
+    task.max_prompt_tokens = t->popts.max_prompt_tokens;
+    task.system = (char *)t->popts.system;
+    task.max_new_tokens = (int)t->cfg.max_new_tokens;
+    return gta_task_write(dir, &task);
+}
+
+/* the dtype final/ is written in: --save-dtype, or (auto) that of --model's checkpoint */
+static int resolve_save_dtype(trainer *t) {
+    st_dtype d = ST_F32;
+    if (strcmp(t->cfg.save_dtype, "auto") != 0) {
+        int rc = st_dtype_from_name(t->cfg.save_dtype, &d);
+        if (rc) return gta_err_prefix(rc, "train: save_dtype");
+    } else {
+        st_set *st = NULL;
+        int rc = st_open_dir(t->cfg.model, &st);
+        if (rc) return rc;
+        d = st_float_dtype(st);
+        st_close(st);
+    }
+    t->final_dtype = (int)d;
+    return GTA_OK;
 }
 
 static void rm_rf(const char *path) {
@@ -453,7 +485,7 @@ static int save_checkpoint(trainer *t) {
     char *tmp = gta_path_join(t->run_dir, "checkpoint.tmp"), *fin = gta_path_join(t->run_dir, "checkpoint"),
          *old = gta_path_join(t->run_dir, "checkpoint.old");
     rm_rf(tmp);
-    int rc = save_model_dir(t, tmp);
+    int rc = save_model_dir(t, tmp, 0);
     size_t np = t->policy->n_params;
     if (!rc) {
         st_entry e[2] = {{"exp_avg", ST_F32, 1, {(int64_t)np}, t->opt.m}, {"exp_avg_sq", ST_F32, 1, {(int64_t)np}, t->opt.v}};
@@ -625,6 +657,9 @@ static int check_cfg(const gta_train_cfg *c) {
         return gta_err_set(GTA_EINPUT, "train: prompt_style '%s': expected full or compact", c->prompt_style);
     if (strcmp(c->rollout_weights, "fp32") != 0 && strcmp(c->rollout_weights, "bf16") != 0)
         return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32 or bf16", c->rollout_weights);
+    st_dtype sd;
+    if (strcmp(c->save_dtype, "auto") != 0 && st_dtype_from_name(c->save_dtype, &sd))
+        return gta_err_set(GTA_EINPUT, "train: save_dtype '%s': expected auto, f32, bf16 or f16", c->save_dtype);
     if (m == M_GTA || m == M_GRPO || m == M_GTARL)
         if (c->group_size < 2) return gta_err_set(GTA_EINPUT, "train: group_size must be at least 2 for %s", c->method);
     return GTA_OK;
@@ -711,6 +746,7 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     if (!rc && t->method != M_SFT && c->beta > 0) rc = gta_model_load(src, &t->ref);
     free(ck);
     if (rc) return rc;
+    if ((rc = resolve_save_dtype(t))) return rc;
     gta_model_alloc_grads(t->policy);
     if (t->method == M_GTA) t->g_sft = gta_malloc_aligned(sizeof(float) * t->policy->n_params);
     gta_adamw_init(&t->opt, t->policy, c->learning_rate, c->weight_decay);
@@ -927,7 +963,7 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         fprintf(stderr, "gta train: stopped at step %lld of %lld; continue with --resume\n", t.step, t.total_steps);
     } else if (!rc) {
         char *fin = gta_path_join(t.run_dir, "final");
-        rc = save_model_dir(&t, fin);
+        rc = save_model_dir(&t, fin, 1);
         if (!rc) fprintf(stderr, "gta train: done; model in %s\n", fin);
         free(fin);
     }
