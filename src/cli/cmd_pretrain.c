@@ -30,6 +30,7 @@ int cmd_pretrain(int argc, char **argv) {
         {"holdout", ARG_DOUBLE, &o.holdout, "fraction of documents held out for a validation loss [0.01]"},
         {"save-steps", ARG_INT, &o.save_steps, "write the model every N steps [500]"},
         {"seed", ARG_INT, &o.seed, "random seed [0]"},
+        {"stop-at-step", ARG_INT, &o.stop_at, "save and stop after step N of the --steps schedule [off]"},
         {"revision", ARG_STR, &revision, "branch, tag or commit of a Hub --init name [main]"},
         {"save-dtype", ARG_STR, &o.save_dtype, "f32 | bf16 | f16 [auto: f32, or --init's dtype]"},
     };
