@@ -70,11 +70,13 @@ int cmd_eval(int argc, char **argv) {
          "completion format asked for and parsed: sft | grpo | gta [gta_task.json's, else gta]"},
         {"limit", ARG_INT, &limit, "score only the first N examples [all]"},
         {"out", ARG_STR, &out_path, "output JSON file (written atomically)"},
-        {"max-new-tokens", ARG_INT, &max_new, "tokens generated per example at most [gta_task.json's, else 256]"},
+        {"max-new-tokens", ARG_INT, &max_new,
+         "tokens generated per example at most [gta_task.json's, else 256]"},
         {"max-prompt-tokens", ARG_INT, &max_prompt,
          "prompt length limit; the input text is truncated to fit [gta_task.json's, else 4096]"},
         {"batch", ARG_INT, &batch, "prompts decoded together [16]"},
-        {"system", ARG_STR, &system, "system message (as given to train's system_prompt) [gta_task.json's, else none]"},
+        {"system", ARG_STR, &system,
+         "system message (as given to train's system_prompt) [gta_task.json's, else none]"},
         {"prompt-style", ARG_STR, &prompt_style,
          "full | compact: the prompt_style the model was trained with [gta_task.json's, else full]"},
         {"examples", ARG_INT, &n_examples, "example completions kept in the output [8]"},
@@ -119,8 +121,7 @@ int cmd_eval(int argc, char **argv) {
         goto early;
     }
     if (limit < 0 || max_new < 1 || max_new > 1 << 20 || max_prompt < 0 || max_prompt > 1 << 24 ||
-        batch < 1 || batch > 4096 || n_examples < 0 || n_examples > 100000 || memory_mb < 0)
-    {
+        batch < 1 || batch > 4096 || n_examples < 0 || n_examples > 100000 || memory_mb < 0) {
         rc = gta_err_set(GTA_EINPUT, "gta eval: need --limit >= 0, 1 <= --max-new-tokens <= 1048576, "
                                      "--max-prompt-tokens >= 0, 1 <= --batch <= 4096, --examples >= 0");
         goto early;

@@ -15,10 +15,14 @@ int cmd_pretrain(int argc, char **argv) {
     const char *revision = NULL;
     char *init_owned = NULL;
     arg_spec specs[] = {
-        {"model-config", ARG_STR, &o.model_config, "config.json of the model to create (qwen2, qwen3 or llama)"},
-        {"init", ARG_STR, &o.init, "continue from this model directory (a further stage) instead of --model-config"},
-        {"tokenizer", ARG_STR, &o.tokenizer, "tokenizer directory or tokenizer.json (e.g. from tokenizer-train)"},
-        {"corpus", ARG_STR_LIST, &corpus, "text files: .jsonl (a text field) or plain text, one document a line"},
+        {"model-config", ARG_STR, &o.model_config,
+         "config.json of the model to create (qwen2, qwen3 or llama)"},
+        {"init", ARG_STR, &o.init,
+         "continue from this model directory (a further stage) instead of --model-config"},
+        {"tokenizer", ARG_STR, &o.tokenizer,
+         "tokenizer directory or tokenizer.json (e.g. from tokenizer-train)"},
+        {"corpus", ARG_STR_LIST, &corpus,
+         "text files: .jsonl (a text field) or plain text, one document a line"},
         {"out", ARG_STR, &o.out, "model directory to write"},
         {"field", ARG_STR, &o.field, "jsonl field holding the text [text]"},
         {"steps", ARG_INT, &o.steps, "optimizer steps [2000]"},

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "cli/cli.h"
 #include "cli/args.h"
+#include "cli/cli.h"
 #include "io/json.h"
 #include "train/trainer.h"
 
@@ -75,7 +75,8 @@ int cmd_train(int argc, char **argv) {
             if (a[10] == '=') {
                 revision = a + 11;
             } else {
-                if (i + 1 >= argc) return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --revision needs a value"));
+                if (i + 1 >= argc)
+                    return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --revision needs a value"));
                 revision = argv[++i];
             }
             continue;

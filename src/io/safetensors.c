@@ -360,8 +360,8 @@ int st_dtype_from_name(const char *name, st_dtype *out) {
     static const struct {
         const char *name;
         st_dtype d;
-    } names[] = {{"f32", ST_F32}, {"fp32", ST_F32}, {"float32", ST_F32}, {"bf16", ST_BF16},
-                 {"bfloat16", ST_BF16}, {"f16", ST_F16}, {"fp16", ST_F16}, {"float16", ST_F16}};
+    } names[] = {{"f32", ST_F32},       {"fp32", ST_F32}, {"float32", ST_F32}, {"bf16", ST_BF16},
+                 {"bfloat16", ST_BF16}, {"f16", ST_F16},  {"fp16", ST_F16},    {"float16", ST_F16}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(name, names[i].name)) {
             *out = names[i].d;

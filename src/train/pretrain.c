@@ -220,7 +220,8 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
             for (int k = 0; k < n; k++) val_loss -= lp[k];
             val_loss /= n;
         }
-        double secs = gta_now() - ts, el = gta_now() - t0, eta = el / (double)(step + 1) * (double)(end - step - 1);
+        double secs = gta_now() - ts, el = gta_now() - t0,
+               eta = el / (double)(step + 1) * (double)(end - step - 1);
         fprintf(mf, "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.4f,\"tokens_per_s\":%.0f,\"seconds\":%.4f%s",
                 step + 1, loss, lr, gn, n / secs, secs, val_loss >= 0 ? "" : "}\n");
         if (val_loss >= 0) fprintf(mf, ",\"val_loss\":%.6f}\n", val_loss);

@@ -659,7 +659,8 @@ static int check_cfg(const gta_train_cfg *c) {
         return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32 or bf16", c->rollout_weights);
     st_dtype sd;
     if (strcmp(c->save_dtype, "auto") != 0 && st_dtype_from_name(c->save_dtype, &sd))
-        return gta_err_set(GTA_EINPUT, "train: save_dtype '%s': expected auto, f32, bf16 or f16", c->save_dtype);
+        return gta_err_set(GTA_EINPUT, "train: save_dtype '%s': expected auto, f32, bf16 or f16",
+                           c->save_dtype);
     if (m == M_GTA || m == M_GRPO || m == M_GTARL)
         if (c->group_size < 2) return gta_err_set(GTA_EINPUT, "train: group_size must be at least 2 for %s", c->method);
     return GTA_OK;
