@@ -19,9 +19,9 @@ rm -rf "$out"
 mkdir -p "$out"
 t0=$SECONDS
 build/gta train --method gta --model "$base" --data "$data" --out "$out/gta" --seed 0 \
-  --steps 160 --batch-prompts 4 --group-size 16 --num-iterations 4 --max-new-tokens 48 \
-  --prompt-style compact --max-prompt-tokens 256 --learning-rate 5e-4 --rollout-weights bf16 \
-  --save-steps 0 --eval-steps 40 --eval-split test --eval-limit 60 --log-examples 2
+  --steps 160 --batch-prompts 4 --group-size 4 --num-iterations 4 --max-new-tokens 64 \
+  --prompt-style compact --max-prompt-tokens 256 --learning-rate 1e-3 --rollout-weights bf16 \
+  --save-steps 0 --log-examples 2
 # the model directory carries its task (gta_task.json): no prompt flags needed from here on
 build/gta eval --model "$out/gta/final" --data "$data" --split test --out "$out/gta/eval.json"
 build/gta predict --model "$out/gta/final" --input "$data/test.jsonl" --scores --out "$out/predictions.jsonl"
