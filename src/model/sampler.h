@@ -50,16 +50,16 @@ void gta_sample_seq_free(gta_sample_seq *s, int n);
 
 /* The memory plan of a request: KV cache + activations + logits, in bytes. */
 typedef struct {
-    size_t kv_bytes, act_bytes, logit_bytes, total;
+    size_t kv_bytes, act_bytes, logit_bytes, pack_bytes, scratch_bytes, total;
     int cache_tokens;
 } gta_sample_plan;
-void gta_sample_plan_make(const gta_config *c, const int *plen, int nprompts, int G, int max_new, int prefill_tokens,
+void gta_sample_plan_make(const gta_backend_ops *be, const gta_config *c, const int *plen, int nprompts, int G, int max_new, int prefill_tokens,
                           int bf16_weights, gta_sample_plan *plan);
-size_t gta_mem_available(void);
 
-/* One draw from logits[V] with u in [0,1): temperature, then top-k, top-p, min-p (the
- * order transformers applies them). Returns the token; *lp receives its log-prob under
- * the filtered, renormalized distribution. work needs 2*V floats + V ints (as floats). */
+/* One draw from logits[V] (host memory) with u in [0,1), on the default backend:
+ * temperature, then top-k, top-p, min-p (the order transformers applies them). Returns
+ * the token; *lp receives its log-prob under the filtered, renormalized distribution.
+ * work is unused (the backend keeps its own). */
 int gta_sample_token(const float *logits, int V, const gta_sample_params *p, double u, float *work, float *lp);
 
 #endif
