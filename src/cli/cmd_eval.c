@@ -18,7 +18,7 @@
 #include "io/json.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
-#include "train/reward.h"
+#include "task/reward.h"
 
 /* generation_config.json's eos_token_id (int or list), extra end ids beside config.json's */
 static void gen_eos(const char *dir, int *eos, int *neos) {

@@ -11,7 +11,7 @@
 #include "eval/metrics.h"
 #include "model/generate.h"
 #include "model/sampler.h"
-#include "train/prompt.h"
+#include "task/prompt.h"
 
 void gta_eval_opts_default(gta_eval_opts *o) {
     memset(o, 0, sizeof *o);

@@ -39,7 +39,7 @@
 #include "io/dataset.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
-#include "train/reward.h"
+#include "task/reward.h"
 
 typedef struct {
     gta_format format;     /* the completion format asked for and parsed */

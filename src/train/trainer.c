@@ -23,8 +23,8 @@
 #include "text/tokenizer.h"
 #include "train/objective.h"
 #include "train/optim.h"
-#include "train/prompt.h"
-#include "train/reward.h"
+#include "task/prompt.h"
+#include "task/reward.h"
 
 enum { M_SFT, M_GRPO, M_GTA, M_GTARL };
 

@@ -1,5 +1,5 @@
 /* Prompt building and truncation: see prompt.h for the decisions. */
-#include "train/prompt.h"
+#include "task/prompt.h"
 
 #include <stdarg.h>
 #include <stdio.h>
