@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 #include "io/dataset.h"
-#include "train/prompt.h"
+#include "task/prompt.h"
 
 static const char *tok_dirs[] = {"tokenizers/qwen2.5", "tokenizers/qwen3", "tokenizers/llama3.2",
                                  "models/stories260K"};
