@@ -63,13 +63,13 @@ static void moving_average(const double *y, int n, int h, double *out) {
 }
 
 /* polyline of at most ~900 drawn points */
-static void polyline(sb *h, const double *x, const double *y, int n, double (*X)(double, const double *),
+static void polyline(gta_str *h, const double *x, const double *y, int n, double (*X)(double, const double *),
                      double (*Y)(double, const double *), const double *tr, const char *attrs) {
     int stride = n > 900 ? (n + 899) / 900 : 1;
-    sb_printf(h, "<polyline %s points=\"", attrs);
-    for (int i = 0; i < n; i += stride) sb_printf(h, "%.1f,%.1f ", X(x[i], tr), Y(y[i], tr));
-    if ((n - 1) % stride) sb_printf(h, "%.1f,%.1f", X(x[n - 1], tr), Y(y[n - 1], tr));
-    sb_puts(h, "\"/>\n");
+    gta_str_printf(h, "<polyline %s points=\"", attrs);
+    for (int i = 0; i < n; i += stride) gta_str_printf(h, "%.1f,%.1f ", X(x[i], tr), Y(y[i], tr));
+    if ((n - 1) % stride) gta_str_printf(h, "%.1f,%.1f", X(x[n - 1], tr), Y(y[n - 1], tr));
+    gta_str_puts(h, "\"/>\n");
 }
 
 enum { CW = 640, CH = 300, ML = 64, MR = 18, MT = 14, MB = 50 };
@@ -84,8 +84,8 @@ static double map_y(double v, const double *tr) {
 /* A line chart with axes, ticks, axis titles and a legend.  smooth: draw raw faintly and
  * a moving average bold; else lines with markers.  ylo/yhi: a fixed range (NAN: from
  * the data). */
-void chart(sb *h, const char *title, const char *xlab, const char *ylab, const series *s, int ns, int smooth,
-           double ylo, double yhi, const char *note) {
+void chart(gta_str *h, const char *title, const char *xlab, const char *ylab, const series *s, int ns,
+           int smooth, double ylo, double yhi, const char *note) {
     int any = 0;
     double tr[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
     for (int i = 0; i < ns; i++)
@@ -96,17 +96,17 @@ void chart(sb *h, const char *title, const char *xlab, const char *ylab, const s
             if (s[i].y[k] < tr[2]) tr[2] = s[i].y[k];
             if (s[i].y[k] > tr[3]) tr[3] = s[i].y[k];
         }
-    sb_puts(h, "<figure class=\"chart\"><figcaption>");
+    gta_str_puts(h, "<figure class=\"chart\"><figcaption>");
     sb_esc(h, title);
-    sb_puts(h, "</figcaption>\n");
+    gta_str_puts(h, "</figcaption>\n");
     if (!any) {
-        sb_puts(h, "<p class=\"empty\">No data for this chart in the selected runs.</p>");
+        gta_str_puts(h, "<p class=\"empty\">No data for this chart in the selected runs.</p>");
         if (note) {
-            sb_puts(h, "<p class=\"note\">");
+            gta_str_puts(h, "<p class=\"note\">");
             sb_esc(h, note);
-            sb_puts(h, "</p>");
+            gta_str_puts(h, "</p>");
         }
-        sb_puts(h, "</figure>\n");
+        gta_str_puts(h, "</figure>\n");
         return;
     }
     if (!isnan(ylo) && ylo < tr[2]) tr[2] = ylo;
@@ -121,46 +121,47 @@ void chart(sb *h, const char *title, const char *xlab, const char *ylab, const s
     double xs = nice_step(tr[1] - tr[0], 6), ys = nice_step(tr[3] - tr[2], 5);
     if (xs < 1 && tr[1] - tr[0] >= 1) xs = 1; /* steps are integers */
     int id = ++chart_id;
-    sb_printf(
+    gta_str_printf(
         h, "<svg class=\"plot\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"",
         CW, CH, CW, CH);
     sb_esc(h, title);
-    sb_printf(h,
-              "\">\n<defs><clipPath id=\"c%d\"><rect x=\"%d\" y=\"%d\" width=\"%d\" "
-              "height=\"%d\"/></clipPath></defs>\n",
-              id, ML, MT - 2, CW - ML - MR, CH - MT - MB + 4);
-    sb_printf(h, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"bg\"/>\n", ML, MT, CW - ML - MR,
-              CH - MT - MB);
+    gta_str_printf(h,
+                   "\">\n<defs><clipPath id=\"c%d\"><rect x=\"%d\" y=\"%d\" width=\"%d\" "
+                   "height=\"%d\"/></clipPath></defs>\n",
+                   id, ML, MT - 2, CW - ML - MR, CH - MT - MB + 4);
+    gta_str_printf(h, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"bg\"/>\n", ML, MT,
+                   CW - ML - MR, CH - MT - MB);
     char buf[64];
     for (double v = ceil(tr[2] / ys - 1e-9) * ys; v <= tr[3] + ys * 1e-9; v += ys) {
         double yy = map_y(v, tr);
         fmt_tick(buf, sizeof buf, v, ys);
-        sb_printf(h, "<line class=\"grid\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>", ML, CW - MR, yy,
-                  yy);
-        sb_printf(h, "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\" dy=\"4\">%s</text>\n",
-                  ML - 6, yy, buf);
+        gta_str_printf(h, "<line class=\"grid\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>", ML, CW - MR,
+                       yy, yy);
+        gta_str_printf(h, "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\" dy=\"4\">%s</text>\n",
+                       ML - 6, yy, buf);
     }
     for (double v = ceil(tr[0] / xs - 1e-9) * xs; v <= tr[1] + xs * 1e-9; v += xs) {
         double xx = map_x(v, tr);
         fmt_tick(buf, sizeof buf, v, xs);
-        sb_printf(h, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\"/>", xx, xx, MT,
-                  CH - MB);
-        sb_printf(h, "<text class=\"tick\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", xx,
-                  CH - MB + 17, buf);
+        gta_str_printf(h, "<line class=\"grid\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\"/>", xx, xx, MT,
+                       CH - MB);
+        gta_str_printf(h, "<text class=\"tick\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", xx,
+                       CH - MB + 17, buf);
     }
-    sb_printf(h, "<line class=\"axis\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>", ML, CW - MR, CH - MB,
-              CH - MB);
-    sb_printf(h, "<line class=\"axis\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>\n", ML, ML, MT, CH - MB);
-    sb_printf(h, "<text class=\"atitle\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (ML + CW - MR) / 2,
-              CH - 10);
+    gta_str_printf(h, "<line class=\"axis\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>", ML, CW - MR, CH - MB,
+                   CH - MB);
+    gta_str_printf(h, "<line class=\"axis\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>\n", ML, ML, MT,
+                   CH - MB);
+    gta_str_printf(h, "<text class=\"atitle\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (ML + CW - MR) / 2,
+                   CH - 10);
     sb_esc(h, xlab);
-    sb_printf(
+    gta_str_printf(
         h, "</text><text class=\"atitle\" transform=\"translate(16 %d) rotate(-90)\" text-anchor=\"middle\">",
         (MT + CH - MB) / 2);
     sb_esc(h, ylab);
-    sb_puts(h, "</text>\n");
+    gta_str_puts(h, "</text>\n");
     int window = 1;
-    sb_printf(h, "<g clip-path=\"url(#c%d)\">\n", id);
+    gta_str_printf(h, "<g clip-path=\"url(#c%d)\">\n", id);
     for (int i = 0; i < ns; i++) {
         const series *q = &s[i];
         if (!q->n) continue;
@@ -184,32 +185,33 @@ void chart(sb *h, const char *title, const char *xlab, const char *ylab, const s
             polyline(h, q->x, q->y, q->n, map_x, map_y, tr, a2);
             if (q->n <= 60)
                 for (int k = 0; k < q->n; k++)
-                    sb_printf(h, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>", map_x(q->x[k], tr),
-                              map_y(q->y[k], tr), q->color);
-            sb_puts(h, "\n");
+                    gta_str_printf(h, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>",
+                                   map_x(q->x[k], tr), map_y(q->y[k], tr), q->color);
+            gta_str_puts(h, "\n");
         }
     }
-    sb_puts(h, "</g></svg>\n<div class=\"legend\">");
+    gta_str_puts(h, "</g></svg>\n<div class=\"legend\">");
     for (int i = 0; i < ns; i++) {
         if (!s[i].n) continue;
-        sb_printf(
+        gta_str_printf(
             h,
             "<span><svg width=\"30\" height=\"10\"><line x1=\"1\" x2=\"29\" y1=\"5\" y2=\"5\" stroke=\"%s\" "
             "stroke-width=\"3\"%s%s%s/></svg>",
             s[i].color, s[i].dash ? " stroke-dasharray=\"" : "", s[i].dash ? s[i].dash : "",
             s[i].dash ? "\"" : "");
         sb_esc(h, s[i].label);
-        sb_puts(h, "</span>");
+        gta_str_puts(h, "</span>");
     }
-    sb_puts(h, "</div>");
+    gta_str_puts(h, "</div>");
     if (smooth || note) {
-        sb_puts(h, "<p class=\"note\">");
+        gta_str_puts(h, "<p class=\"note\">");
         if (smooth && window > 1)
-            sb_printf(h, "Faint: value at each step; bold: centred moving average over %d steps. ", window);
+            gta_str_printf(h, "Faint: value at each step; bold: centred moving average over %d steps. ",
+                           window);
         if (note) sb_esc(h, note);
-        sb_puts(h, "</p>");
+        gta_str_puts(h, "</p>");
     }
-    sb_puts(h, "</figure>\n");
+    gta_str_puts(h, "</figure>\n");
 }
 
 /* one series per run (that has the field), run colour; label "run" or "run suffix" */
@@ -242,13 +244,13 @@ static void mix(char *buf, size_t n, int r, int g, int b, double t) {
              (int)(255 + (b - 255) * t));
 }
 
-void confusion_svg(sb *h, const cJSON *ev) {
+void confusion_svg(gta_str *h, const cJSON *ev) {
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(ev, "labels"),
                 *conf = cJSON_GetObjectItemCaseSensitive(ev, "confusion"),
                 *unp = cJSON_GetObjectItemCaseSensitive(ev, "unparsed");
     int K = cJSON_GetArraySize(labels);
     if (K < 1 || K > 200 || cJSON_GetArraySize(conf) != K) {
-        sb_puts(h, "<p class=\"empty\">No confusion matrix in this eval result.</p>");
+        gta_str_puts(h, "<p class=\"empty\">No confusion matrix in this eval result.</p>");
         return;
     }
     int cs = K <= 8 ? 48 : K <= 14 ? 36 : K <= 24 ? 24 : 14, showc = cs >= 24;
@@ -261,13 +263,14 @@ void confusion_svg(sb *h, const cJSON *ev) {
     if (maxl > 22) maxl = 22;
     int left = 30 + (int)maxl * 7, top = 26 + (int)((double)maxl * 5.2), cols = K + 1;
     int W = left + cols * cs + 20, H = top + K * cs + 40;
-    sb_printf(h,
-              "<svg class=\"cm\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
-              "aria-label=\"confusion matrix\">\n",
-              W, H, W, H);
+    gta_str_printf(h,
+                   "<svg class=\"cm\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
+                   "aria-label=\"confusion matrix\">\n",
+                   W, H, W, H);
     for (int c = 0; c < cols; c++) {
         double x = left + c * cs + cs / 2.0;
-        sb_printf(h, "<text class=\"tick\" transform=\"translate(%.1f %d) rotate(-45)\">", x + 4, top - 6);
+        gta_str_printf(h, "<text class=\"tick\" transform=\"translate(%.1f %d) rotate(-45)\">", x + 4,
+                       top - 6);
         if (c < K) {
             const cJSON *l = cJSON_GetArrayItem(labels, c);
             const char *t = cJSON_IsString(l) ? l->valuestring : "?";
@@ -275,9 +278,9 @@ void confusion_svg(sb *h, const cJSON *ev) {
             snprintf(cut, sizeof cut, "%.*s%s", 20, t, strlen(t) > 22 ? "\xE2\x80\xA6" : "");
             sb_esc(h, strlen(t) > 22 ? cut : t);
         } else {
-            sb_puts(h, "(unparsed)");
+            gta_str_puts(h, "(unparsed)");
         }
-        sb_puts(h, "</text>\n");
+        gta_str_puts(h, "</text>\n");
     }
     for (int g = 0; g < K; g++) {
         const cJSON *row = cJSON_GetArrayItem(conf, g);
@@ -289,12 +292,12 @@ void confusion_svg(sb *h, const cJSON *ev) {
         }
         const cJSON *l = cJSON_GetArrayItem(labels, g);
         const char *t = cJSON_IsString(l) ? l->valuestring : "?";
-        sb_printf(h, "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\" dy=\"4\">", left - 6,
-                  top + g * cs + cs / 2.0);
+        gta_str_printf(h, "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\" dy=\"4\">", left - 6,
+                       top + g * cs + cs / 2.0);
         char cut[96];
         snprintf(cut, sizeof cut, "%.*s%s", 20, t, strlen(t) > 22 ? "\xE2\x80\xA6" : "");
         sb_esc(h, strlen(t) > 22 ? cut : t);
-        sb_puts(h, "</text>\n");
+        gta_str_puts(h, "</text>\n");
         for (int c = 0; c < cols; c++) {
             double f = tot > 0 ? v[c] / tot : 0;
             char col[16];
@@ -303,26 +306,26 @@ void confusion_svg(sb *h, const cJSON *ev) {
             else
                 mix(col, sizeof col, 0xb2, 0x18, 0x2b, f);
             int x = left + c * cs, y = top + g * cs;
-            sb_printf(h,
-                      "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"%s\" "
-                      "stroke-width=\"%s\"><title>gold ",
-                      x, y, cs, cs, col, c == g ? "#222" : "#ddd", c == g ? "1.6" : "0.6");
+            gta_str_printf(h,
+                           "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"%s\" "
+                           "stroke-width=\"%s\"><title>gold ",
+                           x, y, cs, cs, col, c == g ? "#222" : "#ddd", c == g ? "1.6" : "0.6");
             sb_esc(h, t);
-            sb_printf(h, ", %s: %.0f (%.1f%% of the row)</title></rect>",
-                      c < K ? "predicted as column" : "unparsed", v[c], 100 * f);
+            gta_str_printf(h, ", %s: %.0f (%.1f%% of the row)</title></rect>",
+                           c < K ? "predicted as column" : "unparsed", v[c], 100 * f);
             if (showc && v[c] > 0)
-                sb_printf(h,
-                          "<text class=\"cell\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" dy=\"4\" "
-                          "fill=\"%s\">%.0f</text>",
-                          x + cs / 2.0, y + cs / 2.0, f > 0.55 ? "#fff" : "#111", v[c]);
-            sb_puts(h, "\n");
+                gta_str_printf(h,
+                               "<text class=\"cell\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" dy=\"4\" "
+                               "fill=\"%s\">%.0f</text>",
+                               x + cs / 2.0, y + cs / 2.0, f > 0.55 ? "#fff" : "#111", v[c]);
+            gta_str_puts(h, "\n");
         }
     }
-    sb_printf(h, "<text class=\"atitle\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">predicted</text>",
-              left + cols * cs / 2, H - 12);
-    sb_printf(h,
-              "<text class=\"atitle\" transform=\"translate(12 %d) rotate(-90)\" "
-              "text-anchor=\"middle\">gold</text>",
-              top + K * cs / 2);
-    sb_puts(h, "</svg>\n");
+    gta_str_printf(h, "<text class=\"atitle\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">predicted</text>",
+                   left + cols * cs / 2, H - 12);
+    gta_str_printf(h,
+                   "<text class=\"atitle\" transform=\"translate(12 %d) rotate(-90)\" "
+                   "text-anchor=\"middle\">gold</text>",
+                   top + K * cs / 2);
+    gta_str_puts(h, "</svg>\n");
 }

@@ -114,15 +114,15 @@ int load_run(const char *dir, run_t *r) {
     if (gta_file_exists(p)) {
         found = 1;
         if (gta_json_load(p, &cfg) || !cJSON_IsObject(cfg)) {
-            sb_puts(&r->notes, "config.json does not parse: ");
+            gta_str_puts(&r->notes, "config.json does not parse: ");
             sb_esc(&r->notes, gta_err_msg());
-            sb_puts(&r->notes, ". ");
+            gta_str_puts(&r->notes, ". ");
             gta_err_clear();
             cJSON_Delete(cfg);
             cfg = NULL;
         }
     } else {
-        sb_puts(&r->notes, "No config.json. ");
+        gta_str_puts(&r->notes, "No config.json. ");
     }
     free(p);
     if (cfg) {
@@ -144,9 +144,10 @@ int load_run(const char *dir, run_t *r) {
         int got = read_jsonl(p, jl[k].arr, jl[k].n, jl[k].bad, jl[k].keep);
         free(p);
         if (got) found = 1;
-        if (got < 0) sb_printf(&r->notes, "%s cannot be read. ", jl[k].file);
+        if (got < 0) gta_str_printf(&r->notes, "%s cannot be read. ", jl[k].file);
         if (*jl[k].bad)
-            sb_printf(&r->notes, "%d line(s) of %s do not parse and were skipped. ", *jl[k].bad, jl[k].file);
+            gta_str_printf(&r->notes, "%d line(s) of %s do not parse and were skipped. ", *jl[k].bad,
+                           jl[k].file);
     }
     /* final eval results: eval.json first, then *.eval.json in name order */
     char **names = NULL;
@@ -172,7 +173,7 @@ int load_run(const char *dir, run_t *r) {
             cJSON *j = NULL;
             if (gta_json_load(p, &j) || !is_eval(j)) {
                 sb_esc(&r->notes, names[i]);
-                sb_puts(&r->notes, " is not an eval result and was skipped. ");
+                gta_str_puts(&r->notes, " is not an eval result and was skipped. ");
                 gta_err_clear();
                 cJSON_Delete(j);
             } else {

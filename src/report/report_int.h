@@ -7,13 +7,8 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
-#include "base/error.h"
+#include "base/str.h"
 #include "report/report.h"
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sb;
 
 typedef struct {
     char *path;  /* file it came from */
@@ -33,7 +28,7 @@ typedef struct {
     int nfev;
     cJSON **smp; /* last lines of samples.jsonl */
     int nsmp, bad_smp;
-    sb notes; /* problems met while reading, escaped HTML */
+    gta_str notes; /* problems met while reading, escaped HTML */
     const char *color;
     const char *shade; /* this run's own shade of the method colour */
 } run_t;
@@ -47,9 +42,7 @@ typedef struct {
 } series;
 
 /* report_page.c */
-void sb_puts(sb *b, const char *s);
-GTA_PRINTF(2, 3) void sb_printf(sb *b, const char *fmt, ...);
-void sb_esc(sb *b, const char *s);
+void sb_esc(gta_str *b, const char *s);
 
 /* report_data.c */
 const char *jstr(const cJSON *o, const char *k);
@@ -62,10 +55,10 @@ const evfile *main_eval(const run_t *r);
 /* report_charts.c */
 extern int chart_id; /* numbers the charts of one page (ids of their clip paths); reset per page */
 void series_free(series *s, int n);
-void chart(sb *h, const char *title, const char *xlab, const char *ylab, const series *s, int ns, int smooth,
-           double ylo, double yhi, const char *note);
+void chart(gta_str *h, const char *title, const char *xlab, const char *ylab, const series *s, int ns,
+           int smooth, double ylo, double yhi, const char *note);
 int run_series(run_t *const *runs, int nr, int which, const char *field, const char *suffix, const char *dash,
                series *s, int max);
-void confusion_svg(sb *h, const cJSON *ev);
+void confusion_svg(gta_str *h, const cJSON *ev);
 
 #endif

@@ -28,41 +28,10 @@
 #include "io/dataset.h"
 #include "io/json.h"
 
-/* ---------------------------------------------------------------- string builder */
-
-static void sb_putn(sb *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        size_t c = b->cap ? b->cap : 4096;
-        while (c < b->n + n + 1) c *= 2;
-        b->s = gta_realloc(b->s, c);
-        b->cap = c;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-void sb_puts(sb *b, const char *s) { sb_putn(b, s, strlen(s)); }
-GTA_PRINTF(2, 3) void sb_printf(sb *b, const char *fmt, ...) {
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0) return;
-    if ((size_t)k < sizeof tmp) {
-        sb_putn(b, tmp, (size_t)k);
-        return;
-    }
-    char *big = gta_malloc((size_t)k + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    sb_putn(b, big, (size_t)k);
-    free(big);
-}
+/* ---------------------------------------------------------------- HTML escaping */
 
 /* escaped text; invalid UTF-8 and control bytes other than \n \t become U+FFFD */
-static void sb_escn(sb *b, const char *s, size_t len) {
+static void sb_escn(gta_str *b, const char *s, size_t len) {
     size_t i = 0;
     while (i < len) {
         size_t ok = gta_utf8_check(s + i, len - i);
@@ -70,39 +39,39 @@ static void sb_escn(sb *b, const char *s, size_t len) {
             unsigned char c = (unsigned char)s[j];
             switch (c) {
             case '&':
-                sb_puts(b, "&amp;");
+                gta_str_puts(b, "&amp;");
                 break;
             case '<':
-                sb_puts(b, "&lt;");
+                gta_str_puts(b, "&lt;");
                 break;
             case '>':
-                sb_puts(b, "&gt;");
+                gta_str_puts(b, "&gt;");
                 break;
             case '"':
-                sb_puts(b, "&quot;");
+                gta_str_puts(b, "&quot;");
                 break;
             case '\'':
-                sb_puts(b, "&#39;");
+                gta_str_puts(b, "&#39;");
                 break;
             default:
                 if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-                    sb_puts(b, "\xEF\xBF\xBD");
+                    gta_str_puts(b, "\xEF\xBF\xBD");
                 else
-                    sb_putn(b, (const char *)&s[j], 1);
+                    gta_str_putn(b, (const char *)&s[j], 1);
             }
         }
         i += ok;
         if (i < len) {
-            sb_puts(b, "\xEF\xBF\xBD");
+            gta_str_puts(b, "\xEF\xBF\xBD");
             i++;
         }
     }
 }
-void sb_esc(sb *b, const char *s) { sb_escn(b, s ? s : "", s ? strlen(s) : 0); }
+void sb_esc(gta_str *b, const char *s) { sb_escn(b, s ? s : "", s ? strlen(s) : 0); }
 
 char *gta_html_escape(const char *s, size_t len) {
-    sb b = {0};
-    sb_putn(&b, "", 0);
+    gta_str b = {0};
+    gta_str_putn(&b, "", 0);
     sb_escn(&b, s, len);
     return b.s;
 }
@@ -131,16 +100,16 @@ static int is_gta(const run_t *r) { return !strcmp(r->method, "gta") || !strcmp(
 
 /* ---------------------------------------------------------------- sections */
 
-static void pct_cell(sb *h, double v, int bold) {
+static void pct_cell(gta_str *h, double v, int bold) {
     if (isnan(v))
-        sb_puts(h, "<td class=\"num na\">&ndash;</td>");
+        gta_str_puts(h, "<td class=\"num na\">&ndash;</td>");
     else
-        sb_printf(h, "<td class=\"num\">%s%.2f%s</td>", bold ? "<b>" : "", 100 * v, bold ? "</b>" : "");
+        gta_str_printf(h, "<td class=\"num\">%s%.2f%s</td>", bold ? "<b>" : "", 100 * v, bold ? "</b>" : "");
 }
 
 /* The paper's Table 2: rows = dataset grouped under model, columns = method (Acc, F1). */
-static void table2(sb *h, run_t *const *runs, int nr) {
-    sb_puts(h, "<section id=\"table\"><h2>Comparison (layout of the paper's Table 2)</h2>\n");
+static void table2(gta_str *h, run_t *const *runs, int nr) {
+    gta_str_puts(h, "<section id=\"table\"><h2>Comparison (layout of the paper's Table 2)</h2>\n");
     int used[NMETHODS + 1] = {0};
     int ncell = 0;
     for (int i = 0; i < nr; i++) {
@@ -148,7 +117,7 @@ static void table2(sb *h, run_t *const *runs, int nr) {
         if (main_eval(r) || r->npev) used[method_index(r->method)] = 1, ncell++;
     }
     if (!ncell) {
-        sb_puts(
+        gta_str_puts(
             h,
             "<p class=\"empty\">No run has eval results (eval.json, *.eval.json or eval.jsonl), so there is "
             "nothing to compare. Run <code>gta eval --model RUN/final --data DIR --out "
@@ -158,25 +127,25 @@ static void table2(sb *h, run_t *const *runs, int nr) {
     }
     int nm = 0;
     for (int m = 0; m <= NMETHODS; m++) nm += used[m];
-    sb_puts(h, "<table class=\"t2\"><thead><tr><th rowspan=\"2\">Dataset</th>");
+    gta_str_puts(h, "<table class=\"t2\"><thead><tr><th rowspan=\"2\">Dataset</th>");
     for (int m = 0; m <= NMETHODS; m++)
         if (used[m]) {
-            sb_printf(h, "<th colspan=\"2\" style=\"border-bottom:3px solid %s\">%s</th>", SHADES[m][0],
-                      m < NMETHODS ? METHOD_TITLE[m] : "Other");
+            gta_str_printf(h, "<th colspan=\"2\" style=\"border-bottom:3px solid %s\">%s</th>", SHADES[m][0],
+                           m < NMETHODS ? METHOD_TITLE[m] : "Other");
         }
-    sb_puts(h, "</tr><tr>");
-    for (int m = 0; m < nm; m++) sb_puts(h, "<th>Acc</th><th>F1</th>");
-    sb_puts(h, "</tr></thead><tbody>\n");
+    gta_str_puts(h, "</tr><tr>");
+    for (int m = 0; m < nm; m++) gta_str_puts(h, "<th>Acc</th><th>F1</th>");
+    gta_str_puts(h, "</tr></thead><tbody>\n");
     /* distinct models in order of appearance, then datasets within */
     int *done_model = gta_calloc((size_t)nr, sizeof(int));
-    sb foot = {0};
+    gta_str foot = {0};
     int nfoot = 0;
     for (int i = 0; i < nr; i++) {
         if (done_model[i] || !(main_eval(runs[i]) || runs[i]->npev)) continue;
         const char *model = runs[i]->model;
-        sb_printf(h, "<tr class=\"group\"><td colspan=\"%d\">", 1 + 2 * nm);
+        gta_str_printf(h, "<tr class=\"group\"><td colspan=\"%d\">", 1 + 2 * nm);
         sb_esc(h, model);
-        sb_puts(h, "</td></tr>\n");
+        gta_str_puts(h, "</td></tr>\n");
         int *done_data = gta_calloc((size_t)nr, sizeof(int));
         for (int j = i; j < nr; j++) {
             if (strcmp(runs[j]->model, model) || done_data[j] || !(main_eval(runs[j]) || runs[j]->npev))
@@ -199,25 +168,25 @@ static void table2(sb *h, run_t *const *runs, int nr) {
                 f1[m] = jnum(src, "f1_weighted");
                 cnt[m]++;
                 marked[m] = !e;
-                sb_printf(&foot, "<li>%s, ", m < NMETHODS ? METHOD_TITLE[m] : "Other");
+                gta_str_printf(&foot, "<li>%s, ", m < NMETHODS ? METHOD_TITLE[m] : "Other");
                 sb_esc(&foot, data);
-                sb_puts(&foot, ": ");
+                gta_str_puts(&foot, ": ");
                 sb_esc(&foot, r->name);
-                sb_puts(&foot, " &rarr; ");
+                gta_str_puts(&foot, " &rarr; ");
                 if (e) {
                     sb_esc(&foot, e->label);
                 } else {
-                    sb_printf(&foot, "last line of eval.jsonl (step %.0f)", jnum(src, "step"));
+                    gta_str_printf(&foot, "last line of eval.jsonl (step %.0f)", jnum(src, "step"));
                 }
                 const char *sp = jstr(src, "split_name");
                 if (!sp) sp = jstr(src, "split");
                 if (sp) {
-                    sb_puts(&foot, ", split ");
+                    gta_str_puts(&foot, ", split ");
                     sb_esc(&foot, sp);
                 }
                 double n = jnum(src, "n");
-                if (!isnan(n)) sb_printf(&foot, ", n = %.0f", n);
-                sb_puts(&foot, "</li>");
+                if (!isnan(n)) gta_str_printf(&foot, ", n = %.0f", n);
+                gta_str_puts(&foot, "</li>");
                 nfoot++;
             }
             double best_a = -1, best_f = -1;
@@ -225,9 +194,9 @@ static void table2(sb *h, run_t *const *runs, int nr) {
                 if (!isnan(acc[m]) && acc[m] > best_a) best_a = acc[m];
                 if (!isnan(f1[m]) && f1[m] > best_f) best_f = f1[m];
             }
-            sb_puts(h, "<tr><td>");
+            gta_str_puts(h, "<tr><td>");
             sb_esc(h, data);
-            sb_puts(h, "</td>");
+            gta_str_puts(h, "</td>");
             for (int m = 0; m <= NMETHODS; m++) {
                 if (!used[m]) continue;
                 pct_cell(h, acc[m], !isnan(acc[m]) && acc[m] == best_a);
@@ -236,26 +205,26 @@ static void table2(sb *h, run_t *const *runs, int nr) {
                     /* mark the cell pair: periodic eval, or several runs */
                     h->n -= 5; /* reopen the last </td> */
                     h->s[h->n] = 0;
-                    sb_printf(h, "%s%s</td>", marked[m] ? "<sup>*</sup>" : "",
-                              cnt[m] > 1 ? "<sup>+</sup>" : "");
+                    gta_str_printf(h, "%s%s</td>", marked[m] ? "<sup>*</sup>" : "",
+                                   cnt[m] > 1 ? "<sup>+</sup>" : "");
                 }
             }
-            sb_puts(h, "</tr>\n");
+            gta_str_puts(h, "</tr>\n");
         }
         free(done_data);
     }
     free(done_model);
-    sb_puts(h,
-            "</tbody></table>\n<p class=\"note\">Accuracy and weighted F1 (support-weighted mean of "
-            "per-class F1, as "
-            "in the paper), in %; best of each row in bold. <sup>*</sup> from the last periodic evaluation "
-            "(eval.jsonl), not a final eval file. <sup>+</sup> several runs share the cell; the last one "
-            "given is "
-            "shown. Sources:</p><ul class=\"src\">");
-    if (foot.s) sb_puts(h, foot.s);
+    gta_str_puts(
+        h, "</tbody></table>\n<p class=\"note\">Accuracy and weighted F1 (support-weighted mean of "
+           "per-class F1, as "
+           "in the paper), in %; best of each row in bold. <sup>*</sup> from the last periodic evaluation "
+           "(eval.jsonl), not a final eval file. <sup>+</sup> several runs share the cell; the last one "
+           "given is "
+           "shown. Sources:</p><ul class=\"src\">");
+    if (foot.s) gta_str_puts(h, foot.s);
     free(foot.s);
     (void)nfoot;
-    sb_puts(h, "</ul></section>\n");
+    gta_str_puts(h, "</ul></section>\n");
 }
 
 /* distinct datasets of the runs that pass keep(), in order */
@@ -281,20 +250,20 @@ static int subset(run_t *const *runs, int nr, const char *data, int (*keep)(cons
     return n;
 }
 
-static void rewards_section(sb *h, run_t *const *runs, int nr) {
-    sb_puts(h, "<section id=\"rewards\"><h2>Training rewards (paper Figure 5)</h2>\n");
+static void rewards_section(gta_str *h, run_t *const *runs, int nr) {
+    gta_str_puts(h, "<section id=\"rewards\"><h2>Training rewards (paper Figure 5)</h2>\n");
     const char **ds = gta_malloc(sizeof(char *) * (size_t)(nr + 1));
     run_t **sub = gta_malloc(sizeof(run_t *) * (size_t)(nr + 1));
     int nd = datasets(runs, nr, keep_rl, ds);
     int nsft = 0;
     for (int i = 0; i < nr; i++) nsft += !runs[i]->standalone && !is_rl(runs[i]);
-    if (!nd) sb_puts(h, "<p class=\"empty\">No RL run (grpo, gta, gta-rl) among the selected runs.</p>");
+    if (!nd) gta_str_puts(h, "<p class=\"empty\">No RL run (grpo, gta, gta-rl) among the selected runs.</p>");
     series *s = gta_malloc(sizeof(series) * (size_t)(2 * nr + 2));
     for (int d = 0; d < nd; d++) {
         int ns = subset(runs, nr, ds[d], keep_rl, sub);
-        sb_puts(h, "<h3>Dataset ");
+        gta_str_puts(h, "<h3>Dataset ");
         sb_esc(h, ds[d]);
-        sb_puts(h, "</h3><div class=\"charts\">\n");
+        gta_str_puts(h, "</h3><div class=\"charts\">\n");
         char title[512];
         snprintf(title, sizeof title, "Accuracy reward: answer (solid) and guess (dashed) \xE2\x80\x94 %s",
                  ds[d]);
@@ -321,20 +290,20 @@ static void rewards_section(sb *h, run_t *const *runs, int nr) {
         n = run_series(sub, ns, 0, "completion_tokens_mean", NULL, NULL, s, 2 * nr);
         chart(h, title, "optimizer step", "mean completion tokens", s, n, 1, 0, NAN, NULL);
         series_free(s, n);
-        sb_puts(h, "</div>\n");
+        gta_str_puts(h, "</div>\n");
     }
     if (nsft)
-        sb_printf(h,
-                  "<p class=\"note\">%d SFT run(s) not shown: SFT does not sample, so it has no reward.</p>",
-                  nsft);
-    sb_puts(h, "</section>\n");
+        gta_str_printf(
+            h, "<p class=\"note\">%d SFT run(s) not shown: SFT does not sample, so it has no reward.</p>",
+            nsft);
+    gta_str_puts(h, "</section>\n");
 
-    sb_puts(h, "<section id=\"evalcurve\"><h2>Evaluation accuracy over steps (paper Figure 6)</h2>\n");
+    gta_str_puts(h, "<section id=\"evalcurve\"><h2>Evaluation accuracy over steps (paper Figure 6)</h2>\n");
     nd = datasets(runs, nr, keep_pev, ds);
     if (!nd)
-        sb_puts(h, "<p class=\"empty\">No run has eval.jsonl (periodic evaluation during training, "
-                   "<code>gta train --eval-steps N</code>).</p>");
-    if (nd) sb_puts(h, "<div class=\"charts\">\n");
+        gta_str_puts(h, "<p class=\"empty\">No run has eval.jsonl (periodic evaluation during training, "
+                        "<code>gta train --eval-steps N</code>).</p>");
+    if (nd) gta_str_puts(h, "<div class=\"charts\">\n");
     for (int d = 0; d < nd; d++) {
         int ns = subset(runs, nr, ds[d], keep_pev, sub);
         int n = run_series(sub, ns, 1, "accuracy", "accuracy", NULL, s, 2 * nr);
@@ -350,15 +319,15 @@ static void rewards_section(sb *h, run_t *const *runs, int nr) {
         chart(h, title, "optimizer step", "fraction", s, n, 0, 0, 1, note);
         series_free(s, n);
     }
-    if (nd) sb_puts(h, "</div>\n");
-    sb_puts(h, "</section>\n");
+    if (nd) gta_str_puts(h, "</div>\n");
+    gta_str_puts(h, "</section>\n");
     free(s);
     free(ds);
     free(sub);
 }
 
-static void optim_section(sb *h, run_t *const *runs, int nr) {
-    sb_puts(h, "<section id=\"optim\"><h2>Optimization</h2>\n");
+static void optim_section(gta_str *h, run_t *const *runs, int nr) {
+    gta_str_puts(h, "<section id=\"optim\"><h2>Optimization</h2>\n");
     run_t **rl = gta_malloc(sizeof(run_t *) * (size_t)(nr + 1)),
           **tr = gta_malloc(sizeof(run_t *) * (size_t)(nr + 1)),
           **gt = gta_malloc(sizeof(run_t *) * (size_t)(nr + 1));
@@ -366,12 +335,12 @@ static void optim_section(sb *h, run_t *const *runs, int nr) {
     for (int i = 0; i < nrl; i++)
         if (is_gta(rl[i])) gt[ngt++] = rl[i];
     if (!ntr) {
-        sb_puts(h, "<p class=\"empty\">No run has metrics.jsonl.</p></section>\n");
+        gta_str_puts(h, "<p class=\"empty\">No run has metrics.jsonl.</p></section>\n");
         free(rl), free(tr), free(gt);
         return;
     }
     series *s = gta_malloc(sizeof(series) * (size_t)(3 * nr + 3));
-    sb_puts(h, "<div class=\"charts\">\n");
+    gta_str_puts(h, "<div class=\"charts\">\n");
     int n = run_series(rl, nrl, 0, "kl", NULL, NULL, s, 3 * nr);
     chart(h, "KL to the reference policy (k3 estimator)", "optimizer step", "KL per token", s, n, 1, 0, NAN,
           NULL);
@@ -402,15 +371,15 @@ static void optim_section(sb *h, run_t *const *runs, int nr) {
     n = run_series(tr, ntr, 0, "lr", NULL, NULL, s, 3 * nr);
     chart(h, "Learning rate", "optimizer step", "learning rate", s, n, 0, 0, NAN, NULL);
     series_free(s, n);
-    sb_puts(h, "</div></section>\n");
+    gta_str_puts(h, "</div></section>\n");
     free(s);
     free(rl), free(tr), free(gt);
 }
 
 /* white -> colour by t in [0,1] */
 
-static void eval_summary(sb *h, const cJSON *ev) {
-    sb_puts(h, "<p class=\"kv\">");
+static void eval_summary(gta_str *h, const cJSON *ev) {
+    gta_str_puts(h, "<p class=\"kv\">");
     struct {
         const char *k, *name;
         int pct;
@@ -426,72 +395,73 @@ static void eval_summary(sb *h, const cJSON *ev) {
         double v = jnum(ev, f[i].k);
         if (isnan(v)) continue;
         if (f[i].pct)
-            sb_printf(h, "<span><b>%s</b> %.2f%%</span>", f[i].name, 100 * v);
+            gta_str_printf(h, "<span><b>%s</b> %.2f%%</span>", f[i].name, 100 * v);
         else
-            sb_printf(h, "<span><b>%s</b> %.*f</span>", f[i].name, strcmp(f[i].k, "seconds") ? 0 : 1, v);
+            gta_str_printf(h, "<span><b>%s</b> %.*f</span>", f[i].name, strcmp(f[i].k, "seconds") ? 0 : 1, v);
     }
     const char *fm = jstr(ev, "format"), *sp = jstr(ev, "split");
     if (fm) {
-        sb_puts(h, "<span><b>format</b> ");
+        gta_str_puts(h, "<span><b>format</b> ");
         sb_esc(h, fm);
-        sb_puts(h, "</span>");
+        gta_str_puts(h, "</span>");
     }
     if (sp) {
-        sb_puts(h, "<span><b>split</b> ");
+        gta_str_puts(h, "<span><b>split</b> ");
         sb_esc(h, sp);
-        sb_puts(h, "</span>");
+        gta_str_puts(h, "</span>");
     }
-    sb_puts(h, "</p>\n");
+    gta_str_puts(h, "</p>\n");
 }
 
-static void per_class_table(sb *h, const cJSON *ev) {
+static void per_class_table(gta_str *h, const cJSON *ev) {
     const cJSON *pc = cJSON_GetObjectItemCaseSensitive(ev, "per_class"), *it;
     if (!cJSON_IsArray(pc)) return;
-    sb_puts(h, "<table class=\"pc\"><thead><tr><th>label</th><th>precision</th><th>recall</th><th>F1</th>"
-               "<th>support</th></tr></thead><tbody>");
+    gta_str_puts(h,
+                 "<table class=\"pc\"><thead><tr><th>label</th><th>precision</th><th>recall</th><th>F1</th>"
+                 "<th>support</th></tr></thead><tbody>");
     cJSON_ArrayForEach(it, pc) {
-        sb_puts(h, "<tr><td>");
+        gta_str_puts(h, "<tr><td>");
         sb_esc(h, jstr(it, "label"));
-        sb_puts(h, "</td>");
+        gta_str_puts(h, "</td>");
         pct_cell(h, jnum(it, "precision"), 0);
         pct_cell(h, jnum(it, "recall"), 0);
         pct_cell(h, jnum(it, "f1"), 0);
         double s = jnum(it, "support");
-        sb_printf(h, "<td class=\"num\">%.0f</td></tr>", isnan(s) ? 0 : s);
+        gta_str_printf(h, "<td class=\"num\">%.0f</td></tr>", isnan(s) ? 0 : s);
     }
-    sb_puts(h, "</tbody></table>\n");
+    gta_str_puts(h, "</tbody></table>\n");
 }
 
-static void completion_block(sb *h, const char *head, const cJSON *o, const char *text) {
-    sb_puts(h, "<div class=\"sample\"><div class=\"shead\">");
-    sb_puts(h, head ? head : "");
-    sb_puts(h, "</div>");
+static void completion_block(gta_str *h, const char *head, const cJSON *o, const char *text) {
+    gta_str_puts(h, "<div class=\"sample\"><div class=\"shead\">");
+    gta_str_puts(h, head ? head : "");
+    gta_str_puts(h, "</div>");
     const char *in = jstr(o, "input");
     if (in) {
-        sb_puts(h, "<div class=\"input\"><b>input</b> ");
+        gta_str_puts(h, "<div class=\"input\"><b>input</b> ");
         sb_esc(h, in);
-        sb_puts(h, "</div>");
+        gta_str_puts(h, "</div>");
     }
-    sb_puts(h, "<pre>");
+    gta_str_puts(h, "<pre>");
     sb_esc(h, text ? text : "");
-    if (!text || !*text) sb_puts(h, "<i>(empty completion)</i>");
-    sb_puts(h, "</pre></div>\n");
+    if (!text || !*text) gta_str_puts(h, "<i>(empty completion)</i>");
+    gta_str_puts(h, "</pre></div>\n");
 }
 
-static void label_span(sb *h, const char *what, const cJSON *o, const char *key) {
+static void label_span(gta_str *h, const char *what, const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v) return;
-    sb_printf(h, "<span><b>%s</b> ", what);
+    gta_str_printf(h, "<span><b>%s</b> ", what);
     if (cJSON_IsString(v))
         sb_esc(h, v->valuestring);
     else if (cJSON_IsNumber(v))
-        sb_printf(h, "%g", v->valuedouble);
+        gta_str_printf(h, "%g", v->valuedouble);
     else
-        sb_puts(h, "<i>none</i>");
-    sb_puts(h, "</span> ");
+        gta_str_puts(h, "<i>none</i>");
+    gta_str_puts(h, "</span> ");
 }
 
-static void guess_answer(sb *h, const run_t *r, const cJSON *ev, int nshow) {
+static void guess_answer(gta_str *h, const run_t *r, const cJSON *ev, int nshow) {
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(ev, "guess_answer");
     if (!cJSON_IsObject(g)) return;
     double n = jnum(ev, "n");
@@ -507,9 +477,9 @@ static void guess_answer(sb *h, const run_t *r, const cJSON *ev, int nshow) {
                 {"broken (guess right, answer wrong)", "#d62728", brk},
                 {"both wrong, different", "#ff7f0e", bw},
                 {"guess or answer names no label", "#d9d9d9", nc}};
-    sb_puts(h, "<h4>Guess vs answer (paper section 5.5)</h4>\n");
+    gta_str_puts(h, "<h4>Guess vs answer (paper section 5.5)</h4>\n");
     int W = 620, BH = 26;
-    sb_printf(
+    gta_str_printf(
         h,
         "<svg viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"guess vs answer\">",
         W, BH + 4, W, BH + 4);
@@ -517,23 +487,23 @@ static void guess_answer(sb *h, const run_t *r, const cJSON *ev, int nshow) {
     for (int i = 0; i < 5; i++) {
         double w = part[i].v / n * W;
         if (w <= 0) continue;
-        sb_printf(h,
-                  "<rect x=\"%.1f\" y=\"2\" width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>%s: "
-                  "%.0f</title></rect>",
-                  x, w, BH, part[i].color, part[i].name, part[i].v);
+        gta_str_printf(h,
+                       "<rect x=\"%.1f\" y=\"2\" width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>%s: "
+                       "%.0f</title></rect>",
+                       x, w, BH, part[i].color, part[i].name, part[i].v);
         if (w > 34)
-            sb_printf(h, "<text class=\"cell\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.0f%%</text>",
-                      x + w / 2, BH / 2 + 7, 100 * part[i].v / n);
+            gta_str_printf(h, "<text class=\"cell\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.0f%%</text>",
+                           x + w / 2, BH / 2 + 7, 100 * part[i].v / n);
         x += w;
     }
-    sb_puts(h, "</svg><div class=\"legend\">");
+    gta_str_puts(h, "</svg><div class=\"legend\">");
     for (int i = 0; i < 5; i++)
-        sb_printf(
+        gta_str_printf(
             h,
             "<span><svg width=\"14\" height=\"14\"><rect width=\"14\" height=\"14\" fill=\"%s\"/></svg>%s: "
             "%.0f (%.1f%%)</span>",
             part[i].color, part[i].name, part[i].v, 100 * part[i].v / n);
-    sb_puts(h, "</div>\n");
+    gta_str_puts(h, "</div>\n");
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(g, "examples");
     const char *kinds[] = {"corrected", "broken", "both_wrong_different"};
     for (int k = 0; k < 3; k++) {
@@ -541,8 +511,8 @@ static void guess_answer(sb *h, const run_t *r, const cJSON *ev, int nshow) {
         int shown = 0;
         cJSON_ArrayForEach(it, arr) {
             if (shown++ >= nshow) break;
-            sb hd = {0};
-            sb_printf(&hd, "<span class=\"tag\">%s</span> ", kinds[k]);
+            gta_str hd = {0};
+            gta_str_printf(&hd, "<span class=\"tag\">%s</span> ", kinds[k]);
             label_span(&hd, "gold", it, "gold");
             label_span(&hd, "guess", it, "guess");
             label_span(&hd, "answer", it, "answer");
@@ -553,69 +523,72 @@ static void guess_answer(sb *h, const run_t *r, const cJSON *ev, int nshow) {
     (void)r;
 }
 
-static void evals_section(sb *h, run_t *const *runs, int nr, int nshow) {
-    sb_puts(h, "<section id=\"evals\"><h2>Eval results: confusion matrices and per-class scores</h2>\n");
+static void evals_section(gta_str *h, run_t *const *runs, int nr, int nshow) {
+    gta_str_puts(h, "<section id=\"evals\"><h2>Eval results: confusion matrices and per-class scores</h2>\n");
     for (int i = 0; i < nr; i++) {
         const run_t *r = runs[i];
-        sb_printf(h, "<div class=\"run\"><h3><span class=\"sw\" style=\"background:%s\"></span>", r->shade);
+        gta_str_printf(h, "<div class=\"run\"><h3><span class=\"sw\" style=\"background:%s\"></span>",
+                       r->shade);
         sb_esc(h, r->name);
-        sb_puts(h, " <small>(");
+        gta_str_puts(h, " <small>(");
         sb_esc(h, r->method);
-        sb_puts(h, ", ");
+        gta_str_puts(h, ", ");
         sb_esc(h, r->model);
-        sb_puts(h, ", ");
+        gta_str_puts(h, ", ");
         sb_esc(h, r->data);
-        sb_puts(h, ")</small></h3>\n");
+        gta_str_puts(h, ")</small></h3>\n");
         if (!r->nfev) {
-            sb_puts(h, "<p class=\"empty\">No final eval result in this run (looked for eval.json and "
-                       "*.eval.json).");
-            if (r->npev) sb_puts(h, " Its periodic evaluations are in the chart above.");
-            sb_puts(h, "</p></div>\n");
+            gta_str_puts(h, "<p class=\"empty\">No final eval result in this run (looked for eval.json and "
+                            "*.eval.json).");
+            if (r->npev) gta_str_puts(h, " Its periodic evaluations are in the chart above.");
+            gta_str_puts(h, "</p></div>\n");
             continue;
         }
         for (int e = 0; e < r->nfev; e++) {
             const cJSON *ev = r->fev[e].j;
-            sb_puts(h, "<h4>");
+            gta_str_puts(h, "<h4>");
             sb_esc(h, r->fev[e].label);
-            sb_puts(h, "</h4>\n");
+            gta_str_puts(h, "</h4>\n");
             eval_summary(h, ev);
-            sb_puts(h, "<div class=\"evrow\"><div>");
+            gta_str_puts(h, "<div class=\"evrow\"><div>");
             confusion_svg(h, ev);
-            sb_puts(h, "<p class=\"note\">Rows: gold label; columns: predicted label, and the completions "
-                       "whose answer "
-                       "names no label. Colour: share of the row.</p></div><div>");
+            gta_str_puts(h,
+                         "<p class=\"note\">Rows: gold label; columns: predicted label, and the completions "
+                         "whose answer "
+                         "names no label. Colour: share of the row.</p></div><div>");
             per_class_table(h, ev);
-            sb_puts(h, "</div></div>\n");
+            gta_str_puts(h, "</div></div>\n");
             guess_answer(h, r, ev, nshow > 2 ? 2 : nshow);
         }
-        sb_puts(h, "</div>\n");
+        gta_str_puts(h, "</div>\n");
     }
-    sb_puts(h, "</section>\n");
+    gta_str_puts(h, "</section>\n");
 }
 
-static void samples_section(sb *h, run_t *const *runs, int nr, int nshow) {
-    sb_puts(h, "<section id=\"samples\"><h2>Sample completions</h2>\n");
+static void samples_section(gta_str *h, run_t *const *runs, int nr, int nshow) {
+    gta_str_puts(h, "<section id=\"samples\"><h2>Sample completions</h2>\n");
     for (int i = 0; i < nr; i++) {
         const run_t *r = runs[i];
-        sb_printf(h, "<div class=\"run\"><h3><span class=\"sw\" style=\"background:%s\"></span>", r->shade);
+        gta_str_printf(h, "<div class=\"run\"><h3><span class=\"sw\" style=\"background:%s\"></span>",
+                       r->shade);
         sb_esc(h, r->name);
-        sb_puts(h, "</h3>\n");
+        gta_str_puts(h, "</h3>\n");
         int any = 0;
         const evfile *e = main_eval(r);
         if (e) {
             const cJSON *ex = cJSON_GetObjectItemCaseSensitive(e->j, "examples"), *it;
             int k = 0;
             if (cJSON_GetArraySize(ex) > 0) {
-                sb_puts(h, "<h4>From ");
+                gta_str_puts(h, "<h4>From ");
                 sb_esc(h, e->label);
-                sb_puts(h, " (greedy)</h4>\n");
+                gta_str_puts(h, " (greedy)</h4>\n");
             }
             cJSON_ArrayForEach(it, ex) {
                 if (k++ >= nshow) break;
-                sb hd = {0};
+                gta_str hd = {0};
                 const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "correct");
-                sb_printf(&hd, "<span class=\"tag %s\">%s</span> ", cJSON_IsTrue(c) ? "ok" : "bad",
-                          cJSON_IsTrue(c) ? "correct" : "wrong");
+                gta_str_printf(&hd, "<span class=\"tag %s\">%s</span> ", cJSON_IsTrue(c) ? "ok" : "bad",
+                               cJSON_IsTrue(c) ? "correct" : "wrong");
                 label_span(&hd, "gold", it, "gold");
                 label_span(&hd, "guess", it, "guess");
                 label_span(&hd, "prediction", it, "prediction");
@@ -626,11 +599,11 @@ static void samples_section(sb *h, run_t *const *runs, int nr, int nshow) {
             }
         }
         if (r->nsmp) {
-            sb_puts(h, "<h4>Last rollouts from samples.jsonl (sampled)</h4>\n");
+            gta_str_puts(h, "<h4>Last rollouts from samples.jsonl (sampled)</h4>\n");
             int from = r->nsmp > nshow ? r->nsmp - nshow : 0;
             for (int k = from; k < r->nsmp; k++) {
                 const cJSON *it = r->smp[k];
-                sb hd = {0};
+                gta_str hd = {0};
                 label_span(&hd, "step", it, "step");
                 label_span(&hd, "gold", it, "gold");
                 label_span(&hd, "reward", it, "reward");
@@ -639,10 +612,11 @@ static void samples_section(sb *h, run_t *const *runs, int nr, int nshow) {
                 any = 1;
             }
         }
-        if (!any) sb_puts(h, "<p class=\"empty\">No completions (no eval examples, no samples.jsonl).</p>");
-        sb_puts(h, "</div>\n");
+        if (!any)
+            gta_str_puts(h, "<p class=\"empty\">No completions (no eval examples, no samples.jsonl).</p>");
+        gta_str_puts(h, "</div>\n");
     }
-    sb_puts(h, "</section>\n");
+    gta_str_puts(h, "</section>\n");
 }
 
 static const char *CSS =
@@ -708,47 +682,47 @@ int gta_report_html(const gta_report_opts *o, char **html, size_t *len) {
         }
     }
     chart_id = 0;
-    sb h = {0};
+    gta_str h = {0};
     const char *title = o->title ? o->title : "gta report";
-    sb_puts(&h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>");
+    gta_str_puts(&h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>");
     sb_esc(&h, title);
-    sb_puts(&h, "</title>\n<style>\n");
-    sb_puts(&h, CSS);
-    sb_puts(&h, "</style></head><body><main>\n<h1>");
+    gta_str_puts(&h, "</title>\n<style>\n");
+    gta_str_puts(&h, CSS);
+    gta_str_puts(&h, "</style></head><body><main>\n<h1>");
     sb_esc(&h, title);
-    sb_printf(&h,
-              "</h1><p class=\"sub\">%d run(s)%s. Guess&ndash;Think&ndash;Answer fine-tuning: rewards, "
-              "evaluation, optimization, confusion matrices and completions.</p>\n",
-              o->nruns, o->nevals ? " and standalone eval results" : "");
-    sb_puts(
+    gta_str_printf(&h,
+                   "</h1><p class=\"sub\">%d run(s)%s. Guess&ndash;Think&ndash;Answer fine-tuning: rewards, "
+                   "evaluation, optimization, confusion matrices and completions.</p>\n",
+                   o->nruns, o->nevals ? " and standalone eval results" : "");
+    gta_str_puts(
         &h,
         "<nav><a href=\"#runs\">Runs</a><a href=\"#table\">Table 2</a><a href=\"#rewards\">Rewards "
         "(Fig. 5)</a><a href=\"#evalcurve\">Eval over steps (Fig. 6)</a><a href=\"#optim\">Optimization</a>"
         "<a href=\"#evals\">Confusion matrices</a><a href=\"#samples\">Completions</a></nav>\n");
     /* the runs */
-    sb_puts(
+    gta_str_puts(
         &h,
         "<section id=\"runs\"><h2>Runs</h2><table class=\"runs\"><thead><tr><th>run</th><th>method</th>"
         "<th>model</th><th>data</th><th>steps</th><th>last accuracy reward</th><th>eval accuracy / F1</th>"
         "<th>files</th></tr></thead><tbody>\n");
     for (int i = 0; i < nr; i++) {
         const run_t *r = &rs[i];
-        sb_printf(&h, "<tr><td><span class=\"sw\" style=\"background:%s\"></span>", r->shade);
+        gta_str_printf(&h, "<tr><td><span class=\"sw\" style=\"background:%s\"></span>", r->shade);
         sb_esc(&h, r->name);
-        sb_puts(&h, "<br><small>");
+        gta_str_puts(&h, "<br><small>");
         sb_esc(&h, r->dir);
-        sb_puts(&h, "</small></td><td>");
+        gta_str_puts(&h, "</small></td><td>");
         sb_esc(&h, r->method);
-        sb_puts(&h, "</td><td>");
+        gta_str_puts(&h, "</td><td>");
         sb_esc(&h, r->model);
-        sb_puts(&h, "</td><td>");
+        gta_str_puts(&h, "</td><td>");
         sb_esc(&h, r->data);
-        sb_puts(&h, "</td>");
+        gta_str_puts(&h, "</td>");
         double last_step = r->nmet ? jnum(r->met[r->nmet - 1], "step") : NAN;
         if (isnan(last_step))
-            sb_puts(&h, "<td class=\"num na\">&ndash;</td>");
+            gta_str_puts(&h, "<td class=\"num na\">&ndash;</td>");
         else
-            sb_printf(&h, "<td class=\"num\">%.0f</td>", last_step);
+            gta_str_printf(&h, "<td class=\"num\">%.0f</td>", last_step);
         /* mean over the last tenth of the steps: one step's value is noisy */
         double s = 0;
         int k = 0, from = r->nmet - (r->nmet + 9) / 10;
@@ -757,36 +731,37 @@ int gta_report_html(const gta_report_opts *o, char **html, size_t *len) {
             if (!isnan(v)) s += v, k++;
         }
         if (k && is_rl(r))
-            sb_printf(&h, "<td class=\"num\">%.3f <small>(last %d)</small></td>", s / k, k);
+            gta_str_printf(&h, "<td class=\"num\">%.3f <small>(last %d)</small></td>", s / k, k);
         else
-            sb_puts(&h, "<td class=\"num na\">&ndash;</td>");
+            gta_str_puts(&h, "<td class=\"num na\">&ndash;</td>");
         const evfile *e = main_eval(r);
         if (e)
-            sb_printf(&h, "<td class=\"num\">%.2f%% / %.2f%%</td>", 100 * jnum(e->j, "accuracy"),
-                      100 * jnum(e->j, "f1_weighted"));
+            gta_str_printf(&h, "<td class=\"num\">%.2f%% / %.2f%%</td>", 100 * jnum(e->j, "accuracy"),
+                           100 * jnum(e->j, "f1_weighted"));
         else
-            sb_puts(&h, "<td class=\"num na\">no eval</td>");
-        sb_puts(&h, "<td><small>");
+            gta_str_puts(&h, "<td class=\"num na\">no eval</td>");
+        gta_str_puts(&h, "<td><small>");
         if (!r->standalone)
-            sb_printf(&h, "metrics %d, eval.jsonl %d, final evals %d, samples %d", r->nmet, r->npev, r->nfev,
-                      r->nsmp);
+            gta_str_printf(&h, "metrics %d, eval.jsonl %d, final evals %d, samples %d", r->nmet, r->npev,
+                           r->nfev, r->nsmp);
         else
-            sb_puts(&h, "standalone eval file");
+            gta_str_puts(&h, "standalone eval file");
         if (r->notes.s) {
-            sb_puts(&h, "<br><span class=\"warn\">");
-            sb_puts(&h, r->notes.s); /* already escaped */
-            sb_puts(&h, "</span>");
+            gta_str_puts(&h, "<br><span class=\"warn\">");
+            gta_str_puts(&h, r->notes.s); /* already escaped */
+            gta_str_puts(&h, "</span>");
         }
-        sb_puts(&h, "</small></td></tr>\n");
+        gta_str_puts(&h, "</small></td></tr>\n");
     }
-    sb_puts(&h, "</tbody></table></section>\n");
+    gta_str_puts(&h, "</tbody></table></section>\n");
     table2(&h, runs, nr);
     rewards_section(&h, runs, nr);
     optim_section(&h, runs, nr);
     evals_section(&h, runs, nr, nshow);
     samples_section(&h, runs, nr, nshow);
-    sb_puts(&h, "<p class=\"note\">Made by <code>gta report</code>. Self-contained: no scripts, no external "
-                "resources.</p>\n</main></body></html>\n");
+    gta_str_puts(&h,
+                 "<p class=\"note\">Made by <code>gta report</code>. Self-contained: no scripts, no external "
+                 "resources.</p>\n</main></body></html>\n");
     *html = h.s;
     if (len) *len = h.n;
 done:
