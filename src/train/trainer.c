@@ -159,11 +159,8 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     gta_model_alloc_grads(t->policy);
     if (t->method == M_GTA) t->g_sft = gta_malloc_aligned(sizeof(float) * t->policy->n_params);
     gta_adamw_init(&t->opt, t->policy, c->learning_rate, c->weight_decay);
-    /* end of a completion: the tokenizer's end of turn and the model's eos ids */
-    int32_t end = gta_prompt_end_id(t->tok);
-    if (end >= 0) t->eos[t->neos++] = end;
-    for (int i = 0; i < t->policy->cfg.n_eos && t->neos < 8; i++)
-        if (t->policy->cfg.eos_token_ids[i] != end) t->eos[t->neos++] = t->policy->cfg.eos_token_ids[i];
+    /* end of a completion: the same set as gta eval's (rollouts and the periodic eval) */
+    t->neos = gta_eos_ids(c->model, &t->policy->cfg, t->tok, t->eos, GTA_EOS_MAX);
     t->popts.format = t->fmt;
     t->popts.max_prompt_tokens = (int)c->max_prompt_tokens;
     t->popts.system = c->system_prompt[0] ? c->system_prompt : NULL;

@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model/sampler.h"
+#include "task/eos.h"
 #include "task/prompt.h"
 #include "task/reward.h"
 #include "text/tokenizer.h"
@@ -53,7 +54,7 @@ typedef struct {
     float *g_sft;
     gta_ids *prompt_ids, *target_ids; /* per train example, built on first use */
     gta_prompt_opts popts;
-    int eos[8], neos;
+    int eos[GTA_EOS_MAX], neos;
     long long total_steps, step, cursor;
     rollout ro;
     FILE *metrics, *samples, *evals;
