@@ -13,6 +13,7 @@
 #include "model/generate.h"
 #include "model/model.h"
 #include "model/sampler.h"
+#include "task/eos.h"
 #include "text/tokenizer.h"
 
 /* "1,2,3" -> ids */
@@ -25,7 +26,8 @@ static int parse_ids(const char *s, int **out, int *n) {
         long x = strtol(p, &end, 10);
         if (end == p || x < 0 || x > 1 << 30) {
             free(v);
-            return gta_err_set(GTA_EINPUT, "gta generate: --prompt-ids: expected comma-separated ids, got '%s'", s);
+            return gta_err_set(GTA_EINPUT,
+                               "gta generate: --prompt-ids: expected comma-separated ids, got '%s'", s);
         }
         if (k == cap) v = gta_realloc(v, sizeof(int) * (size_t)(cap *= 2));
         v[k++] = (int)x;
@@ -39,22 +41,6 @@ static int parse_ids(const char *s, int **out, int *n) {
     *out = v;
     *n = k;
     return GTA_OK;
-}
-
-/* eos ids: generation_config.json's eos_token_id (int or list), else config.json's */
-static void load_eos(const char *dir, const gta_config *c, int *eos, int *neos) {
-    *neos = 0;
-    char *p = gta_path_join(dir, "generation_config.json");
-    cJSON *j = NULL;
-    if (gta_file_exists(p) && gta_json_load(p, &j) == GTA_OK) {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "eos_token_id"), *it;
-        if (cJSON_IsNumber(e)) eos[(*neos)++] = e->valueint;
-        if (cJSON_IsArray(e)) cJSON_ArrayForEach(it, e) if (cJSON_IsNumber(it) && *neos < 8) eos[(*neos)++] = it->valueint;
-    }
-    cJSON_Delete(j);
-    free(p);
-    for (int i = 0; !*neos && i < c->n_eos; i++) eos[i] = c->eos_token_ids[i];
-    if (!*neos) *neos = c->n_eos;
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -81,16 +67,18 @@ int cmd_generate(int argc, char **argv) {
     int ns = sizeof specs / sizeof specs[0];
     int rc = args_parse("generate", argc, argv, specs, ns);
     if (rc < 0) {
-        args_usage("generate",
-                   "--model DIR (--prompt S | --prompt-ids 1,2,3) --max-new-tokens N [--greedy | --temperature T "
-                   "--top-p P --top-k K] [--num-samples G] [--seed S]",
-                   specs, ns);
+        args_usage(
+            "generate",
+            "--model DIR (--prompt S | --prompt-ids 1,2,3) --max-new-tokens N [--greedy | --temperature T "
+            "--top-p P --top-k K] [--num-samples G] [--seed S]",
+            specs, ns);
         return 0;
     }
     if (rc) return cli_fail(rc);
     if (!model_dir || max_new < 0 || (!prompt == !prompt_ids))
-        return cli_fail(gta_err_set(GTA_EINPUT,
-                                    "gta generate: --model, --max-new-tokens and one of --prompt / --prompt-ids are required"));
+        return cli_fail(gta_err_set(
+            GTA_EINPUT,
+            "gta generate: --model, --max-new-tokens and one of --prompt / --prompt-ids are required"));
     if (num_samples < 1 || num_samples > 1 << 16)
         return cli_fail(gta_err_set(GTA_EINPUT, "gta generate: --num-samples must be between 1 and 65536"));
     if (!(top_p > 0 && top_p <= 1) || min_p < 0 || min_p > 1 || top_k < 0 || (!greedy && !(temperature > 0)))
@@ -98,7 +86,7 @@ int cmd_generate(int argc, char **argv) {
                                                 "0 <= --min-p <= 1, --top-k >= 0 (or --greedy)"));
     gta_model *m = NULL;
     gta_tokenizer *tok = NULL;
-    int *ids = NULL, np = 0, eos[8], neos = 0;
+    int *ids = NULL, np = 0, eos[GTA_EOS_MAX], neos = 0;
     gta_sample_seq *out = NULL;
     char *rendered = NULL;
     gta_ids enc = {0};
@@ -107,7 +95,9 @@ int cmd_generate(int argc, char **argv) {
     if (gta_file_exists(tpath) && (rc = gta_tokenizer_load(model_dir, &tok))) goto done;
     if (prompt) {
         if (!tok) {
-            rc = gta_err_set(GTA_EINPUT, "%s: no tokenizer.json, so --prompt cannot be encoded; use --prompt-ids", model_dir);
+            rc = gta_err_set(GTA_EINPUT,
+                             "%s: no tokenizer.json, so --prompt cannot be encoded; use --prompt-ids",
+                             model_dir);
             goto done;
         }
         if (chat) {
@@ -135,15 +125,15 @@ int cmd_generate(int argc, char **argv) {
     }
     for (int i = 0; i < np; i++)
         if (ids[i] >= m->cfg.vocab_size) {
-            rc = gta_err_set(GTA_EINPUT, "gta generate: prompt id %d is outside the vocabulary [0, %d)", ids[i],
-                             m->cfg.vocab_size);
+            rc = gta_err_set(GTA_EINPUT, "gta generate: prompt id %d is outside the vocabulary [0, %d)",
+                             ids[i], m->cfg.vocab_size);
             goto done;
         }
     if (stops.n && !tok) {
         rc = gta_err_set(GTA_EINPUT, "%s: no tokenizer.json, so --stop strings cannot be matched", model_dir);
         goto done;
     }
-    load_eos(model_dir, &m->cfg, eos, &neos);
+    neos = gta_eos_ids(model_dir, &m->cfg, tok, eos, GTA_EOS_MAX);
     gta_sample_params sp;
     memset(&sp, 0, sizeof sp);
     sp.temperature = greedy ? 0.0 : temperature;

@@ -11,7 +11,8 @@
 #include "eval/metrics.h"
 #include "model/generate.h"
 #include "model/sampler.h"
-#include "train/prompt.h"
+#include "task/eos.h"
+#include "task/prompt.h"
 
 void gta_eval_opts_default(gta_eval_opts *o) {
     memset(o, 0, sizeof *o);
@@ -98,12 +99,13 @@ int gta_eval_run(gta_model *m, gta_tokenizer *tok, const gta_labels *labels, con
         return gta_err_set(GTA_EINPUT, "%s: the split has no examples", split->path ? split->path : "eval");
     double t0 = gta_now();
 
-    /* end of a completion: the end of turn, the model's eos ids, the caller's */
-    int eos[24], neos = 0;
-    int32_t end = gta_prompt_end_id(tok);
-    if (end >= 0) eos[neos++] = end;
-    for (int i = 0; i < m->cfg.n_eos && neos < 16; i++) eos[neos++] = m->cfg.eos_token_ids[i];
-    for (int i = 0; i < o->neos && neos < 24; i++) eos[neos++] = o->eos[i];
+    /* end of a completion: the caller's set (gta_eos_ids with the model directory), else
+     * the one the model and tokenizer give without it */
+    int eos[GTA_EOS_MAX], neos = 0;
+    if (o->neos > 0)
+        for (int i = 0; i < o->neos && neos < GTA_EOS_MAX; i++) eos[neos++] = o->eos[i];
+    else
+        neos = gta_eos_ids(NULL, &m->cfg, tok, eos, GTA_EOS_MAX);
     const char *stop[1] = {"</answer>"};
     gta_sample_params sp;
     memset(&sp, 0, sizeof sp);

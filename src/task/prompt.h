@@ -45,7 +45,7 @@
 
 #include "io/dataset.h"
 #include "text/tokenizer.h"
-#include "train/reward.h"
+#include "task/reward.h"
 
 typedef struct {
     gta_format format;       /* the completion format the prompt asks for */
