@@ -66,10 +66,10 @@ typedef struct gta_backend_ops {
     void *(*write_begin)(gta_ctx *c, void *dev, size_t bytes);
     void (*write_end)(gta_ctx *c, void *dev, void *view, size_t bytes);
     size_t (*mem_free)(gta_ctx *c); /* bytes the device can still give */
-    /* Scratch the ops keep for a forward/backward of n tokens with nlp log-prob pairs
-     * (bytes, for the memory plan); head_chunk sets the head's logits per chunk (0: the
+    /* Scratch the ops keep for a forward (and with backward, its backward) of n tokens with
+     * nlp log-prob pairs (bytes, for the memory plan); head_chunk sets the head's logits per chunk (0: the
      * default; tests lower it to cover the chunk boundaries). */
-    size_t (*scratch_bytes)(gta_ctx *c, int n, int nlp, int d, int kvdim, int V);
+    size_t (*scratch_bytes)(gta_ctx *c, int n, int nlp, int d, int kvdim, int V, int backward);
     void (*set_head_chunk)(gta_ctx *c, size_t logits);
     void (*scratch_release)(gta_ctx *c);
 

@@ -80,14 +80,16 @@ int cmd_forward(int argc, char **argv) {
     char **names = gta_calloc((size_t)ne, sizeof *names);
     e[0] = (st_entry){"logits", ST_F32, 3, {B, T, V}, logits};
     e[1] = (st_entry){"loss", ST_F32, 1, {1}, &lossf};
+    const float *hg = grads ? m->be->read_begin(m->ctx, m->grads, sizeof(float) * m->n_params) : NULL;
     for (int i = 0; grads && i < m->n_tensors; i++) {
         const gta_param *p = &m->tensors[i];
         size_t len = strlen(p->name) + 6;
         names[i] = gta_malloc(len);
         snprintf(names[i], len, "grad.%s", p->name);
-        e[2 + i] = (st_entry){names[i], ST_F32, p->ndim, {p->shape[0], p->shape[1]}, m->grads + p->offset};
+        e[2 + i] = (st_entry){names[i], ST_F32, p->ndim, {p->shape[0], p->shape[1]}, hg + p->offset};
     }
     rc = st_write(out, e, ne, "{\"format\":\"pt\"}");
+    if (hg) m->be->read_end(m->ctx, hg);
     for (int i = 0; i < ne; i++) free(names[i]);
     free(names);
     free(e);

@@ -89,6 +89,16 @@ static size_t build_layout(const gta_config *c, gta_param **tensors, int *nt, la
     return b.off;
 }
 
+size_t gta_model_n_params(const gta_config *c) {
+    layer_off *lo = gta_calloc((size_t)(c->num_layers > 0 ? c->num_layers : 1), sizeof *lo);
+    gta_param *tensors;
+    int nt;
+    size_t e, fn, lm, n = build_layout(c, &tensors, &nt, lo, &e, &fn, &lm);
+    free(tensors);
+    free(lo);
+    return n;
+}
+
 static gta_model *model_new(const gta_config *c, const gta_backend_ops *be) {
     gta_model *m = gta_calloc(1, sizeof *m);
     m->cfg = *c;
@@ -263,6 +273,12 @@ void gta_model_alloc_grads(gta_model *m) {
 
 void gta_model_zero_grads(gta_model *m) {
     if (m->grads) m->be->zero(m->ctx, m->grads, sizeof(float) * m->n_params);
+}
+
+gta_model *gta_model_clone(const gta_model *src) {
+    gta_model *m = model_new(&src->cfg, src->be);
+    gta_model_copy_params(m, src);
+    return m;
 }
 
 void gta_model_copy_params(gta_model *dst, const gta_model *src) {

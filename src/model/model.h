@@ -77,6 +77,10 @@ gta_model *gta_model_init_random_on(const gta_config *cfg, uint64_t seed, const 
  * (created if needed); every file is written atomically. */
 int gta_model_save(const gta_model *m, const char *dir);
 void gta_model_free(gta_model *m);
+/* parameters a model of this configuration has (the memory plan's weights) */
+size_t gta_model_n_params(const gta_config *c);
+/* a second model with the same configuration, backend and parameters (the reference) */
+gta_model *gta_model_clone(const gta_model *m);
 void gta_model_alloc_grads(gta_model *m);
 void gta_model_zero_grads(gta_model *m);
 const gta_param *gta_model_find(const gta_model *m, const char *name);

@@ -37,10 +37,11 @@ void gta_sample_plan_make(const gta_backend_ops *be, const gta_config *c, const 
     plan->cache_tokens = (int)(total_p + nseq * max_new);
     plan->kv_bytes = gta_kv_bytes(c, plan->cache_tokens);
     plan->act_bytes = gta_decode_bytes(c, pf, (int)nseq);
-    plan->logit_bytes = sizeof(float) * (size_t)c->vocab_size * (size_t)(nseq + nprompts) +
-                        be->sample_bytes(NULL, c->vocab_size);
+    plan->prefill_bytes = gta_model_infer_bytes(c, pf);
+    plan->prefill_tokens = pf;
+    plan->logit_bytes = sizeof(float) * (size_t)c->vocab_size * (size_t)(nseq > nprompts ? nseq : nprompts);
     plan->pack_bytes = gta_decode_pack_bytes(be, c, bf16_weights);
-    plan->scratch_bytes = be->scratch_bytes(NULL, pf, 0, c->hidden_size, c->num_kv_heads * c->head_dim, c->vocab_size);
+    plan->scratch_bytes = be->sample_bytes(NULL, c->vocab_size);
     plan->total = plan->kv_bytes + plan->act_bytes + plan->logit_bytes + plan->pack_bytes + plan->scratch_bytes;
 }
 

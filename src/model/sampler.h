@@ -48,10 +48,12 @@ int gta_sample(gta_model *m, const int *const *prompts, const int *plen, int npr
                const uint64_t *sample_ids, const gta_sample_params *p, gta_sample_seq *out);
 void gta_sample_seq_free(gta_sample_seq *s, int n);
 
-/* The memory plan of a request: KV cache + activations + logits, in bytes. */
+/* The memory plan of a request, in bytes: the KV cache, the activations (act_bytes: the
+ * prefill's, prefill_bytes of them, which reuse the model's inference buffers, and the
+ * decode workspace), the logits, the decode panels and the draws' scratch. */
 typedef struct {
-    size_t kv_bytes, act_bytes, logit_bytes, pack_bytes, scratch_bytes, total;
-    int cache_tokens;
+    size_t kv_bytes, act_bytes, prefill_bytes, logit_bytes, pack_bytes, scratch_bytes, total;
+    int cache_tokens, prefill_tokens;
 } gta_sample_plan;
 void gta_sample_plan_make(const gta_backend_ops *be, const gta_config *c, const int *plen, int nprompts, int G, int max_new, int prefill_tokens,
                           int bf16_weights, gta_sample_plan *plan);

@@ -57,18 +57,23 @@ int save_checkpoint(trainer *t) {
          *old = gta_path_join(t->run_dir, "checkpoint.old");
     rm_rf(tmp);
     int rc = save_model_dir(t, tmp);
-    size_t np = t->policy->n_params;
+    gta_model *m = t->policy;
+    size_t np = m->n_params, nb = sizeof(float) * np;
     if (!rc) {
-        st_entry e[2] = {{"exp_avg", ST_F32, 1, {(int64_t)np}, t->opt.m},
-                         {"exp_avg_sq", ST_F32, 1, {(int64_t)np}, t->opt.v}};
+        const float *hm = m->be->read_begin(m->ctx, t->opt.m, nb), *hv = m->be->read_begin(m->ctx, t->opt.v, nb);
+        st_entry e[2] = {{"exp_avg", ST_F32, 1, {(int64_t)np}, hm}, {"exp_avg_sq", ST_F32, 1, {(int64_t)np}, hv}};
         char *p = gta_path_join(tmp, "optimizer.safetensors");
         rc = st_write(p, e, 2, NULL);
+        m->be->read_end(m->ctx, hm);
+        m->be->read_end(m->ctx, hv);
         free(p);
     }
     if (!rc && t->ref) {
-        st_entry e = {"params", ST_F32, 1, {(int64_t)np}, t->ref->params};
+        const float *hr = m->be->read_begin(t->ref->ctx, t->ref->params, nb);
+        st_entry e = {"params", ST_F32, 1, {(int64_t)np}, hr};
         char *p = gta_path_join(tmp, "reference.safetensors");
         rc = st_write(p, &e, 1, NULL);
+        m->be->read_end(t->ref->ctx, hr);
         free(p);
     }
     rollout *r = &t->ro;
@@ -136,15 +141,18 @@ int save_checkpoint(trainer *t) {
     return rc;
 }
 
-int load_f32(const char *path, const char *name, float *dst, size_t n) {
+int load_f32(gta_model *m, const char *path, const char *name, float *dst, size_t n) {
     st_set *s;
     int rc = st_open_file(path, &s);
     if (rc) return rc;
     const st_tensor *t = st_find(s, name);
-    if (!t || t->dtype != ST_F32 || (size_t)t->numel != n)
+    if (!t || t->dtype != ST_F32 || (size_t)t->numel != n) {
         rc = gta_err_set(GTA_EINPUT, "%s: expected tensor '%s' of %zu floats", path, name, n);
-    else
-        rc = st_to_f32(s, t, dst);
+    } else {
+        float *h = m->be->write_begin(m->ctx, dst, sizeof(float) * n);
+        rc = st_to_f32(s, t, h);
+        m->be->write_end(m->ctx, dst, h, sizeof(float) * n);
+    }
     st_close(s);
     return rc;
 }

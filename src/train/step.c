@@ -37,6 +37,13 @@ double lr_at(const trainer *t, long long step) {
 
 /* ------------------------------------------------------------------ one optimizer step */
 
+/* a gradient buffer summed over the ranks of a data-parallel run (a no-op for one) */
+static int reduce_grads(trainer *t, float *g) {
+    gta_model *m = t->policy;
+    if (t->comm->size == 1) return GTA_OK;
+    return t->comm->allreduce_sum(t->comm, m->be, m->ctx, g, m->n_params);
+}
+
 int optimizer_step(trainer *t, step_stats *st) {
     rollout *r = &t->ro;
     gta_batch b = ro_batch(r);
@@ -51,6 +58,7 @@ int optimizer_step(trainer *t, step_stats *st) {
         double loss = 0;
         gta_sft_batch sb = {r->w_sft, &loss};
         rc = gta_forward_backward(m, &b, lp, dlp, gta_sft_dlp, &sb);
+        if (!rc) rc = reduce_grads(t, m->grads);
         st->loss = st->loss_sft = loss;
     } else {
         gta_grpo_acc acc;
@@ -58,6 +66,7 @@ int optimizer_step(trainer *t, step_stats *st) {
         gta_grpo_batch gb = {{c->epsilon, c->beta}, r->old_lp, r->ref_lp, r->adv, r->w_rl, &acc};
         if (t->method != M_GTA) {
             rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
+            if (!rc) rc = reduce_grads(t, m->grads);
             st->loss = st->loss_rl = acc.loss;
         } else {
             /* g_sft and g_rl separately, then the gate of eq. 11 */
@@ -67,15 +76,20 @@ int optimizer_step(trainer *t, step_stats *st) {
                 rc = gta_backward(m, &b, dlp);
             }
             if (!rc) {
-                memcpy(t->g_sft, m->grads, sizeof(float) * m->n_params);
+                m->be->copy(m->ctx, t->g_sft, m->grads, sizeof(float) * m->n_params);
                 gta_model_zero_grads(m);
                 gta_grpo_range(&gb, 0, (size_t)r->nlp, lp, dlp);
                 st->loss_rl = acc.loss;
                 rc = gta_backward(m, &b, dlp);
             }
+            /* both gradients summed over the ranks before the gate: every rank takes the
+             * decision of the global gradients */
+            if (!rc) rc = reduce_grads(t, t->g_sft);
+            if (!rc) rc = reduce_grads(t, m->grads);
             if (!rc) {
                 gta_gate_stats gs;
-                gta_grad_gate(m->n_params, t->g_sft, m->grads, c->lambda_sft, c->lambda_rl, m->grads, &gs);
+                gta_grad_gate(m->be, m->ctx, m->n_params, t->g_sft, m->grads, c->lambda_sft, c->lambda_rl, m->grads,
+                              &gs);
                 st->cos = gs.cosine;
                 st->conflict = gs.conflict;
                 st->loss =
@@ -91,7 +105,7 @@ int optimizer_step(trainer *t, step_stats *st) {
         gta_adamw_step(&t->opt, m, st->lr);
         t->step++;
         if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0)
-            memcpy(t->ref->params, m->params, sizeof(float) * m->n_params);
+            gta_model_copy_params(t->ref, m);
     }
     st->tokens = r->n;
     free(lp);

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,8 @@
 #include "train/objective.h"
 #include "train/optim.h"
 #include "train/trainer_int.h"
+
+#include "model/plan.h"
 
 /* ------------------------------------------------------------------ setup */
 
@@ -79,7 +80,7 @@ static void trainer_free(trainer *t) {
     free(t->target_ids);
     ro_free(&t->ro);
     gta_adamw_free(&t->opt);
-    if (t->g_sft) gta_free_aligned(t->g_sft);
+    if (t->g_sft) t->policy->be->free(t->policy->ctx, t->g_sft);
     gta_model_free(t->policy);
     gta_model_free(t->ref);
     gta_tokenizer_free(t->tok);
@@ -91,43 +92,48 @@ static void trainer_free(trainer *t) {
     free(t->run_dir);
 }
 
-static double mib(size_t b) { return (double)b / 1048576.0; }
-
-/* memory plan of a step, from the batch shape; GTA_EINPUT when it cannot fit */
-static int plan_memory(trainer *t) {
+/* The memory plan of the run, from the model's configuration and the data (the longest
+ * prompt after truncation, the longest target), made before any model is loaded; the
+ * buffers are allocated by the code whose sizes these are. GTA_EINPUT when it cannot fit. */
+static int plan_memory(trainer *t, const gta_config *mc) {
     const gta_train_cfg *c = &t->cfg;
-    const gta_config *mc = &t->policy->cfg;
-    size_t np = t->policy->n_params, w = sizeof(float) * np;
-    size_t weights = w * (1 + (t->ref != NULL)), optim = 3 * w + (t->g_sft ? w : 0);
-    long long P = c->batch_prompts, G = t->method == M_SFT ? 0 : c->group_size;
-    long long tokens = P * (c->max_prompt_tokens + G * c->max_new_tokens + 64);
-    if (t->method == M_SFT) tokens = P * (c->max_prompt_tokens + 64);
+    const gta_backend_ops *be = gta_backend(NULL);
+    long long P = c->batch_prompts, G = t->method == M_SFT ? 0 : c->group_size, maxp = 1, maxt = 0;
+    for (size_t i = 0; i < t->ds.train.n; i++) {
+        if ((long long)t->prompt_ids[i].n > maxp) maxp = (long long)t->prompt_ids[i].n;
+        if ((long long)t->target_ids[i].n > maxt) maxt = (long long)t->target_ids[i].n;
+    }
+    /* one rollout's tree batch: P prompts, G completions each, the gold-guess branch (gta);
+     * SFT: P sequences [prompt | target] */
+    long long tokens = P * (maxp + G * c->max_new_tokens + maxt);
     if (tokens > (long long)1 << 30)
         return gta_err_set(GTA_EINPUT, "train: the batch shape implies %lld tokens a step", tokens);
-    size_t acts = gta_model_act_bytes(mc, (int)tokens) * (1 + (t->ref != NULL));
-    size_t sampler = 0;
+    int n = (int)tokens, has_ref = t->method != M_SFT && c->beta > 0;
+    gta_plan plan = {0};
+    gta_plan_model(&plan, mc, "policy", 1);
+    if (t->method == M_GTA) gta_plan_add(&plan, "SFT gradient (the gate)", sizeof(float) * gta_model_n_params(mc), NULL);
+    if (has_ref) gta_plan_model(&plan, mc, "reference", 0);
+    gta_plan_forward(&plan, be, mc, "policy", n, n, 1);
     if (G) {
+        /* old log-probs and the sampler's prefill share the policy's inference buffers */
+        gta_plan_add(&plan, "policy inference activations", gta_model_infer_bytes(mc, n), "%d tokens, one layer at a time", n);
+        if (has_ref) gta_plan_forward(&plan, be, mc, "reference", n, n, 0);
         int *pl = gta_malloc(sizeof(int) * (size_t)P);
-        for (int i = 0; i < P; i++) pl[i] = (int)c->max_prompt_tokens;
+        for (int i = 0; i < P; i++) pl[i] = (int)maxp;
         gta_sample_plan sp;
-        gta_sample_plan_make(mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0,
-                             !strcmp(c->rollout_weights, "bf16"), &sp);
-        sampler = sp.total;
+        gta_sample_plan_make(be, mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, !strcmp(c->rollout_weights, "bf16"),
+                             &sp);
         free(pl);
+        gta_plan_add(&plan, "sampler KV cache", sp.kv_bytes, "%d tokens", sp.cache_tokens);
+        gta_plan_add(&plan, "sampler decode workspace", sp.act_bytes - sp.prefill_bytes + sp.scratch_bytes, "%lld rows",
+                     P * G);
+        gta_plan_add(&plan, "sampler logits", sp.logit_bytes, NULL);
+        gta_plan_add(&plan, "sampler weight panels", sp.pack_bytes, "%s", c->rollout_weights);
     }
-    size_t total = weights + optim + acts + sampler, avail = gta_mem_available();
-    fprintf(stderr,
-            "gta train: memory plan: weights %.0f MiB, gradients+optimizer %.0f MiB, activations %.0f MiB "
-            "(up to %lld "
-            "tokens a step), sampler %.0f MiB; total %.0f MiB of %.0f MiB available\n",
-            mib(weights), mib(optim), mib(acts), tokens, mib(sampler), mib(total), mib(avail));
-    if (total > avail)
-        return gta_err_set(
-            GTA_EINPUT,
-            "train: a step needs %.0f MiB but %.0f MiB are available; lower batch_prompts, group_size, "
-            "max_prompt_tokens or max_new_tokens",
-            mib(total), mib(avail));
-    return GTA_OK;
+    fprintf(stderr, "gta train: a step: %lld prompts of up to %lld tokens, %lld samples of up to %lld new tokens\n", P,
+            maxp, P * G, c->max_new_tokens);
+    return gta_plan_check(&plan, "gta train", be->mem_free(NULL),
+                          "lower batch_prompts, group_size, max_prompt_tokens or max_new_tokens");
 }
 
 static int setup(trainer *t, const gta_train_cfg *c, int resume) {
@@ -136,6 +142,7 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     int rc = check_cfg(c);
     if (rc) return rc;
     method_of(c->method, &t->method);
+    t->comm = gta_comm_single();
     t->fmt = t->method == M_SFT ? GTA_FORMAT_SFT : t->method == M_GRPO ? GTA_FORMAT_GRPO : GTA_FORMAT_GTA;
     if ((rc = gta_dataset_load(c->data, 1, &t->ds))) return rc;
     if (!t->ds.train.n) return gta_err_set(GTA_EINPUT, "%s: the training split is empty", c->data);
@@ -151,16 +158,11 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     }
     char *ck = gta_path_join(c->out, "checkpoint");
     const char *src = resume ? ck : c->model;
-    rc = gta_model_load(src, &t->policy);
-    /* the reference starts as the policy; on resume its saved weights replace these */
-    if (!rc && t->method != M_SFT && c->beta > 0) rc = gta_model_load(src, &t->ref);
-    free(ck);
-    if (rc) return rc;
-    gta_model_alloc_grads(t->policy);
-    if (t->method == M_GTA) t->g_sft = gta_malloc_aligned(sizeof(float) * t->policy->n_params);
-    gta_adamw_init(&t->opt, t->policy, c->learning_rate, c->weight_decay);
-    /* end of a completion: the same set as gta eval's (rollouts and the periodic eval) */
-    t->neos = gta_eos_ids(c->model, &t->policy->cfg, t->tok, t->eos, GTA_EOS_MAX);
+    /* the configuration first: the memory plan is checked before any weight is loaded */
+    gta_config mc;
+    char *cpath = gta_path_join(src, "config.json");
+    rc = gta_config_load(cpath, &mc);
+    free(cpath);
     t->popts.format = t->fmt;
     t->popts.max_prompt_tokens = (int)c->max_prompt_tokens;
     t->popts.system = c->system_prompt[0] ? c->system_prompt : NULL;
@@ -168,12 +170,23 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     t->prompt_ids = gta_calloc(t->ds.train.n, sizeof(gta_ids));
     t->target_ids = gta_calloc(t->ds.train.n, sizeof(gta_ids));
     /* every prompt is built before the first step: a bad example stops the run here */
-    for (size_t i = 0; i < t->ds.train.n; i++)
-        if ((rc = prompt_of(t, i))) return rc;
+    for (size_t i = 0; i < t->ds.train.n && !rc; i++) rc = prompt_of(t, i);
+    if (!rc) rc = plan_memory(t, &mc);
+    if (!rc) rc = gta_model_load(src, &t->policy);
+    /* the reference starts as the policy; on resume its saved weights replace these */
+    if (!rc && t->method != M_SFT && c->beta > 0) t->ref = gta_model_clone(t->policy);
+    free(ck);
+    if (rc) return rc;
+    gta_model *pm = t->policy;
+    gta_model_alloc_grads(pm);
+    if (t->method == M_GTA) t->g_sft = pm->be->alloc(pm->ctx, sizeof(float) * pm->n_params);
+    gta_adamw_init(&t->opt, pm, c->learning_rate, c->weight_decay);
+    /* end of a completion: the same set as gta eval's (rollouts and the periodic eval) */
+    t->neos = gta_eos_ids(c->model, &pm->cfg, t->tok, t->eos, GTA_EOS_MAX);
     long long per_step_examples = c->batch_prompts;
     long long rollouts = (long long)ceil(c->epochs * (double)t->ds.train.n / (double)per_step_examples);
     t->total_steps = c->steps > 0 ? c->steps : rollouts * (t->method == M_SFT ? 1 : c->num_iterations);
-    return plan_memory(t);
+    return GTA_OK;
 }
 
 /* ------------------------------------------------------------------ periodic evaluation */
@@ -334,9 +347,9 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         char *ck = gta_path_join(t.run_dir, "checkpoint"), *op = gta_path_join(ck, "optimizer.safetensors"),
              *rp = gta_path_join(ck, "reference.safetensors");
         size_t np = t.policy->n_params;
-        rc = load_f32(op, "exp_avg", t.opt.m, np);
-        if (!rc) rc = load_f32(op, "exp_avg_sq", t.opt.v, np);
-        if (!rc && t.ref) rc = load_f32(rp, "params", t.ref->params, np);
+        rc = load_f32(t.policy, op, "exp_avg", t.opt.m, np);
+        if (!rc) rc = load_f32(t.policy, op, "exp_avg_sq", t.opt.v, np);
+        if (!rc && t.ref) rc = load_f32(t.ref, rp, "params", t.ref->params, np);
         if (!rc && cJSON_IsTrue(cJSON_GetObjectItem(state, "rollout")))
             rc = load_rollout(&t, ck, cJSON_GetObjectItem(state, "rollout_stats"));
         free(ck), free(op), free(rp);

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "base/util.h"
+#include "comm/comm.h"
 #include "eval/eval.h"
 #include "io/dataset.h"
 #include "io/json.h"
@@ -48,6 +49,7 @@ typedef struct {
     int method;
     gta_format fmt;
     gta_model *policy, *ref;
+    gta_comm *comm; /* the ranks of a data-parallel run (gta_comm_single: one process) */
     gta_tokenizer *tok;
     gta_dataset ds;
     gta_adamw opt;
@@ -84,6 +86,6 @@ int optimizer_step(trainer *t, step_stats *st);
 /* checkpoint.c */
 int save_model_dir(trainer *t, const char *dir);
 int save_checkpoint(trainer *t);
-int load_f32(const char *path, const char *name, float *dst, size_t n);
+int load_f32(gta_model *m, const char *path, const char *name, float *dst, size_t n);
 
 #endif

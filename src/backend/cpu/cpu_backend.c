@@ -88,9 +88,9 @@ static size_t mem_free(gta_ctx *c) {
     return pages > 0 && ps > 0 ? (size_t)pages * (size_t)ps : (size_t)-1;
 }
 
-static size_t scratch_bytes(gta_ctx *c, int n, int nlp, int d, int kvdim, int V) {
+static size_t scratch_bytes(gta_ctx *c, int n, int nlp, int d, int kvdim, int V, int backward) {
     cpu_ws none = {{0}, {0}, 0};
-    return cpu_scratch_bytes(c ? WS(c) : &none, n, nlp, d, kvdim, V);
+    return cpu_scratch_bytes(c ? WS(c) : &none, n, nlp, d, kvdim, V, backward);
 }
 
 static void set_head_chunk(gta_ctx *c, size_t logits) { c->ws.head_chunk = logits; }

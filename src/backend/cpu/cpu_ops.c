@@ -475,11 +475,13 @@ static int head_rows(const cpu_ws *ws, int nlp, int V) {
     return C;
 }
 
-size_t cpu_scratch_bytes(const cpu_ws *ws, int n, int nlp, int d, int kvdim, int V) {
+size_t cpu_scratch_bytes(const cpu_ws *ws, int n, int nlp, int d, int kvdim, int V, int backward) {
     size_t C = nlp > 0 ? (size_t)head_rows(ws, nlp, V) : 0, nth = (size_t)omp_get_max_threads();
-    size_t head = C * (2 * (size_t)d + (size_t)V + 1), att = (size_t)n * 2 * (size_t)kvdim * nth,
-           norm = nth * (size_t)d;
-    return sizeof(float) * (head + att + norm);
+    /* the head: x rows and logits a chunk (forward); dx rows and the lse (backward) */
+    size_t head = C * ((size_t)d + (size_t)V) + (backward ? C * ((size_t)d + 1) : 0);
+    /* backward: per-thread dK/dV of the attention, per-thread RMSNorm dw partials */
+    size_t bwd = backward ? (size_t)n * 2 * (size_t)kvdim * nth + nth * (size_t)d : 0;
+    return sizeof(float) * (head + bwd);
 }
 
 static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,

@@ -22,7 +22,7 @@ typedef struct cpu_ws {
 float *cpu_scratch(cpu_ws *ws, int slot, size_t nfloats);
 void cpu_scratch_release(cpu_ws *ws);
 /* bytes of scratch the ops below keep for n tokens and nlp head pairs */
-size_t cpu_scratch_bytes(const cpu_ws *ws, int n, int nlp, int d, int kvdim, int V);
+size_t cpu_scratch_bytes(const cpu_ws *ws, int n, int nlp, int d, int kvdim, int V, int backward);
 
 /* y[n,out] = x[n,in] W[out,in]^T (+ b) ; beta 0 overwrites y, 1 accumulates */
 void cpu_linear(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta);
