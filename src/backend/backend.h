@@ -163,6 +163,7 @@ typedef struct gta_backend_ops {
     /* ---- the machine, for benchmarks: threads the ops use, and the measured peak fp32
      * multiply-add rate (GFLOP/s) ---- */
     int (*threads)(gta_ctx *c);
+    void (*set_threads)(gta_ctx *c, int n); /* host threads the ops may use (tests of determinism) */
     double (*peak_gflops)(gta_ctx *c);
 } gta_backend_ops;
 

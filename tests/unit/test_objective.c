@@ -3,7 +3,6 @@
 #include "testutil.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,15 +351,16 @@ static void test_gate_deterministic(void **state) {
     }
     double ref = 0;
     for (size_t i = 0; i < n; i++) ref += (double)a[i] * b[i];
-    int saved = omp_get_max_threads();
+    const gta_backend_ops *be = gta_backend_cpu();
+    int saved = be->threads(NULL);
     gta_gate_stats s1, s2, s3;
-    omp_set_num_threads(1);
+    be->set_threads(NULL, 1);
     gta_grad_gate(gta_backend_cpu(), NULL, n, a, b, 1.0, 1.0, o1, &s1);
-    omp_set_num_threads(2);
+    be->set_threads(NULL, 2);
     gta_grad_gate(gta_backend_cpu(), NULL, n, a, b, 1.0, 1.0, o2, &s2);
-    omp_set_num_threads(3);
+    be->set_threads(NULL, 3);
     gta_grad_gate(gta_backend_cpu(), NULL, n, a, b, 1.0, 1.0, o2, &s3);
-    omp_set_num_threads(saved);
+    be->set_threads(NULL, saved);
     assert_memory_equal(&s1.dot, &s2.dot, sizeof(double));
     assert_memory_equal(&s1.dot, &s3.dot, sizeof(double));
     assert_memory_equal(&s1.norm_rl, &s3.norm_rl, sizeof(double));

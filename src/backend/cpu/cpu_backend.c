@@ -416,6 +416,11 @@ static int threads(gta_ctx *c) {
     return omp_get_max_threads();
 }
 
+static void set_threads(gta_ctx *c, int n) {
+    (void)c;
+    omp_set_num_threads(n > 0 ? n : 1);
+}
+
 static void to_host(gta_ctx *c, void *host, const void *dev, size_t bytes) { b_copy(c, host, dev, bytes); }
 static void from_host(gta_ctx *c, void *dev, const void *host, size_t bytes) { b_copy(c, dev, host, bytes); }
 
@@ -475,6 +480,7 @@ static const gta_backend_ops cpu_ops = {
     .fill_normal = fill_normal,
     .fill = fill,
     .threads = threads,
+    .set_threads = set_threads,
     .peak_gflops = peak_gflops,
 };
 
