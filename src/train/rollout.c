@@ -251,6 +251,17 @@ int build_rollout(trainer *t, long long rollout_index) {
     gta_loss_agg agg = GTA_AGG_SEQUENCE;
     gta_loss_agg_from_name(c->loss_aggregation, &agg);
     gta_grpo_weights((size_t)nlp, r->seq, r->rl_mask, (size_t)nseq, r->seq_adv, agg, r->w_rl, r->adv);
+    if (t->comm->size > 1) {
+        /* the weights normalise by this rank's sequences (or RL tokens); a data-parallel
+         * step normalises by all ranks' (the counts summed over the ranks) */
+        double cnt[2] = {(double)nseq, 0};
+        for (int q = 0; q < nlp; q++) cnt[1] += r->rl_mask[q] != 0;
+        double mine = agg == GTA_AGG_SEQUENCE ? cnt[0] : cnt[1];
+        if ((rc = t->comm->sum_doubles(t->comm, cnt, 2))) goto done;
+        double all = agg == GTA_AGG_SEQUENCE ? cnt[0] : cnt[1];
+        if (all > 0)
+            for (int q = 0; q < nlp; q++) r->w_rl[q] = (float)((double)r->w_rl[q] * (mine / all));
+    }
     gta_sft_weights((size_t)nlp, r->sft_mask, r->w_sft);
     r->old_lp = gta_malloc(sizeof(float) * (size_t)nlp);
     r->ref_lp = gta_malloc(sizeof(float) * (size_t)nlp);
