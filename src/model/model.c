@@ -377,7 +377,7 @@ static int seg_max_keys(const gta_batch *b) {
     return mx;
 }
 
-void gta_batch_simple(gta_batch *b, const int *ids, int B, int T) {
+void gta_batch_simple(gta_batch *b, const gta_tok *ids, int B, int T) {
     int n = B * T, nlp = B * (T - 1);
     int *pos = gta_malloc(sizeof(int) * (size_t)n);
     int *row = gta_malloc(sizeof(int) * (size_t)(nlp > 0 ? nlp : 1)), *tg = gta_malloc(sizeof(int) * (size_t)(nlp > 0 ? nlp : 1));
@@ -692,7 +692,7 @@ static void dec_linear(const gta_model *m, int which, float *y, const float *x, 
         cpu_linear(y, x, w, b, n, in, out, beta);
 }
 
-int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, const int *slot,
+int gta_decode(gta_model *m, gta_kv *kv, int B, const gta_tok *tok, const int *pos, const int *slot,
                const gta_range *ranges, int nr, float *logits) {
     const gta_config *c = &m->cfg;
     const int d = c->hidden_size, H = c->num_heads, KV = c->num_kv_heads, hd = c->head_dim, f = c->intermediate_size,

@@ -33,7 +33,8 @@ enum { M_SFT, M_GRPO, M_GTA, M_GTARL };
  * between them). */
 typedef struct {
     int n, nseg, nlp, nseq;
-    int *ids, *pos, *seg_start, *seg_len, *seg_parent, *lp_row, *lp_target;
+    gta_tok *ids, *lp_target;
+    int *pos, *seg_start, *seg_len, *seg_parent, *lp_row;
     int32_t *seq;
     uint8_t *rl_mask, *sft_mask;
     float *old_lp, *ref_lp, *seq_adv, *w_rl, *adv, *w_sft;
@@ -54,7 +55,8 @@ typedef struct {
     float *g_sft;
     gta_ids *prompt_ids, *target_ids; /* per train example, built on first use */
     gta_prompt_opts popts;
-    int eos[GTA_EOS_MAX], neos;
+    gta_tok eos[GTA_EOS_MAX];
+    int neos;
     long long total_steps, step, cursor;
     rollout ro;
     FILE *metrics, *samples, *evals;
