@@ -159,7 +159,8 @@ int cmd_generate(int argc, char **argv) {
         for (int i = 0; i < out[g].n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(out[g].ids[i]));
         if (tok) {
             char *text = NULL;
-            rc = gta_tokenizer_decode(tok, out[g].ids, (size_t)out[g].n, 1, &text, NULL);
+            rc = gta_tokenizer_decode(tok, out[g].ids, (size_t)out[g].n,
+                                      GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN, &text, NULL);
             if (!rc) cJSON_AddStringToObject(j, "text", text);
             free(text);
         } else {
