@@ -4,7 +4,6 @@
  * independent copies of it). */
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +40,7 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
                        char **json) {
     if (B <= 0 || P <= 0 || N <= 0 || runs <= 0)
         return gta_err_set(GTA_EINPUT, "bench: --batch, --prompt-len, --new-tokens and --runs must be positive");
-    gta_model *m = gta_model_init_random(c, 0);
+    gta_model *m = gta_model_init_random_on(c, 0, gta_bench_backend());
     int *buf = gta_malloc(sizeof(int) * (size_t)B * P), *plen = gta_malloc(sizeof(int) * (size_t)B);
     const int **prompts = gta_malloc(sizeof(int *) * (size_t)B);
     for (int i = 0; i < B; i++) {
@@ -71,7 +70,7 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
         cJSON_AddNumberToObject(j, "new_tokens", N);
         cJSON_AddNumberToObject(j, "temperature", 1.0);
         cJSON_AddStringToObject(j, "weights", bf16 ? "bf16" : "fp32");
-        cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+        cJSON_AddNumberToObject(j, "threads", m->be->threads(m->ctx));
         cJSON_AddNumberToObject(j, "runs", runs);
         double lo = 1e300, hi = 0;
         for (int r = 0; r < runs; r++) lo = fmin(lo, rate[r]), hi = fmax(hi, rate[r]);
@@ -81,8 +80,8 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
         if (share) {
             gta_sample_plan ps, pc;
             int one = P;
-            gta_sample_plan_make(c, &one, 1, B, N, 0, bf16, &ps);
-            gta_sample_plan_make(c, plen, B, 1, N, 0, bf16, &pc);
+            gta_sample_plan_make(m->be, c, &one, 1, B, N, 0, bf16, &ps);
+            gta_sample_plan_make(m->be, c, plen, B, 1, N, 0, bf16, &pc);
             double med2 = gta_bench_median(rate2, runs);
             cJSON *s = cJSON_AddObjectToObject(j, "prefix_sharing");
             cJSON_AddStringToObject(s, "shared", "one prompt, G samples (prefilled once, one KV copy)");

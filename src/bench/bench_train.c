@@ -1,7 +1,5 @@
 #include <cjson/cJSON.h>
-#include <immintrin.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,45 +54,14 @@ double gta_bench_peak_rss_mib(void) {
 }
 
 /* Independent FMA chains, enough to cover the FMA latency on two pipes. */
-__attribute__((target("avx512f"))) static double fma_loop_avx512(long iters) {
-    __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
-    for (long k = 0; k < iters; k++)
-        for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
-    __m512 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
-    return (double)_mm512_reduce_add_ps(s);
-}
+static const gta_backend_ops *bench_be;
 
-__attribute__((target("avx2,fma"))) static double fma_loop_avx2(long iters) {
-    __m256 a[12], b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
-    for (long k = 0; k < iters; k++)
-        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
-    float out[8];
-    __m256 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
-    _mm256_storeu_ps(out, s);
-    return (double)(out[0] + out[7]);
-}
+void gta_bench_set_backend(const gta_backend_ops *be) { bench_be = be; }
+const gta_backend_ops *gta_bench_backend(void) { return bench_be ? bench_be : gta_backend_cpu(); }
 
 double gta_bench_peak_gflops(void) {
-    int wide = __builtin_cpu_supports("avx512f");
-    long iters = 20000000;
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double flops = 0, sink = 0, t = gta_now();
-#pragma omp parallel reduction(+ : flops, sink)
-        {
-            /* the returned value keeps the loop from being optimized away */
-            sink += wide ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
-            flops += 2.0 * (wide ? 16 : 8) * 12 * (double)iters;
-        }
-        if (!isfinite(sink)) flops = 0;
-        t = gta_now() - t;
-        if (flops / t > best) best = flops / t;
-    }
-    return best / 1e9;
+    const gta_backend_ops *be = gta_bench_backend();
+    return be->peak_gflops(NULL);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -109,7 +76,7 @@ double gta_bench_median(double *v, int n) {
 
 int gta_bench_train(const gta_config *c, const char *name, int B, int T, int runs, char **json) {
     if (B <= 0 || T <= 1 || runs <= 0) return gta_err_set(GTA_EINPUT, "bench: --batch, --seq and --runs must be positive");
-    gta_model *m = gta_model_init_random(c, 0);
+    gta_model *m = gta_model_init_random_on(c, 0, gta_bench_backend());
     gta_model_alloc_grads(m);
     gta_adamw opt;
     gta_adamw_init(&opt, m, 1e-4, 0.0);
@@ -159,7 +126,7 @@ int gta_bench_train(const gta_config *c, const char *name, int B, int T, int run
         cJSON_AddNumberToObject(j, "params_m", round(m->n_params / 1e4) / 100);
         cJSON_AddNumberToObject(j, "batch", B);
         cJSON_AddNumberToObject(j, "seq", T);
-        cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+        cJSON_AddNumberToObject(j, "threads", m->be->threads(m->ctx));
         cJSON_AddNumberToObject(j, "runs", runs);
         cJSON_AddNumberToObject(j, "tokens_per_s", round(med));
         cJSON_AddNumberToObject(j, "min", round(rate[0]));
@@ -225,7 +192,7 @@ static void build_step_batch(int shared, int P, int G, int L, int V, gta_batch *
 
 int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L, int runs, char **json) {
     if (P <= 0 || G <= 0 || L <= 0 || runs <= 0) return gta_err_set(GTA_EINPUT, "bench: sizes and --runs must be positive");
-    gta_model *m = gta_model_init_random(c, 0);
+    gta_model *m = gta_model_init_random_on(c, 0, gta_bench_backend());
     gta_model_alloc_grads(m);
     double med[2], tok[2];
     int rc = GTA_OK;
@@ -259,7 +226,7 @@ int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L,
         cJSON_AddNumberToObject(j, "shared_seconds", round(med[1] * 1000) / 1000);
         cJSON_AddNumberToObject(j, "unshared_seconds", round(med[0] * 1000) / 1000);
         cJSON_AddNumberToObject(j, "speedup", round(100 * med[0] / med[1]) / 100);
-        cJSON_AddNumberToObject(j, "threads", omp_get_max_threads());
+        cJSON_AddNumberToObject(j, "threads", m->be->threads(m->ctx));
         *json = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "base/error.h"
 #include "io/hf_cache.h"
 
@@ -102,4 +103,9 @@ int cli_model_arg(const char *cmd, const char *opt, const char **value, const ch
     if (rc) return gta_err_prefix(rc, "gta %s: --%s", cmd, opt);
     *value = *owned;
     return GTA_OK;
+}
+
+int cli_device_arg(const char *cmd, const char *name, const gta_backend_ops **be) {
+    *be = gta_backend(name ? name : "cpu");
+    return *be ? GTA_OK : gta_err_prefix(GTA_EINPUT, "gta %s", cmd);
 }

@@ -30,4 +30,9 @@ void arg_list_free(arg_list *l);
  * and the option. */
 int cli_model_arg(const char *cmd, const char *opt, const char **value, const char *revision, char **owned);
 
+/* The one place a --device argument becomes a backend: cpu (the default, also for NULL) or
+ * cuda; an unknown or absent one is GTA_EINPUT naming the command. */
+struct gta_backend_ops;
+int cli_device_arg(const char *cmd, const char *name, const struct gta_backend_ops **be);
+
 #endif

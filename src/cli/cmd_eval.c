@@ -20,25 +20,10 @@
 #include "io/dataset.h"
 #include "io/json.h"
 #include "model/model.h"
+#include "task/eos.h"
 #include "task/model_task.h"
+#include "task/reward.h"
 #include "text/tokenizer.h"
-#include "train/reward.h"
-
-/* generation_config.json's eos_token_id (int or list), extra end ids beside config.json's */
-static void gen_eos(const char *dir, int *eos, int *neos) {
-    *neos = 0;
-    char *p = gta_path_join(dir, "generation_config.json");
-    cJSON *j = NULL;
-    if (gta_file_exists(p) && gta_json_load(p, &j) == GTA_OK) {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "eos_token_id"), *it;
-        if (cJSON_IsNumber(e)) eos[(*neos)++] = e->valueint;
-        if (cJSON_IsArray(e))
-            cJSON_ArrayForEach(it, e) if (cJSON_IsNumber(it) && *neos < 8) eos[(*neos)++] = it->valueint;
-    }
-    gta_err_clear();
-    cJSON_Delete(j);
-    free(p);
-}
 
 /* the folder that will hold path must exist, so that a long run does not fail at the end */
 static int check_out_dir(const char *path) {
@@ -58,12 +43,14 @@ static int check_out_dir(const char *path) {
 }
 
 int cmd_eval(int argc, char **argv) {
+    const char *device = NULL;
     const char *model_dir = NULL, *data_dir = NULL, *split_name = "test", *format = NULL, *out_path = NULL;
     const char *system = NULL, *prompt_style = NULL, *revision = NULL;
     long long limit = 0, max_new = -1, max_prompt = -1, batch = 16, n_examples = 8, memory_mb = 0;
     int quiet = 0;
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "model directory (config.json, model.safetensors, tokenizer.json)"},
+        {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
         {"data", ARG_STR, &data_dir, "dataset directory (labels.txt and the split)"},
         {"split", ARG_STR, &split_name, "split to score [test]"},
         {"format", ARG_STR, &format,
@@ -146,7 +133,8 @@ int cmd_eval(int argc, char **argv) {
     cJSON *res = NULL;
     char *json = NULL;
     char *lp = gta_path_join(data_dir, "labels.txt");
-    int eos[8], neos = 0;
+    gta_tok eos[GTA_EOS_MAX];
+    int neos = 0;
     if ((rc = gta_labels_load(lp, &labels))) goto done;
     if ((rc = gta_split_load(data_dir, split_name, &labels, &split))) goto done;
     if (has_task && !gta_task_same_labels(&labels, &task.labels) && !quiet)
@@ -154,9 +142,10 @@ int cmd_eval(int argc, char **argv) {
                 "gta eval: warning: the labels of %s/labels.txt differ from those in %s/" GTA_TASK_FILE
                 " (the prompt lists the dataset's labels, not the ones the model was trained on)\n",
                 data_dir, model_dir);
-    if ((rc = gta_model_load(model_dir, &m))) goto done;
+    const gta_backend_ops *be = NULL;
+    if ((rc = cli_device_arg("eval", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
     if ((rc = gta_tokenizer_load(model_dir, &tok))) goto done;
-    gen_eos(model_dir, eos, &neos);
+    neos = gta_eos_ids(model_dir, &m->cfg, tok, eos, GTA_EOS_MAX);
     o.eos = eos;
     o.neos = neos;
     o.limit = limit;

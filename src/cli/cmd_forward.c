@@ -13,12 +13,14 @@ int cmd_forward(int argc, char **argv) {
     const char *model_dir = NULL, *input = NULL, *out = NULL, *revision = NULL;
     char *model_owned = NULL;
     int grads = 0;
+    const char *device = NULL;
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "Hugging Face model directory"},
         {"input", ARG_STR, &input, "safetensors file with input_ids (int64 [B, T])"},
         {"out", ARG_STR, &out, "output safetensors: logits, loss, grad.<name>"},
         {"grads", ARG_FLAG, &grads, "also write d loss / d parameter for every parameter"},
         {"revision", ARG_STR, &revision, "branch, tag or commit of a Hub --model name [main]"},
+        {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
     };
     int ns = sizeof specs / sizeof specs[0];
     int rc = args_parse("forward", argc, argv, specs, ns);
@@ -26,6 +28,8 @@ int cmd_forward(int argc, char **argv) {
         args_usage("forward", "--model DIR --input F.safetensors --out F.safetensors [--grads]", specs, ns);
         return 0;
     }
+    const gta_backend_ops *be = NULL;
+    if (!rc) rc = cli_device_arg("forward", device, &be);
     if (rc) return cli_fail(rc);
     if (!model_dir || !input || !out)
         return cli_fail(gta_err_set(GTA_EINPUT, "gta forward: --model, --input and --out are required"));
@@ -48,7 +52,7 @@ int cmd_forward(int argc, char **argv) {
         free(ids64);
         goto done;
     }
-    if ((rc = gta_model_load(model_dir, &m))) {
+    if ((rc = gta_model_load_on(model_dir, be, &m))) {
         free(ids64);
         goto done;
     }
@@ -83,14 +87,16 @@ int cmd_forward(int argc, char **argv) {
     char **names = gta_calloc((size_t)ne, sizeof *names);
     e[0] = (st_entry){"logits", ST_F32, 3, {B, T, V}, logits};
     e[1] = (st_entry){"loss", ST_F32, 1, {1}, &lossf};
+    const float *hg = grads ? m->be->read_begin(m->ctx, m->grads, sizeof(float) * m->n_params) : NULL;
     for (int i = 0; grads && i < m->n_tensors; i++) {
         const gta_param *p = &m->tensors[i];
         size_t len = strlen(p->name) + 6;
         names[i] = gta_malloc(len);
         snprintf(names[i], len, "grad.%s", p->name);
-        e[2 + i] = (st_entry){names[i], ST_F32, p->ndim, {p->shape[0], p->shape[1]}, m->grads + p->offset};
+        e[2 + i] = (st_entry){names[i], ST_F32, p->ndim, {p->shape[0], p->shape[1]}, hg + p->offset};
     }
     rc = st_write(out, e, ne, "{\"format\":\"pt\"}");
+    if (hg) m->be->read_end(m->ctx, hg);
     for (int i = 0; i < ne; i++) free(names[i]);
     free(names);
     free(e);

@@ -13,22 +13,24 @@
 #include "model/generate.h"
 #include "model/model.h"
 #include "model/sampler.h"
+#include "task/eos.h"
 #include "text/tokenizer.h"
 
 /* "1,2,3" -> ids */
-static int parse_ids(const char *s, int **out, int *n) {
+static int parse_ids(const char *s, gta_tok **out, int *n) {
     int cap = 16, k = 0;
-    int *v = gta_malloc(sizeof(int) * (size_t)cap);
+    gta_tok *v = gta_malloc(sizeof(gta_tok) * (size_t)cap);
     const char *p = s;
     while (*p) {
         char *end;
         long x = strtol(p, &end, 10);
         if (end == p || x < 0 || x > 1 << 30) {
             free(v);
-            return gta_err_set(GTA_EINPUT, "gta generate: --prompt-ids: expected comma-separated ids, got '%s'", s);
+            return gta_err_set(GTA_EINPUT,
+                               "gta generate: --prompt-ids: expected comma-separated ids, got '%s'", s);
         }
-        if (k == cap) v = gta_realloc(v, sizeof(int) * (size_t)(cap *= 2));
-        v[k++] = (int)x;
+        if (k == cap) v = gta_realloc(v, sizeof(gta_tok) * (size_t)(cap *= 2));
+        v[k++] = (gta_tok)x;
         p = end;
         while (*p == ',' || *p == ' ') p++;
     }
@@ -41,24 +43,8 @@ static int parse_ids(const char *s, int **out, int *n) {
     return GTA_OK;
 }
 
-/* eos ids: generation_config.json's eos_token_id (int or list), else config.json's */
-static void load_eos(const char *dir, const gta_config *c, int *eos, int *neos) {
-    *neos = 0;
-    char *p = gta_path_join(dir, "generation_config.json");
-    cJSON *j = NULL;
-    if (gta_file_exists(p) && gta_json_load(p, &j) == GTA_OK) {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "eos_token_id"), *it;
-        if (cJSON_IsNumber(e)) eos[(*neos)++] = e->valueint;
-        if (cJSON_IsArray(e)) cJSON_ArrayForEach(it, e) if (cJSON_IsNumber(it) && *neos < 8) eos[(*neos)++] = it->valueint;
-    }
-    cJSON_Delete(j);
-    free(p);
-    for (int i = 0; !*neos && i < c->n_eos; i++) eos[i] = c->eos_token_ids[i];
-    if (!*neos) *neos = c->n_eos;
-}
-
 int cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL, *revision = NULL;
+    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL, *revision = NULL, *device = NULL;
     char *model_owned = NULL;
     long long max_new = -1, num_samples = 1, seed = 0, top_k = 0;
     double temperature = 1.0, top_p = 1.0, min_p = 0.0;
@@ -66,6 +52,7 @@ int cmd_generate(int argc, char **argv) {
     arg_list stops = {0};
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "Hugging Face model directory"},
+        {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
         {"prompt", ARG_STR, &prompt, "prompt text (needs the model's tokenizer.json)"},
         {"prompt-ids", ARG_STR, &prompt_ids, "prompt as comma-separated token ids"},
         {"max-new-tokens", ARG_INT, &max_new, "tokens to generate at most"},
@@ -83,16 +70,18 @@ int cmd_generate(int argc, char **argv) {
     int ns = sizeof specs / sizeof specs[0];
     int rc = args_parse("generate", argc, argv, specs, ns);
     if (rc < 0) {
-        args_usage("generate",
-                   "--model DIR (--prompt S | --prompt-ids 1,2,3) --max-new-tokens N [--greedy | --temperature T "
-                   "--top-p P --top-k K] [--num-samples G] [--seed S]",
-                   specs, ns);
+        args_usage(
+            "generate",
+            "--model DIR (--prompt S | --prompt-ids 1,2,3) --max-new-tokens N [--greedy | --temperature T "
+            "--top-p P --top-k K] [--num-samples G] [--seed S]",
+            specs, ns);
         return 0;
     }
     if (rc) return cli_fail(rc);
     if (!model_dir || max_new < 0 || (!prompt == !prompt_ids))
-        return cli_fail(gta_err_set(GTA_EINPUT,
-                                    "gta generate: --model, --max-new-tokens and one of --prompt / --prompt-ids are required"));
+        return cli_fail(gta_err_set(
+            GTA_EINPUT,
+            "gta generate: --model, --max-new-tokens and one of --prompt / --prompt-ids are required"));
     if (num_samples < 1 || num_samples > 1 << 16)
         return cli_fail(gta_err_set(GTA_EINPUT, "gta generate: --num-samples must be between 1 and 65536"));
     if (!(top_p > 0 && top_p <= 1) || min_p < 0 || min_p > 1 || top_k < 0 || (!greedy && !(temperature > 0)))
@@ -104,16 +93,20 @@ int cmd_generate(int argc, char **argv) {
     }
     gta_model *m = NULL;
     gta_tokenizer *tok = NULL;
-    int *ids = NULL, np = 0, eos[8], neos = 0;
+    gta_tok *ids = NULL, eos[GTA_EOS_MAX];
+    int np = 0, neos = 0;
     gta_sample_seq *out = NULL;
     char *rendered = NULL;
     gta_ids enc = {0};
     char *tpath = gta_path_join(model_dir, "tokenizer.json");
-    if ((rc = gta_model_load(model_dir, &m))) goto done;
+    const gta_backend_ops *be = NULL;
+    if ((rc = cli_device_arg("generate", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
     if (gta_file_exists(tpath) && (rc = gta_tokenizer_load(model_dir, &tok))) goto done;
     if (prompt) {
         if (!tok) {
-            rc = gta_err_set(GTA_EINPUT, "%s: no tokenizer.json, so --prompt cannot be encoded; use --prompt-ids", model_dir);
+            rc = gta_err_set(GTA_EINPUT,
+                             "%s: no tokenizer.json, so --prompt cannot be encoded; use --prompt-ids",
+                             model_dir);
             goto done;
         }
         if (chat) {
@@ -130,8 +123,8 @@ int cmd_generate(int argc, char **argv) {
             goto done;
         }
         np = (int)enc.n;
-        ids = gta_malloc(sizeof(int) * (size_t)(np ? np : 1));
-        for (int i = 0; i < np; i++) ids[i] = enc.ids[i];
+        ids = enc.ids;
+        enc = (gta_ids){0};
         if (!np) {
             rc = gta_err_set(GTA_EINPUT, "gta generate: the prompt encodes to no tokens");
             goto done;
@@ -141,15 +134,15 @@ int cmd_generate(int argc, char **argv) {
     }
     for (int i = 0; i < np; i++)
         if (ids[i] >= m->cfg.vocab_size) {
-            rc = gta_err_set(GTA_EINPUT, "gta generate: prompt id %d is outside the vocabulary [0, %d)", ids[i],
-                             m->cfg.vocab_size);
+            rc = gta_err_set(GTA_EINPUT, "gta generate: prompt id %d is outside the vocabulary [0, %d)",
+                             ids[i], m->cfg.vocab_size);
             goto done;
         }
     if (stops.n && !tok) {
         rc = gta_err_set(GTA_EINPUT, "%s: no tokenizer.json, so --stop strings cannot be matched", model_dir);
         goto done;
     }
-    load_eos(model_dir, &m->cfg, eos, &neos);
+    neos = gta_eos_ids(model_dir, &m->cfg, tok, eos, GTA_EOS_MAX);
     gta_sample_params sp;
     memset(&sp, 0, sizeof sp);
     sp.temperature = greedy ? 0.0 : temperature;
@@ -165,7 +158,7 @@ int cmd_generate(int argc, char **argv) {
     sp.seed = (uint64_t)seed;
     int G = (int)num_samples;
     out = gta_calloc((size_t)G, sizeof *out);
-    const int *pp = ids;
+    const gta_tok *pp = ids;
     if ((rc = gta_sample(m, &pp, &np, 1, G, NULL, &sp, out))) goto done;
     for (int g = 0; g < G && !rc; g++) {
         cJSON *j = cJSON_CreateObject();
@@ -173,11 +166,9 @@ int cmd_generate(int argc, char **argv) {
         cJSON *arr = cJSON_AddArrayToObject(j, "ids");
         for (int i = 0; i < out[g].n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(out[g].ids[i]));
         if (tok) {
-            int32_t *o32 = gta_malloc(sizeof(int32_t) * (size_t)(out[g].n ? out[g].n : 1));
-            for (int i = 0; i < out[g].n; i++) o32[i] = out[g].ids[i];
             char *text = NULL;
-            rc = gta_tokenizer_decode(tok, o32, (size_t)out[g].n, 1, &text, NULL);
-            free(o32);
+            rc = gta_tokenizer_decode(tok, out[g].ids, (size_t)out[g].n,
+                                      GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN, &text, NULL);
             if (!rc) cJSON_AddStringToObject(j, "text", text);
             free(text);
         } else {

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "eval/predict.h"
 #include "model/model.h"
+#include "task/eos.h"
 #include "task/model_task.h"
 #include "text/tokenizer.h"
 
@@ -28,7 +29,7 @@ static int ends_with(const char *s, const char *suf) {
 int cmd_predict(int argc, char **argv) {
     const char *model_dir = NULL, *input = NULL, *out_path = NULL, *field = "text", *input_format = NULL;
     const char *format = NULL, *prompt_style = NULL, *system = NULL, *labels_path = NULL, *revision = NULL;
-    const char *adapter = NULL;
+    const char *adapter = NULL, *device = NULL;
     long long batch = 16, max_new = -1, max_prompt = -1, memory_mb = 0, limit = 0;
     int scores = 0, quiet = 0;
     arg_spec specs[] = {
@@ -47,6 +48,7 @@ int cmd_predict(int argc, char **argv) {
         {"system", ARG_STR, &system, "system message [gta_task.json's]"},
         {"labels", ARG_STR, &labels_path, "labels.txt, for a model without gta_task.json"},
         {"revision", ARG_STR, &revision, "branch, tag or commit of a Hub --model name [main]"},
+        {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
         {"adapter", ARG_STR, &adapter, "LoRA adapter directory (not supported yet)"},
         {"memory-mb", ARG_INT, &memory_mb, "memory the sampler may plan for [what is available]"},
         {"quiet", ARG_FLAG, &quiet, "no progress lines on stderr"},
@@ -147,8 +149,12 @@ int cmd_predict(int argc, char **argv) {
     if ((rc = gta_predict_read(input, field, csv, &in))) goto done;
     size_t n = in.n;
     if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
-    if ((rc = gta_model_load(model_dir, &m))) goto done;
+    const gta_backend_ops *be = NULL;
+    if ((rc = cli_device_arg("predict", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
     if ((rc = gta_tokenizer_load(model_dir, &tok))) goto done;
+    gta_tok eos[GTA_EOS_MAX];
+    o.neos = gta_eos_ids(model_dir, &m->cfg, tok, eos, GTA_EOS_MAX);
+    o.eos = eos;
 
     int B = (int)batch;
     res = gta_calloc((size_t)B, sizeof *res);

@@ -1,4 +1,4 @@
-/* gta report: one self-contained HTML page for run directories (see eval/report.h). */
+/* gta report: one self-contained HTML page for run directories (see report/report.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include "base/util.h"
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "eval/report.h"
+#include "report/report.h"
 
 int cmd_report(int argc, char **argv) {
     arg_list runs = {0}, evals = {0};

@@ -29,6 +29,7 @@ static const struct {
     {"report", cmd_report, "HTML report of runs"},
     {"predict", cmd_predict, "label new texts with a trained model"},
     {"pretrain", cmd_pretrain, "causal-LM pretraining of a small model"},
+    {"init", cmd_init, "a model directory with random weights for a config.json (real shapes for benchmarks)"},
 };
 
 static void usage(FILE *f) {

@@ -4,11 +4,11 @@
  * Each example's prompt is the training prompt for the format (gta_prompt_build), so a
  * model is scored on exactly what it was trained to answer; a base model is scored
  * zero-shot the same way.  Decoding is greedy (temperature 0) through the batched sampler,
- * o->batch prompts per gta_sample call, until the end-of-turn id (gta_prompt_end_id), one
- * of the model's eos ids or o->eos, the stop string "</answer>", or max_new_tokens.  The
- * completion (decoded without its end token and special tokens, as the trainer scores
- * rollouts) is parsed with gta_reward_score: the prediction is the label the well-formed
- * answer names, -1 (always wrong) when there is none.
+ * o->batch prompts per gta_sample call, until an end id (o->eos, else gta_eos_ids of the
+ * model and tokenizer: end of turn, config.json's eos), the stop string "</answer>", or
+ * max_new_tokens.  The completion (decoded without its end token and special tokens, as
+ * the trainer scores rollouts) is parsed with gta_reward_score: the prediction is the label
+ * the well-formed answer names, -1 (always wrong) when there is none.
  *
  * Determinism: greedy decoding and a fixed example order make the result a function of the
  * weights, the split, the options and the batch size (batched products may round
@@ -38,8 +38,8 @@
 
 #include "io/dataset.h"
 #include "model/model.h"
+#include "task/reward.h"
 #include "text/tokenizer.h"
-#include "train/reward.h"
 
 typedef struct {
     gta_format format;     /* the completion format asked for and parsed */
@@ -54,7 +54,7 @@ typedef struct {
     int n_examples;        /* completions kept in "examples"; default 8 */
     int n_diff_examples;   /* per guess/answer kind; default 3 */
     int max_input_chars;   /* input text kept in an example (bytes, cut at a character); default 600 */
-    const int *eos;        /* extra end ids (e.g. generation_config.json's), may be NULL */
+    const gta_tok *eos;    /* the end ids (gta_eos_ids); NULL/0: gta_eos_ids without a model dir */
     int neos;
     size_t memory_limit; /* for the sampler's plan; 0: what the machine has */
 } gta_eval_opts;

@@ -11,7 +11,8 @@
 #include "base/util.h"
 #include "io/json.h"
 #include "model/sampler.h"
-#include "train/prompt.h"
+#include "task/eos.h"
+#include "task/prompt.h"
 
 /* ------------------------------------------------------------------ inputs */
 
@@ -404,11 +405,13 @@ int gta_predict_batch(gta_model *m, gta_tokenizer *tok, const gta_labels *labels
     if (n <= 0) return GTA_OK;
     if (o->max_new_tokens < 1 || o->max_prompt_tokens < 0)
         return gta_err_set(GTA_EINPUT, "predict: need max_new_tokens >= 1, max_prompt_tokens >= 0");
-    int eos[24], neos = 0;
-    int32_t end = gta_prompt_end_id(tok);
-    if (end >= 0) eos[neos++] = end;
-    for (int i = 0; i < m->cfg.n_eos && neos < 16; i++) eos[neos++] = m->cfg.eos_token_ids[i];
-    for (int i = 0; i < o->neos && neos < 24; i++) eos[neos++] = o->eos[i];
+    /* end of a completion: as gta eval (the caller's gta_eos_ids, else the model's and tokenizer's) */
+    gta_tok eos[GTA_EOS_MAX];
+    int neos = 0;
+    if (o->neos > 0)
+        for (int i = 0; i < o->neos && neos < GTA_EOS_MAX; i++) eos[neos++] = o->eos[i];
+    else
+        neos = gta_eos_ids(NULL, &m->cfg, tok, eos, GTA_EOS_MAX);
     const char *stop[1] = {"</answer>"};
     gta_sample_params sp;
     memset(&sp, 0, sizeof sp);

@@ -40,7 +40,7 @@
 #include "model/generate.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
-#include "train/reward.h"
+#include "task/reward.h"
 
 typedef struct {
     char *text;
@@ -68,7 +68,7 @@ typedef struct {
     const char *system;    /* NULL: none */
     int max_new_tokens;    /* default 256 */
     int scores;            /* compute the label distribution */
-    const int *eos;        /* extra end ids, may be NULL */
+    const gta_tok *eos;    /* the end ids (gta_eos_ids); NULL/0: gta_eos_ids without a model dir */
     int neos;
     size_t memory_limit; /* sampler plan; 0: what the machine has */
 } gta_predict_opts;

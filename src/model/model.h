@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
+#include "base/types.h"
 #include "model/config.h"
 
 typedef struct {
@@ -26,8 +28,13 @@ typedef struct {
     float *mlp_norm, *wgu, *bgu, *wd, *bd;
 } gta_layer_w;
 
+/* The model's buffers (params, grads, activations, panels) are backend buffers: host code
+ * reaches them through gta_model_read / gta_model_write (or the backend's to_host /
+ * read_begin), never by dereferencing. */
 typedef struct gta_model {
     gta_config cfg;
+    const gta_backend_ops *be;
+    gta_ctx *ctx; /* this model's context: its stream and scratch */
     size_t n_params;
     float *params;
     float *grads; /* NULL until gta_model_alloc_grads */
@@ -36,7 +43,8 @@ typedef struct gta_model {
     float *embed, *final_norm, *lm_head; /* lm_head == embed when tied */
     gta_layer_w *layers;
     float *inv_freq; /* [head_dim/2] */
-    struct gta_acts *acts; /* activations saved by the last training forward */
+    struct gta_acts *acts;  /* activations saved by the last training forward */
+    struct gta_acts *iacts; /* one layer's buffers, reused by inference forwards */
     float *dec_ws;         /* decode-step workspace */
     size_t dec_cap;
     void *pack;            /* weights re-laid out for decoding (gta_decode_pack), or NULL */
@@ -53,26 +61,39 @@ typedef struct gta_model {
  * because a shared prompt's last row predicts the first token of every branch. */
 typedef struct {
     int n;
-    const int *ids;
+    const gta_tok *ids;
     const int *pos;
     int nseg;
     const int *seg_start, *seg_len, *seg_parent;
     int nlp;
-    const int *lp_row, *lp_target;
+    const int *lp_row;
+    const gta_tok *lp_target;
 } gta_batch;
 
-/* Loads a Hugging Face model directory (config.json + safetensors). */
+/* Loads a Hugging Face model directory (config.json + safetensors), on the CPU backend
+ * or on be. */
 int gta_model_load(const char *dir, gta_model **out);
+int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **out);
 /* A model with random weights (normal(0, 0.02), norms 1, biases 0), for tests/benchmarks. */
 gta_model *gta_model_init_random(const gta_config *cfg, uint64_t seed);
+gta_model *gta_model_init_random_on(const gta_config *cfg, uint64_t seed, const gta_backend_ops *be);
 /* Writes config.json, generation_config.json and model.safetensors into dir (created if
  * needed); every file is written atomically.  The weights are stored as m->save_dtype
  * (rounded to nearest even), so a bf16 checkpoint loaded and saved is bit-identical. */
 int gta_model_save(const gta_model *m, const char *dir);
 void gta_model_free(gta_model *m);
+/* parameters a model of this configuration has (the memory plan's weights) */
+size_t gta_model_n_params(const gta_config *c);
+/* a second model with the same configuration, backend and parameters (the reference) */
+gta_model *gta_model_clone(const gta_model *m);
 void gta_model_alloc_grads(gta_model *m);
 void gta_model_zero_grads(gta_model *m);
 const gta_param *gta_model_find(const gta_model *m, const char *name);
+/* dst's parameters = src's (the same configuration and backend) */
+void gta_model_copy_params(gta_model *dst, const gta_model *src);
+/* n floats of a model buffer (params, grads or a pointer into them) to / from the host */
+void gta_model_read(const gta_model *m, const float *dev, float *host, size_t n);
+void gta_model_write(gta_model *m, float *dev, const float *host, size_t n);
 
 /* Checks a batch's structure; GTA_EINPUT with a message when malformed. */
 int gta_batch_check(const gta_model *m, const gta_batch *b);
@@ -88,10 +109,12 @@ int gta_backward(gta_model *m, const gta_batch *b, const float *dlp);
  * fixed data) only -- cross-entropy, the clipped GRPO surrogate, k3 KL: fn receives each
  * chunk of log-probs and writes its dL/dlp; the head's logits are then computed once.
  * lp and dlp (nlp floats each) receive the values; gradients accumulate into m->grads. */
-typedef void (*gta_dlp_fn)(void *ctx, int k0, int n, const float *lp, float *dlp);
 int gta_forward_backward(gta_model *m, const gta_batch *b, float *lp, float *dlp, gta_dlp_fn fn, void *ctx);
-/* Bytes of activation memory a training forward of n tokens needs (for planning). */
+/* Bytes of activation memory a training forward of n tokens needs (every layer's saved
+ * activations and the backward's scratch), and an inference forward (one layer's buffers
+ * reused by every layer), for the memory plan; the backend's scratch comes on top. */
 size_t gta_model_act_bytes(const gta_config *c, int n);
+size_t gta_model_infer_bytes(const gta_config *c, int n);
 
 /* ---- KV cache and incremental decoding (the sampler's engine) ---- */
 
@@ -99,6 +122,8 @@ size_t gta_model_act_bytes(const gta_config *c, int n);
 typedef struct {
     int cap, layers, kvdim;
     float *k, *v;
+    const gta_backend_ops *be;
+    gta_ctx *ctx;
 } gta_kv;
 
 typedef struct {
@@ -106,31 +131,32 @@ typedef struct {
 } gta_range;
 
 size_t gta_kv_bytes(const gta_config *c, int cap);
-void gta_kv_init(gta_kv *kv, const gta_config *c, int cap);
+void gta_kv_init(gta_kv *kv, const gta_model *m, int cap); /* on m's backend */
 void gta_kv_free(gta_kv *kv);
 
 /* Forward over a tree batch that also stores every token's keys and values in kv at
- * slot[t]; writes the logits of rows[0..nrows) into logits[nrows, V]. */
+ * slot[t]; writes the logits of rows[0..nrows) into logits[nrows, V] (a backend buffer,
+ * as for gta_decode). */
 int gta_prefill(gta_model *m, const gta_batch *b, gta_kv *kv, const int *slot, const int *rows, int nrows,
                 float *logits);
 /* One decoding step for B new tokens: token i (id tok[i], position pos[i]) is stored at
  * slot[i] and attends to the nr cache ranges ranges[i*nr .. i*nr+nr) (which must include
  * its own slot). Writes logits[B, V]. */
-int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, const int *slot,
+int gta_decode(gta_model *m, gta_kv *kv, int B, const gta_tok *tok, const int *pos, const int *slot,
                const gta_range *ranges, int nr, float *logits);
 /* Re-lays the weights out for gta_decode (fp32 panels on AVX-512 machines, bf16 panels on
  * any; fp32 without AVX-512 decodes from the weights as they are). Call it
  * after the weights last changed and before decoding: gta_sample does. The buffer is kept
  * for the next call. */
 void gta_decode_pack(gta_model *m, int bf16);
-size_t gta_decode_pack_bytes(const gta_config *c, int bf16);
+size_t gta_decode_pack_bytes(const gta_backend_ops *be, const gta_config *c, int bf16);
 /* Bytes a prefill of n tokens and a decode of B rows need besides weights and cache. */
 size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B);
 
 /* Convenience: B packed sequences of length T (ids[B*T]); fills a caller-owned batch
  * with positions 0..T-1 and the pairs (t, ids[t+1]) within each sequence, in order
  * (B*(T-1) of them). Free with gta_batch_free_simple. */
-void gta_batch_simple(gta_batch *b, const int *ids, int B, int T);
+void gta_batch_simple(gta_batch *b, const gta_tok *ids, int B, int T);
 void gta_batch_free_simple(gta_batch *b);
 
 #endif

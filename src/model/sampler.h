@@ -22,7 +22,7 @@ typedef struct {
     double top_p;       /* 1: off */
     double min_p;       /* 0: off */
     int max_new_tokens;
-    const int *eos;
+    const gta_tok *eos;
     int neos;
     const char *const *stop; /* stop strings, matched in the decoded completion (needs tok) */
     int nstop;
@@ -35,7 +35,7 @@ typedef struct {
 } gta_sample_params;
 
 typedef struct {
-    int *ids;   /* generated ids (an end-of-sequence token is included) */
+    gta_tok *ids; /* generated ids (an end-of-sequence token is included) */
     float *lp;  /* log-prob of each id under the distribution it was drawn from (greedy: the model's) */
     int n;
     gta_finish finish;
@@ -44,22 +44,24 @@ typedef struct {
 /* Samples G continuations of each of nprompts prompts; out[p*G + g] (caller's array of
  * nprompts*G) receives sample g of prompt p. sample_ids gives each sample's RNG stream
  * (NULL: its index p*G + g). */
-int gta_sample(gta_model *m, const int *const *prompts, const int *plen, int nprompts, int G,
+int gta_sample(gta_model *m, const gta_tok *const *prompts, const int *plen, int nprompts, int G,
                const uint64_t *sample_ids, const gta_sample_params *p, gta_sample_seq *out);
 void gta_sample_seq_free(gta_sample_seq *s, int n);
 
-/* The memory plan of a request: KV cache + activations + logits, in bytes. */
+/* The memory plan of a request, in bytes: the KV cache, the activations (act_bytes: the
+ * prefill's, prefill_bytes of them, which reuse the model's inference buffers, and the
+ * decode workspace), the logits, the decode panels and the draws' scratch. */
 typedef struct {
-    size_t kv_bytes, act_bytes, logit_bytes, total;
-    int cache_tokens;
+    size_t kv_bytes, act_bytes, prefill_bytes, logit_bytes, pack_bytes, scratch_bytes, total;
+    int cache_tokens, prefill_tokens;
 } gta_sample_plan;
-void gta_sample_plan_make(const gta_config *c, const int *plen, int nprompts, int G, int max_new, int prefill_tokens,
+void gta_sample_plan_make(const gta_backend_ops *be, const gta_config *c, const int *plen, int nprompts, int G, int max_new, int prefill_tokens,
                           int bf16_weights, gta_sample_plan *plan);
-size_t gta_mem_available(void);
 
-/* One draw from logits[V] with u in [0,1): temperature, then top-k, top-p, min-p (the
- * order transformers applies them). Returns the token; *lp receives its log-prob under
- * the filtered, renormalized distribution. work needs 2*V floats + V ints (as floats). */
+/* One draw from logits[V] (host memory) with u in [0,1), on the default backend:
+ * temperature, then top-k, top-p, min-p (the order transformers applies them). Returns
+ * the token; *lp receives its log-prob under the filtered, renormalized distribution.
+ * work is unused (the backend keeps its own). */
 int gta_sample_token(const float *logits, int V, const gta_sample_params *p, double u, float *work, float *lp);
 
 #endif

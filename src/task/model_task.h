@@ -18,7 +18,7 @@
 #define GTA_TASK_MODEL_TASK_H
 
 #include "io/dataset.h"
-#include "train/reward.h"
+#include "task/reward.h"
 
 #define GTA_TASK_FILE "gta_task.json"
 

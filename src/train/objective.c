@@ -153,36 +153,13 @@ double gta_sft_loss(size_t n_tok, const float *lp, const uint8_t *mask, float *d
 
 /* ---- gradient gate ---- */
 
-void gta_grad_dot(size_t n, const float *a, const float *b, double *dot, double *norm_a, double *norm_b) {
-    size_t nb = (n + GTA_GATE_BLOCK - 1) / GTA_GATE_BLOCK;
-    double *part = gta_malloc((nb ? nb : 1) * 3 * sizeof *part);
-    /* each block is summed by one thread in index order; blocks are combined in order
-     * below, so the result does not depend on the number of threads */
-#pragma omp parallel for schedule(static)
-    for (size_t blk = 0; blk < nb; blk++) {
-        size_t i0 = blk * GTA_GATE_BLOCK, i1 = i0 + GTA_GATE_BLOCK < n ? i0 + GTA_GATE_BLOCK : n;
-        double d = 0, sa = 0, sb = 0;
-        for (size_t i = i0; i < i1; i++) {
-            double x = a[i], y = b[i];
-            d += x * y;
-            sa += x * x;
-            sb += y * y;
-        }
-        part[3 * blk] = d, part[3 * blk + 1] = sa, part[3 * blk + 2] = sb;
-    }
-    double d = 0, sa = 0, sb = 0;
-    for (size_t blk = 0; blk < nb; blk++)
-        d += part[3 * blk], sa += part[3 * blk + 1], sb += part[3 * blk + 2];
-    free(part);
-    *dot = d;
-    *norm_a = sqrt(sa);
-    *norm_b = sqrt(sb);
-}
-
-void gta_grad_gate(size_t n, const float *g_sft, const float *g_rl, double lambda_sft, double lambda_rl,
-                   float *out, gta_gate_stats *st) {
+void gta_grad_gate(const gta_backend_ops *be, gta_ctx *cx, size_t n, const float *g_sft, const float *g_rl,
+                   double lambda_sft, double lambda_rl, float *out, gta_gate_stats *st) {
     gta_gate_stats s;
-    gta_grad_dot(n, g_sft, g_rl, &s.dot, &s.norm_sft, &s.norm_rl);
+    double na, nb;
+    be->dot3(cx, n, g_sft, g_rl, &s.dot, &na, &nb);
+    s.norm_sft = sqrt(na);
+    s.norm_rl = sqrt(nb);
     double den = s.norm_sft * s.norm_rl;
     s.cosine = den > 0 ? s.dot / den : 0.0;
     /* conflict = the gradients point against each other (DESIGN.md); a zero dot -- e.g. a
@@ -190,12 +167,17 @@ void gta_grad_gate(size_t n, const float *g_sft, const float *g_rl, double lambd
      * keeps learning while RL has no signal. NaN counts as conflict: never mix in a
      * broken SFT gradient. */
     s.conflict = s.dot < 0 || isnan(s.dot);
+    float ls = (float)lambda_sft, lr = (float)lambda_rl;
     if (!s.conflict) {
-        float ls = (float)lambda_sft, lr = (float)lambda_rl;
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) out[i] = ls * g_sft[i] + lr * g_rl[i];
+        /* out = ls g_sft + lr g_rl (IEEE addition commutes: the same floats in any order) */
+        if (out == g_sft) {
+            be->axpby(cx, n, lr, g_rl, ls, out);
+        } else {
+            if (out != g_rl) be->copy(cx, out, g_rl, n * sizeof *out);
+            be->axpby(cx, n, ls, g_sft, lr, out);
+        }
     } else if (out != g_rl) {
-        memcpy(out, g_rl, n * sizeof *out);
+        be->copy(cx, out, g_rl, n * sizeof *out);
     }
     if (st) *st = s;
 }

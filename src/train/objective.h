@@ -46,6 +46,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
+
 /* ---- group advantages ---- */
 
 typedef struct {
@@ -129,18 +131,16 @@ void gta_mean_ce_dlp(void *ctx, int k0, int n, const float *lp, float *dlp);
 
 /* ---- gradient gate ---- */
 
-#define GTA_GATE_BLOCK 65536
-
 typedef struct {
     double dot, norm_sft, norm_rl, cosine;
     int conflict; /* dot < 0 (or NaN): the SFT gradient was dropped, out = g_rl */
 } gta_gate_stats;
 
-/* Dot product and norms only (deterministic, OpenMP). */
-void gta_grad_dot(size_t n, const float *a, const float *b, double *dot, double *norm_a, double *norm_b);
-/* out[i] = lambda_sft g_sft[i] + lambda_rl g_rl[i] when dot > 0, else g_rl[i].  out may be
- * g_rl or g_sft (in place) or a separate buffer. */
-void gta_grad_gate(size_t n, const float *g_sft, const float *g_rl, double lambda_sft, double lambda_rl,
-                   float *out, gta_gate_stats *st);
+/* out = lambda_sft g_sft + lambda_rl g_rl when dot >= 0, else g_rl; the dot product and
+ * norms by the backend's dot3 (fixed blocks in a fixed order: independent of the thread
+ * count). The buffers are the backend's (ctx theirs; NULL for the CPU's); out may be g_rl
+ * or g_sft (in place) or a separate buffer. */
+void gta_grad_gate(const gta_backend_ops *be, gta_ctx *ctx, size_t n, const float *g_sft, const float *g_rl,
+                   double lambda_sft, double lambda_rl, float *out, gta_gate_stats *st);
 
 #endif

@@ -42,6 +42,7 @@ void gta_train_defaults(gta_train_cfg *c, const char *method) {
     snprintf(c->prompt_style, sizeof c->prompt_style, "full");
     snprintf(c->rollout_weights, sizeof c->rollout_weights, "fp32");
     snprintf(c->save_dtype, sizeof c->save_dtype, "auto");
+    snprintf(c->device, sizeof c->device, "cpu");
 }
 
 int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
@@ -81,6 +82,7 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"prompt_style", 's', c->prompt_style, sizeof c->prompt_style,
          "full | compact (one line, for small models)"},
         {"log_examples", 'i', &c->log_examples, 0, "completions per step written to samples.jsonl"},
+        {"device", 's', c->device, sizeof c->device, "cpu | cuda: the backend that computes"},
         {"rollout_weights", 's', c->rollout_weights, sizeof c->rollout_weights,
          "fp32 | bf16: rollouts decode with the weights rounded to bfloat16 (faster; losses stay fp32)"},
         {"save_dtype", 's', c->save_dtype, sizeof c->save_dtype,

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,622 +19,28 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model/sampler.h"
-#include "task/model_task.h"
+#include "task/prompt.h"
+#include "task/reward.h"
 #include "text/tokenizer.h"
 #include "train/objective.h"
 #include "train/optim.h"
-#include "train/prompt.h"
-#include "train/reward.h"
+#include "train/trainer_int.h"
 
-enum { M_SFT, M_GRPO, M_GTA, M_GTARL };
-
-/* One rollout, as a tree batch plus the fixed per-pair data of the objective. Kept across
- * the num_iterations optimizer steps that reuse it (and saved with a checkpoint taken
- * between them). */
-typedef struct {
-    int n, nseg, nlp, nseq;
-    int *ids, *pos, *seg_start, *seg_len, *seg_parent, *lp_row, *lp_target;
-    int32_t *seq;
-    uint8_t *rl_mask, *sft_mask;
-    float *old_lp, *ref_lp, *seq_adv, *w_rl, *adv, *w_sft;
-    /* statistics of the rollout, logged with each of its steps */
-    double reward, reward_format, reward_accuracy, guess_accuracy, frac_zero_std, completion_tokens_mean;
-    double sample_seconds;
-    int valid;
-} rollout;
-
-typedef struct {
-    gta_train_cfg cfg;
-    int method;
-    gta_format fmt;
-    gta_model *policy, *ref;
-    gta_tokenizer *tok;
-    gta_dataset ds;
-    gta_adamw opt;
-    float *g_sft;
-    gta_ids *prompt_ids, *target_ids; /* per train example, built on first use */
-    gta_prompt_opts popts;
-    int eos[8], neos;
-    long long total_steps, step, cursor;
-    rollout ro;
-    FILE *metrics, *samples, *evals;
-    gta_split eval_split;
-    char *run_dir;
-    double t0;
-    int final_dtype; /* st_dtype of final/ (cfg.save_dtype resolved) */
-} trainer;
-
-/* ------------------------------------------------------------------ small helpers */
-
-static void ro_free(rollout *r) {
-    free(r->ids), free(r->pos), free(r->seg_start), free(r->seg_len), free(r->seg_parent);
-    free(r->lp_row), free(r->lp_target), free(r->seq), free(r->rl_mask), free(r->sft_mask);
-    free(r->old_lp), free(r->ref_lp), free(r->seq_adv), free(r->w_rl), free(r->adv), free(r->w_sft);
-    memset(r, 0, sizeof *r);
-}
-
-static gta_batch ro_batch(const rollout *r) {
-    return (gta_batch){r->n, r->ids, r->pos, r->nseg, r->seg_start, r->seg_len, r->seg_parent,
-                       r->nlp, r->lp_row, r->lp_target};
-}
-
-/* the example at position k of the data stream: epoch k / n, a seeded permutation each */
-static size_t example_at(const trainer *t, long long k) {
-    size_t n = t->ds.train.n;
-    long long epoch = k / (long long)n, pos = k % (long long)n;
-    /* Fisher-Yates on the fly would need the whole permutation; n is small (thousands) */
-    static size_t *perm = NULL, perm_n = 0;
-    static long long perm_epoch = -1, perm_seed = -1;
-    if (perm_n != n || perm_epoch != epoch || perm_seed != t->cfg.seed) {
-        perm = gta_realloc(perm, sizeof(size_t) * n);
-        for (size_t i = 0; i < n; i++) perm[i] = i;
-        for (size_t i = n - 1; i > 0; i--) {
-            size_t j = (size_t)(gta_rng_u64((uint64_t)t->cfg.seed, 1000 + (uint64_t)epoch, i) % (i + 1));
-            size_t tmp = perm[i];
-            perm[i] = perm[j];
-            perm[j] = tmp;
-        }
-        perm_n = n;
-        perm_epoch = epoch;
-        perm_seed = t->cfg.seed;
-    }
-    return perm[pos];
-}
-
-static int prompt_of(trainer *t, size_t i) {
-    if (t->prompt_ids[i].n) return GTA_OK;
-    const gta_example *e = &t->ds.train.ex[i];
-    gta_prompt p;
-    int rc = gta_prompt_build(t->tok, &t->popts, &t->ds.labels, e->text, e->text_len, &p);
-    if (rc) return gta_err_prefix(rc, "%s:%d", t->ds.train.path, e->line);
-    t->prompt_ids[i] = p.ids;
-    p.ids = (gta_ids){0};
-    gta_prompt_free(&p);
-    const char *gold = t->ds.labels.names[e->label];
-    if (t->method == M_SFT)
-        rc = gta_prompt_sft_target(t->tok, gold, &t->target_ids[i]);
-    else if (t->method == M_GTA)
-        rc = gta_prompt_guess_branch(t->tok, gold, &t->target_ids[i]);
-    return rc;
-}
-
-static double lr_at(const trainer *t, long long step) {
-    /* transformers' cosine schedule with linear warmup */
-    long long warm = (long long)ceil(t->cfg.warmup_ratio * (double)t->total_steps);
-    if (step < warm) return t->cfg.learning_rate * (double)step / (double)(warm > 1 ? warm : 1);
-    double prog = (double)(step - warm) / (double)(t->total_steps - warm > 1 ? t->total_steps - warm : 1);
-    return t->cfg.learning_rate * 0.5 * (1.0 + cos(M_PI * prog));
-}
-
-/* ------------------------------------------------------------------ rollout */
-
-/* byte length of the decoded prefix ids[0..k) */
-static size_t prefix_bytes(const gta_tokenizer *tok, const int *ids, int k) {
-    if (k <= 0) return 0;
-    int32_t buf[512];
-    int32_t *p = k <= 512 ? buf : gta_malloc(sizeof(int32_t) * (size_t)k);
-    for (int i = 0; i < k; i++) p[i] = ids[i];
-    char *text = NULL;
-    size_t len = 0;
-    if (gta_tokenizer_decode(tok, p, (size_t)k, 1, &text, &len) != GTA_OK) len = 0;
-    free(text);
-    if (p != buf) free(p);
-    return len;
-}
-
-static int build_rollout(trainer *t, long long rollout_index) {
-    const gta_train_cfg *c = &t->cfg;
-    const int P = (int)c->batch_prompts, G = (int)c->group_size;
-    rollout *r = &t->ro;
-    ro_free(r);
-    size_t *ex = gta_malloc(sizeof(size_t) * (size_t)P);
-    const int **prompts = gta_malloc(sizeof(int *) * (size_t)P);
-    int *plen = gta_malloc(sizeof(int) * (size_t)P), rc = GTA_OK;
-    int **pint = gta_calloc((size_t)P, sizeof(int *));
-    for (int p = 0; p < P && !rc; p++) {
-        ex[p] = example_at(t, t->cursor + p);
-        if ((rc = prompt_of(t, ex[p]))) break;
-        const gta_ids *pi = &t->prompt_ids[ex[p]];
-        pint[p] = gta_malloc(sizeof(int) * pi->n);
-        for (size_t k = 0; k < pi->n; k++) pint[p][k] = pi->ids[k];
-        prompts[p] = pint[p];
-        plen[p] = (int)pi->n;
-    }
-    gta_sample_seq *smp = gta_calloc((size_t)(P * G), sizeof *smp);
-    const char *stop[1] = {"</answer>"};
-    if (!rc) {
-        gta_sample_params sp;
-        memset(&sp, 0, sizeof sp);
-        sp.temperature = c->temperature;
-        sp.top_p = c->top_p;
-        sp.bf16_weights = !strcmp(c->rollout_weights, "bf16");
-        sp.max_new_tokens = (int)c->max_new_tokens;
-        sp.eos = t->eos;
-        sp.neos = t->neos;
-        sp.stop = stop;
-        sp.nstop = 1;
-        sp.tok = t->tok;
-        sp.seed = gta_rng_u64((uint64_t)c->seed, 7, (uint64_t)rollout_index);
-        double ts = gta_now();
-        rc = gta_sample(t->policy, prompts, plen, P, G, NULL, &sp, smp);
-        r->sample_seconds = gta_now() - ts;
-    }
-    if (rc) goto done;
-
-    /* rewards and advantages */
-    int nseq = P * G;
-    float *rew = gta_malloc(sizeof(float) * (size_t)nseq);
-    long *gend = gta_malloc(sizeof(long) * (size_t)nseq);
-    double sf = 0, sa = 0, sg = 0, ctok = 0;
-    int zero = 0;
-    for (int s = 0; s < nseq; s++) {
-        const gta_example *e = &t->ds.train.ex[ex[s / G]];
-        int32_t *ids32 = gta_malloc(sizeof(int32_t) * (size_t)(smp[s].n ? smp[s].n : 1));
-        for (int k = 0; k < smp[s].n; k++) ids32[k] = smp[s].ids[k];
-        char *text = NULL;
-        size_t len = 0;
-        rc = gta_tokenizer_decode(t->tok, ids32, (size_t)smp[s].n, 1, &text, &len);
-        free(ids32);
-        if (rc) break;
-        gta_reward rw;
-        gta_reward_score(t->fmt, text, len, &t->ds.labels, e->label, &rw);
-        rew[s] = rw.reward;
-        gend[s] = rw.guess_end;
-        sf += rw.format_ok;
-        sa += rw.answer_ok;
-        sg += rw.guess_ok;
-        ctok += smp[s].n;
-        if (t->samples && s % G == 0 && s / G < c->log_examples) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddNumberToObject(j, "step", (double)t->step);
-            cJSON_AddStringToObject(j, "gold", t->ds.labels.names[e->label]);
-            cJSON_AddStringToObject(j, "completion", text);
-            cJSON_AddNumberToObject(j, "reward", rw.reward);
-            char *line = cJSON_PrintUnformatted(j);
-            fprintf(t->samples, "%s\n", line);
-            free(line);
-            cJSON_Delete(j);
-        }
-        free(text);
-    }
-    if (rc) {
-        free(rew), free(gend);
-        goto done;
-    }
-    r->nseq = nseq;
-    r->seq_adv = gta_malloc(sizeof(float) * (size_t)nseq);
-    for (int p = 0; p < P; p++) {
-        gta_group_stats st;
-        gta_group_advantages(rew + p * G, G, c->adv_eps, r->seq_adv + p * G, &st);
-        zero += st.zero_std;
-    }
-    r->reward_format = sf / nseq;
-    r->reward_accuracy = sa / nseq;
-    r->reward = (sf + sa) / nseq;
-    r->guess_accuracy = sg / nseq;
-    r->frac_zero_std = (double)zero / P;
-    r->completion_tokens_mean = ctok / nseq;
-
-    /* the tree batch */
-    int n = 0, nlp = 0, nseg = 0;
-    for (int p = 0; p < P; p++) {
-        n += plen[p];
-        nseg++;
-        for (int g = 0; g < G; g++) n += smp[p * G + g].n, nlp += smp[p * G + g].n, nseg++;
-        if (t->method == M_GTA) {
-            int gl = (int)t->target_ids[ex[p]].n;
-            n += gl, nlp += gl, nseg++;
-        }
-    }
-    r->n = n, r->nlp = nlp;
-    r->ids = gta_malloc(sizeof(int) * (size_t)n), r->pos = gta_malloc(sizeof(int) * (size_t)n);
-    r->seg_start = gta_malloc(sizeof(int) * (size_t)nseg), r->seg_len = gta_malloc(sizeof(int) * (size_t)nseg);
-    r->seg_parent = gta_malloc(sizeof(int) * (size_t)nseg);
-    r->lp_row = gta_malloc(sizeof(int) * (size_t)nlp), r->lp_target = gta_malloc(sizeof(int) * (size_t)nlp);
-    r->seq = gta_malloc(sizeof(int32_t) * (size_t)nlp);
-    r->rl_mask = gta_calloc((size_t)nlp, 1), r->sft_mask = gta_calloc((size_t)nlp, 1);
-    int at = 0, k = 0, sg_i = 0;
-    for (int p = 0; p < P; p++) {
-        int root = sg_i, pstart = at;
-        r->seg_start[sg_i] = at, r->seg_len[sg_i] = plen[p], r->seg_parent[sg_i++] = -1;
-        for (int i = 0; i < plen[p]; i++) r->ids[at] = prompts[p][i], r->pos[at++] = i;
-        int last = pstart + plen[p] - 1;
-        int nbr = G + (t->method == M_GTA);
-        for (int g = 0; g < nbr; g++) {
-            int is_guess = g == G, s = p * G + g;
-            const int *tk = is_guess ? NULL : smp[s].ids;
-            int len = is_guess ? (int)t->target_ids[ex[p]].n : smp[s].n;
-            /* RL tokens: all of a completion except, for gta, its guess span */
-            int nguess = 0;
-            if (!is_guess && t->method == M_GTA && gend[s] > 0) {
-                while (nguess < len && prefix_bytes(t->tok, tk, nguess) < (size_t)gend[s]) nguess++;
-            }
-            int bstart = at;
-            r->seg_start[sg_i] = at, r->seg_len[sg_i] = len, r->seg_parent[sg_i++] = root;
-            for (int j = 0; j < len; j++) {
-                int id = is_guess ? t->target_ids[ex[p]].ids[j] : tk[j];
-                r->ids[at] = id;
-                r->pos[at++] = plen[p] + j;
-                r->lp_row[k] = j == 0 ? last : bstart + j - 1;
-                r->lp_target[k] = id;
-                r->seq[k] = is_guess ? 0 : s;
-                if (is_guess)
-                    r->sft_mask[k] = 1;
-                else
-                    r->rl_mask[k] = j >= nguess;
-                k++;
-            }
-        }
-    }
-    r->nseg = nseg;
-    free(rew), free(gend);
-
-    /* fixed per-pair data: weights, advantages, old and reference log-probs */
-    r->w_rl = gta_malloc(sizeof(float) * (size_t)nlp), r->adv = gta_malloc(sizeof(float) * (size_t)nlp);
-    r->w_sft = gta_malloc(sizeof(float) * (size_t)nlp);
-    gta_loss_agg agg = GTA_AGG_SEQUENCE;
-    gta_loss_agg_from_name(c->loss_aggregation, &agg);
-    gta_grpo_weights((size_t)nlp, r->seq, r->rl_mask, (size_t)nseq, r->seq_adv, agg, r->w_rl, r->adv);
-    gta_sft_weights((size_t)nlp, r->sft_mask, r->w_sft);
-    r->old_lp = gta_malloc(sizeof(float) * (size_t)nlp);
-    r->ref_lp = gta_malloc(sizeof(float) * (size_t)nlp);
-    gta_batch b = ro_batch(r);
-    if ((rc = gta_forward(t->policy, &b, r->old_lp, NULL, 0))) goto done;
-    if (t->ref && c->beta > 0) {
-        if ((rc = gta_forward(t->ref, &b, r->ref_lp, NULL, 0))) goto done;
-    } else {
-        memcpy(r->ref_lp, r->old_lp, sizeof(float) * (size_t)nlp);
-    }
-    r->valid = 1;
-    t->cursor += P;
-done:
-    for (int p = 0; p < P; p++) free(pint[p]);
-    free(pint);
-    gta_sample_seq_free(smp, P * G);
-    free(smp), free(ex), free(prompts), free(plen);
-    return rc;
-}
-
-/* SFT: batch_prompts examples, each [prompt | target] as its own sequence */
-static int build_sft_batch(trainer *t) {
-    rollout *r = &t->ro;
-    ro_free(r);
-    int P = (int)t->cfg.batch_prompts, n = 0, nlp = 0, rc = GTA_OK;
-    size_t *ex = gta_malloc(sizeof(size_t) * (size_t)P);
-    for (int p = 0; p < P && !rc; p++) {
-        ex[p] = example_at(t, t->cursor + p);
-        rc = prompt_of(t, ex[p]);
-        n += (int)(t->prompt_ids[ex[p]].n + t->target_ids[ex[p]].n);
-        nlp += (int)t->target_ids[ex[p]].n;
-    }
-    if (rc) {
-        free(ex);
-        return rc;
-    }
-    r->n = n, r->nlp = nlp, r->nseg = P;
-    r->ids = gta_malloc(sizeof(int) * (size_t)n), r->pos = gta_malloc(sizeof(int) * (size_t)n);
-    r->seg_start = gta_malloc(sizeof(int) * (size_t)P), r->seg_len = gta_malloc(sizeof(int) * (size_t)P);
-    r->seg_parent = gta_malloc(sizeof(int) * (size_t)P);
-    r->lp_row = gta_malloc(sizeof(int) * (size_t)nlp), r->lp_target = gta_malloc(sizeof(int) * (size_t)nlp);
-    r->sft_mask = gta_malloc((size_t)nlp), r->w_sft = gta_malloc(sizeof(float) * (size_t)nlp);
-    int at = 0, k = 0;
-    for (int p = 0; p < P; p++) {
-        const gta_ids *pi = &t->prompt_ids[ex[p]], *ti = &t->target_ids[ex[p]];
-        r->seg_start[p] = at, r->seg_len[p] = (int)(pi->n + ti->n), r->seg_parent[p] = -1;
-        int s0 = at;
-        for (size_t i = 0; i < pi->n; i++) r->ids[at] = pi->ids[i], r->pos[at] = at - s0, at++;
-        for (size_t i = 0; i < ti->n; i++) {
-            r->lp_row[k] = at - 1;
-            r->lp_target[k] = ti->ids[i];
-            r->sft_mask[k++] = 1;
-            r->ids[at] = ti->ids[i], r->pos[at] = at - s0, at++;
-        }
-    }
-    gta_sft_weights((size_t)nlp, r->sft_mask, r->w_sft);
-    r->valid = 1;
-    t->cursor += P;
-    free(ex);
-    return GTA_OK;
-}
-
-/* ------------------------------------------------------------------ one optimizer step */
-
-typedef struct {
-    double loss, loss_sft, loss_rl, kl, clip_frac, cos, conflict, grad_norm, lr, seconds;
-    int tokens;
-} step_stats;
-
-static int optimizer_step(trainer *t, step_stats *st) {
-    rollout *r = &t->ro;
-    gta_batch b = ro_batch(r);
-    const gta_train_cfg *c = &t->cfg;
-    gta_model *m = t->policy;
-    float *lp = gta_malloc(sizeof(float) * (size_t)(r->nlp ? r->nlp : 1));
-    float *dlp = gta_malloc(sizeof(float) * (size_t)(r->nlp ? r->nlp : 1));
-    int rc = GTA_OK;
-    memset(st, 0, sizeof *st);
-    gta_model_zero_grads(m);
-    if (t->method == M_SFT) {
-        double loss = 0;
-        gta_sft_batch sb = {r->w_sft, &loss};
-        rc = gta_forward_backward(m, &b, lp, dlp, gta_sft_dlp, &sb);
-        st->loss = st->loss_sft = loss;
-    } else {
-        gta_grpo_acc acc;
-        memset(&acc, 0, sizeof acc);
-        gta_grpo_batch gb = {{c->epsilon, c->beta}, r->old_lp, r->ref_lp, r->adv, r->w_rl, &acc};
-        if (t->method != M_GTA) {
-            rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
-            st->loss = st->loss_rl = acc.loss;
-        } else {
-            /* g_sft and g_rl separately, then the gate of eq. 11 */
-            if (!(rc = gta_forward(m, &b, lp, NULL, 1))) {
-                size_t nsft = 0;
-                st->loss_sft = gta_sft_loss((size_t)r->nlp, lp, r->sft_mask, dlp, &nsft);
-                rc = gta_backward(m, &b, dlp);
-            }
-            if (!rc) {
-                memcpy(t->g_sft, m->grads, sizeof(float) * m->n_params);
-                gta_model_zero_grads(m);
-                gta_grpo_range(&gb, 0, (size_t)r->nlp, lp, dlp);
-                st->loss_rl = acc.loss;
-                rc = gta_backward(m, &b, dlp);
-            }
-            if (!rc) {
-                gta_gate_stats gs;
-                gta_grad_gate(m->n_params, t->g_sft, m->grads, c->lambda_sft, c->lambda_rl, m->grads, &gs);
-                st->cos = gs.cosine;
-                st->conflict = gs.conflict;
-                st->loss = gs.conflict ? st->loss_rl : c->lambda_sft * st->loss_sft + c->lambda_rl * st->loss_rl;
-            }
-        }
-        st->kl = gta_grpo_acc_kl(&acc);
-        st->clip_frac = gta_grpo_acc_clip_frac(&acc);
-    }
-    if (!rc) {
-        st->grad_norm = gta_clip_grad_norm(m, c->max_grad_norm);
-        st->lr = lr_at(t, t->step);
-        gta_adamw_step(&t->opt, m, st->lr);
-        t->step++;
-        if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0)
-            memcpy(t->ref->params, m->params, sizeof(float) * m->n_params);
-    }
-    st->tokens = r->n;
-    free(lp);
-    free(dlp);
-    return rc;
-}
-
-/* ------------------------------------------------------------------ checkpoints */
-
-/* a model directory: weights (f32 in a checkpoint, for an exact resume; final_dtype in
- * final/), config, the source model's tokenizer files and the task (gta_task.json) */
-static int save_model_dir(trainer *t, const char *dir, int final) {
-    t->policy->save_dtype = final ? t->final_dtype : ST_F32;
-    int rc = gta_model_save(t->policy, dir);
-    if (!rc) rc = gta_tokenizer_copy_files(t->cfg.model, dir);
-    if (rc) return rc;
-    gta_task task;
-    memset(&task, 0, sizeof task);
-    snprintf(task.method, sizeof task.method, "%s", t->cfg.method);
-    task.format = t->fmt;
-    task.labels = t->ds.labels;
-    task.compact = t->popts.compact;
-    task.max_prompt_tokens = t->popts.max_prompt_tokens;
-    task.system = (char *)t->popts.system;
-    task.max_new_tokens = (int)t->cfg.max_new_tokens;
-    return gta_task_write(dir, &task);
-}
-
-/* the dtype final/ is written in: --save-dtype, or (auto) that of --model's checkpoint */
-static int resolve_save_dtype(trainer *t) {
-    st_dtype d = ST_F32;
-    if (strcmp(t->cfg.save_dtype, "auto") != 0) {
-        int rc = st_dtype_from_name(t->cfg.save_dtype, &d);
-        if (rc) return gta_err_prefix(rc, "train: save_dtype");
-    } else {
-        st_set *st = NULL;
-        int rc = st_open_dir(t->cfg.model, &st);
-        if (rc) return rc;
-        d = st_float_dtype(st);
-        st_close(st);
-    }
-    t->final_dtype = (int)d;
-    return GTA_OK;
-}
-
-static void rm_rf(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char *p = gta_path_join(path, e->d_name);
-            rm_rf(p);
-            free(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static int save_checkpoint(trainer *t) {
-    char *tmp = gta_path_join(t->run_dir, "checkpoint.tmp"), *fin = gta_path_join(t->run_dir, "checkpoint"),
-         *old = gta_path_join(t->run_dir, "checkpoint.old");
-    rm_rf(tmp);
-    int rc = save_model_dir(t, tmp, 0);
-    size_t np = t->policy->n_params;
-    if (!rc) {
-        st_entry e[2] = {{"exp_avg", ST_F32, 1, {(int64_t)np}, t->opt.m}, {"exp_avg_sq", ST_F32, 1, {(int64_t)np}, t->opt.v}};
-        char *p = gta_path_join(tmp, "optimizer.safetensors");
-        rc = st_write(p, e, 2, NULL);
-        free(p);
-    }
-    if (!rc && t->ref) {
-        st_entry e = {"params", ST_F32, 1, {(int64_t)np}, t->ref->params};
-        char *p = gta_path_join(tmp, "reference.safetensors");
-        rc = st_write(p, &e, 1, NULL);
-        free(p);
-    }
-    rollout *r = &t->ro;
-    int keep_ro = r->valid && t->method != M_SFT && t->step % t->cfg.num_iterations != 0;
-    if (!rc && keep_ro) {
-        st_entry e[] = {
-            {"ids", ST_I32, 1, {r->n}, r->ids},
-            {"pos", ST_I32, 1, {r->n}, r->pos},
-            {"seg_start", ST_I32, 1, {r->nseg}, r->seg_start},
-            {"seg_len", ST_I32, 1, {r->nseg}, r->seg_len},
-            {"seg_parent", ST_I32, 1, {r->nseg}, r->seg_parent},
-            {"lp_row", ST_I32, 1, {r->nlp}, r->lp_row},
-            {"lp_target", ST_I32, 1, {r->nlp}, r->lp_target},
-            {"seq", ST_I32, 1, {r->nlp}, r->seq},
-            {"rl_mask", ST_U8, 1, {r->nlp}, r->rl_mask},
-            {"sft_mask", ST_U8, 1, {r->nlp}, r->sft_mask},
-            {"old_lp", ST_F32, 1, {r->nlp}, r->old_lp},
-            {"ref_lp", ST_F32, 1, {r->nlp}, r->ref_lp},
-            {"w_rl", ST_F32, 1, {r->nlp}, r->w_rl},
-            {"adv", ST_F32, 1, {r->nlp}, r->adv},
-            {"w_sft", ST_F32, 1, {r->nlp}, r->w_sft},
-            {"seq_adv", ST_F32, 1, {r->nseq}, r->seq_adv},
-        };
-        char *p = gta_path_join(tmp, "rollout.safetensors");
-        rc = st_write(p, e, (int)(sizeof e / sizeof e[0]), NULL);
-        free(p);
-    }
-    if (!rc) {
-        fflush(t->metrics);
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "step", (double)t->step);
-        cJSON_AddNumberToObject(j, "cursor", (double)t->cursor);
-        cJSON_AddNumberToObject(j, "adam_step", (double)t->opt.step);
-        cJSON_AddNumberToObject(j, "metrics_bytes", (double)ftell(t->metrics));
-        cJSON_AddNumberToObject(j, "samples_bytes", t->samples ? (double)ftell(t->samples) : 0);
-        cJSON_AddNumberToObject(j, "eval_bytes", t->evals ? (double)ftell(t->evals) : 0);
-        cJSON_AddBoolToObject(j, "rollout", keep_ro);
-        if (keep_ro) {
-            cJSON *s = cJSON_AddObjectToObject(j, "rollout_stats");
-            cJSON_AddNumberToObject(s, "reward", r->reward);
-            cJSON_AddNumberToObject(s, "reward_format", r->reward_format);
-            cJSON_AddNumberToObject(s, "reward_accuracy", r->reward_accuracy);
-            cJSON_AddNumberToObject(s, "guess_accuracy", r->guess_accuracy);
-            cJSON_AddNumberToObject(s, "frac_zero_std", r->frac_zero_std);
-            cJSON_AddNumberToObject(s, "completion_tokens_mean", r->completion_tokens_mean);
-        }
-        char *text = cJSON_Print(j);
-        cJSON_Delete(j);
-        char *p = gta_path_join(tmp, "trainer_state.json");
-        rc = gta_write_file_atomic(p, text, strlen(text));
-        free(p);
-        free(text);
-    }
-    /* swap in: the previous checkpoint stays whole until the new one is complete */
-    if (!rc) {
-        rm_rf(old);
-        if (gta_is_dir(fin) && rename(fin, old) != 0)
-            rc = gta_err_set(GTA_EFAIL, "%s: cannot move aside: %s", fin, strerror(errno));
-        else if (rename(tmp, fin) != 0)
-            rc = gta_err_set(GTA_EFAIL, "%s: cannot rename to %s: %s", tmp, fin, strerror(errno));
-        else
-            rm_rf(old);
-    }
-    free(tmp), free(fin), free(old);
-    return rc;
-}
-
-static int load_f32(const char *path, const char *name, float *dst, size_t n) {
-    st_set *s;
-    int rc = st_open_file(path, &s);
-    if (rc) return rc;
-    const st_tensor *t = st_find(s, name);
-    if (!t || t->dtype != ST_F32 || (size_t)t->numel != n)
-        rc = gta_err_set(GTA_EINPUT, "%s: expected tensor '%s' of %zu floats", path, name, n);
-    else
-        rc = st_to_f32(s, t, dst);
-    st_close(s);
-    return rc;
-}
-
-static int load_rollout(trainer *t, const char *dir, const cJSON *stats) {
-    char *p = gta_path_join(dir, "rollout.safetensors");
-    st_set *s;
-    int rc = st_open_file(p, &s);
-    free(p);
-    if (rc) return rc;
-    rollout *r = &t->ro;
-    ro_free(r);
-#define GETI(field, name)                                                                                              \
-    do {                                                                                                               \
-        const st_tensor *x = st_find(s, name);                                                                         \
-        if (!x) {                                                                                                      \
-            rc = gta_err_set(GTA_EINPUT, "%s: rollout lacks %s", dir, name);                                           \
-            goto out;                                                                                                  \
-        }                                                                                                              \
-        r->field = gta_malloc(x->nbytes ? x->nbytes : 1);                                                              \
-        memcpy(r->field, x->data, x->nbytes);                                                                          \
-    } while (0)
-    GETI(ids, "ids");
-    GETI(pos, "pos");
-    GETI(seg_start, "seg_start");
-    GETI(seg_len, "seg_len");
-    GETI(seg_parent, "seg_parent");
-    GETI(lp_row, "lp_row");
-    GETI(lp_target, "lp_target");
-    GETI(seq, "seq");
-    GETI(rl_mask, "rl_mask");
-    GETI(sft_mask, "sft_mask");
-    GETI(old_lp, "old_lp");
-    GETI(ref_lp, "ref_lp");
-    GETI(w_rl, "w_rl");
-    GETI(adv, "adv");
-    GETI(w_sft, "w_sft");
-    GETI(seq_adv, "seq_adv");
-#undef GETI
-    r->n = (int)st_find(s, "ids")->numel;
-    r->nseg = (int)st_find(s, "seg_start")->numel;
-    r->nlp = (int)st_find(s, "lp_row")->numel;
-    r->nseq = (int)st_find(s, "seq_adv")->numel;
-    r->reward = cJSON_GetObjectItem(stats, "reward")->valuedouble;
-    r->reward_format = cJSON_GetObjectItem(stats, "reward_format")->valuedouble;
-    r->reward_accuracy = cJSON_GetObjectItem(stats, "reward_accuracy")->valuedouble;
-    r->guess_accuracy = cJSON_GetObjectItem(stats, "guess_accuracy")->valuedouble;
-    r->frac_zero_std = cJSON_GetObjectItem(stats, "frac_zero_std")->valuedouble;
-    r->completion_tokens_mean = cJSON_GetObjectItem(stats, "completion_tokens_mean")->valuedouble;
-    r->valid = 1;
-out:
-    st_close(s);
-    return rc;
-}
+#include "model/plan.h"
 
 /* ------------------------------------------------------------------ setup */
 
 static int method_of(const char *name, int *m) {
-    if (!strcmp(name, "sft")) *m = M_SFT;
-    else if (!strcmp(name, "grpo")) *m = M_GRPO;
-    else if (!strcmp(name, "gta")) *m = M_GTA;
-    else if (!strcmp(name, "gta-rl")) *m = M_GTARL;
-    else return gta_err_set(GTA_EINPUT, "train: --method '%s': expected sft, grpo, gta or gta-rl", name);
+    if (!strcmp(name, "sft"))
+        *m = M_SFT;
+    else if (!strcmp(name, "grpo"))
+        *m = M_GRPO;
+    else if (!strcmp(name, "gta"))
+        *m = M_GTA;
+    else if (!strcmp(name, "gta-rl"))
+        *m = M_GTARL;
+    else
+        return gta_err_set(GTA_EINPUT, "train: --method '%s': expected sft, grpo, gta or gta-rl", name);
     return GTA_OK;
 }
 
@@ -645,35 +50,40 @@ static int check_cfg(const gta_train_cfg *c) {
     if (rc) return rc;
     gta_loss_agg agg;
     if (gta_loss_agg_from_name(c->loss_aggregation, &agg))
-        return gta_err_set(GTA_EINPUT, "train: loss_aggregation '%s': expected sequence or token", c->loss_aggregation);
-    if (!c->model[0] || !c->data[0] || !c->out[0]) return gta_err_set(GTA_EINPUT, "train: --model, --data and --out are required");
+        return gta_err_set(GTA_EINPUT, "train: loss_aggregation '%s': expected sequence or token",
+                           c->loss_aggregation);
+    if (!c->model[0] || !c->data[0] || !c->out[0])
+        return gta_err_set(GTA_EINPUT, "train: --model, --data and --out are required");
     if (c->group_size < 1 || c->num_iterations < 1 || c->batch_prompts < 1 || c->max_new_tokens < 1 ||
-        c->max_prompt_tokens < 1 || c->steps < 0 || !(c->epochs > 0 || c->steps > 0) || !(c->learning_rate >= 0) ||
-        !(c->temperature > 0) || !(c->top_p > 0 && c->top_p <= 1) || !(c->epsilon >= 0) || !(c->beta >= 0) ||
-        c->save_steps < 0 || c->ref_sync_steps < 0)
-        return gta_err_set(GTA_EINPUT, "train: a setting is out of range (sizes >= 1, learning rate >= 0, temperature > 0, "
-                                       "0 < top_p <= 1, epsilon, beta >= 0)");
+        c->max_prompt_tokens < 1 || c->steps < 0 || !(c->epochs > 0 || c->steps > 0) ||
+        !(c->learning_rate >= 0) || !(c->temperature > 0) || !(c->top_p > 0 && c->top_p <= 1) ||
+        !(c->epsilon >= 0) || !(c->beta >= 0) || c->save_steps < 0 || c->ref_sync_steps < 0)
+        return gta_err_set(
+            GTA_EINPUT, "train: a setting is out of range (sizes >= 1, learning rate >= 0, temperature > 0, "
+                        "0 < top_p <= 1, epsilon, beta >= 0)");
     if (strcmp(c->prompt_style, "full") != 0 && strcmp(c->prompt_style, "compact") != 0)
         return gta_err_set(GTA_EINPUT, "train: prompt_style '%s': expected full or compact", c->prompt_style);
     if (strcmp(c->rollout_weights, "fp32") != 0 && strcmp(c->rollout_weights, "bf16") != 0)
-        return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32 or bf16", c->rollout_weights);
+        return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32 or bf16",
+                           c->rollout_weights);
     st_dtype sd;
     if (strcmp(c->save_dtype, "auto") != 0 && st_dtype_from_name(c->save_dtype, &sd))
-        return gta_err_set(GTA_EINPUT, "train: save_dtype '%s': expected auto, f32, bf16 or f16",
-                           c->save_dtype);
+        return gta_err_set(GTA_EINPUT, "train: save_dtype '%s': expected auto, f32, bf16 or f16", c->save_dtype);
     if (m == M_GTA || m == M_GRPO || m == M_GTARL)
-        if (c->group_size < 2) return gta_err_set(GTA_EINPUT, "train: group_size must be at least 2 for %s", c->method);
+        if (c->group_size < 2)
+            return gta_err_set(GTA_EINPUT, "train: group_size must be at least 2 for %s", c->method);
     return GTA_OK;
 }
 
 static void trainer_free(trainer *t) {
     if (t->prompt_ids)
-        for (size_t i = 0; i < t->ds.train.n; i++) gta_ids_free(&t->prompt_ids[i]), gta_ids_free(&t->target_ids[i]);
+        for (size_t i = 0; i < t->ds.train.n; i++)
+            gta_ids_free(&t->prompt_ids[i]), gta_ids_free(&t->target_ids[i]);
     free(t->prompt_ids);
     free(t->target_ids);
     ro_free(&t->ro);
     gta_adamw_free(&t->opt);
-    if (t->g_sft) gta_free_aligned(t->g_sft);
+    if (t->g_sft) t->policy->be->free(t->policy->ctx, t->g_sft);
     gta_model_free(t->policy);
     gta_model_free(t->ref);
     gta_tokenizer_free(t->tok);
@@ -685,40 +95,48 @@ static void trainer_free(trainer *t) {
     free(t->run_dir);
 }
 
-static double mib(size_t b) { return (double)b / 1048576.0; }
-
-/* memory plan of a step, from the batch shape; GTA_EINPUT when it cannot fit */
-static int plan_memory(trainer *t) {
+/* The memory plan of the run, from the model's configuration and the data (the longest
+ * prompt after truncation, the longest target), made before any model is loaded; the
+ * buffers are allocated by the code whose sizes these are. GTA_EINPUT when it cannot fit. */
+static int plan_memory(trainer *t, const gta_config *mc) {
     const gta_train_cfg *c = &t->cfg;
-    const gta_config *mc = &t->policy->cfg;
-    size_t np = t->policy->n_params, w = sizeof(float) * np;
-    size_t weights = w * (1 + (t->ref != NULL)), optim = 3 * w + (t->g_sft ? w : 0);
-    long long P = c->batch_prompts, G = t->method == M_SFT ? 0 : c->group_size;
-    long long tokens = P * (c->max_prompt_tokens + G * c->max_new_tokens + 64);
-    if (t->method == M_SFT) tokens = P * (c->max_prompt_tokens + 64);
-    if (tokens > (long long)1 << 30) return gta_err_set(GTA_EINPUT, "train: the batch shape implies %lld tokens a step", tokens);
-    size_t acts = gta_model_act_bytes(mc, (int)tokens) * (1 + (t->ref != NULL));
-    size_t sampler = 0;
-    if (G) {
-        int *pl = gta_malloc(sizeof(int) * (size_t)P);
-        for (int i = 0; i < P; i++) pl[i] = (int)c->max_prompt_tokens;
-        gta_sample_plan sp;
-        gta_sample_plan_make(mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, !strcmp(c->rollout_weights, "bf16"),
-                             &sp);
-        sampler = sp.total;
-        free(pl);
+    const gta_backend_ops *be = t->be;
+    long long P = c->batch_prompts, G = t->method == M_SFT ? 0 : c->group_size, maxp = 1, maxt = 0;
+    for (size_t i = 0; i < t->ds.train.n; i++) {
+        if ((long long)t->prompt_ids[i].n > maxp) maxp = (long long)t->prompt_ids[i].n;
+        if ((long long)t->target_ids[i].n > maxt) maxt = (long long)t->target_ids[i].n;
     }
-    size_t total = weights + optim + acts + sampler, avail = gta_mem_available();
-    fprintf(stderr,
-            "gta train: memory plan: weights %.0f MiB, gradients+optimizer %.0f MiB, activations %.0f MiB (up to %lld "
-            "tokens a step), sampler %.0f MiB; total %.0f MiB of %.0f MiB available\n",
-            mib(weights), mib(optim), mib(acts), tokens, mib(sampler), mib(total), mib(avail));
-    if (total > avail)
-        return gta_err_set(GTA_EINPUT,
-                           "train: a step needs %.0f MiB but %.0f MiB are available; lower batch_prompts, group_size, "
-                           "max_prompt_tokens or max_new_tokens",
-                           mib(total), mib(avail));
-    return GTA_OK;
+    /* one rollout's tree batch: P prompts, G completions each, the gold-guess branch (gta);
+     * SFT: P sequences [prompt | target] */
+    long long tokens = P * (maxp + G * c->max_new_tokens + maxt);
+    if (tokens > (long long)1 << 30)
+        return gta_err_set(GTA_EINPUT, "train: the batch shape implies %lld tokens a step", tokens);
+    int n = (int)tokens, has_ref = t->method != M_SFT && c->beta > 0;
+    gta_plan plan = {0};
+    gta_plan_model(&plan, mc, "policy", 1);
+    if (t->method == M_GTA) gta_plan_add(&plan, "SFT gradient (the gate)", sizeof(float) * gta_model_n_params(mc), NULL);
+    if (has_ref) gta_plan_model(&plan, mc, "reference", 0);
+    gta_plan_forward(&plan, be, mc, "policy", n, n, 1);
+    if (G) {
+        /* old log-probs and the sampler's prefill share the policy's inference buffers */
+        gta_plan_add(&plan, "policy inference activations", gta_model_infer_bytes(mc, n), "%d tokens, one layer at a time", n);
+        if (has_ref) gta_plan_forward(&plan, be, mc, "reference", n, n, 0);
+        int *pl = gta_malloc(sizeof(int) * (size_t)P);
+        for (int i = 0; i < P; i++) pl[i] = (int)maxp;
+        gta_sample_plan sp;
+        gta_sample_plan_make(be, mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, !strcmp(c->rollout_weights, "bf16"),
+                             &sp);
+        free(pl);
+        gta_plan_add(&plan, "sampler KV cache", sp.kv_bytes, "%d tokens", sp.cache_tokens);
+        gta_plan_add(&plan, "sampler decode workspace", sp.act_bytes - sp.prefill_bytes + sp.scratch_bytes, "%lld rows",
+                     P * G);
+        gta_plan_add(&plan, "sampler logits", sp.logit_bytes, NULL);
+        gta_plan_add(&plan, "sampler weight panels", sp.pack_bytes, "%s", c->rollout_weights);
+    }
+    fprintf(stderr, "gta train: a step: %lld prompts of up to %lld tokens, %lld samples of up to %lld new tokens\n", P,
+            maxp, P * G, c->max_new_tokens);
+    return gta_plan_check(&plan, "gta train", be->mem_free(NULL),
+                          "lower batch_prompts, group_size, max_prompt_tokens or max_new_tokens");
 }
 
 static int setup(trainer *t, const gta_train_cfg *c, int resume) {
@@ -727,6 +145,8 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     int rc = check_cfg(c);
     if (rc) return rc;
     method_of(c->method, &t->method);
+    t->comm = gta_comm_single();
+    if (!(t->be = gta_backend(c->device))) return gta_err_prefix(GTA_EINPUT, "train: device");
     t->fmt = t->method == M_SFT ? GTA_FORMAT_SFT : t->method == M_GRPO ? GTA_FORMAT_GRPO : GTA_FORMAT_GTA;
     if ((rc = gta_dataset_load(c->data, 1, &t->ds))) return rc;
     if (!t->ds.train.n) return gta_err_set(GTA_EINPUT, "%s: the training split is empty", c->data);
@@ -742,20 +162,11 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     }
     char *ck = gta_path_join(c->out, "checkpoint");
     const char *src = resume ? ck : c->model;
-    rc = gta_model_load(src, &t->policy);
-    /* the reference starts as the policy; on resume its saved weights replace these */
-    if (!rc && t->method != M_SFT && c->beta > 0) rc = gta_model_load(src, &t->ref);
-    free(ck);
-    if (rc) return rc;
-    if ((rc = resolve_save_dtype(t))) return rc;
-    gta_model_alloc_grads(t->policy);
-    if (t->method == M_GTA) t->g_sft = gta_malloc_aligned(sizeof(float) * t->policy->n_params);
-    gta_adamw_init(&t->opt, t->policy, c->learning_rate, c->weight_decay);
-    /* end of a completion: the tokenizer's end of turn and the model's eos ids */
-    int32_t end = gta_prompt_end_id(t->tok);
-    if (end >= 0) t->eos[t->neos++] = end;
-    for (int i = 0; i < t->policy->cfg.n_eos && t->neos < 8; i++)
-        if (t->policy->cfg.eos_token_ids[i] != end) t->eos[t->neos++] = t->policy->cfg.eos_token_ids[i];
+    /* the configuration first: the memory plan is checked before any weight is loaded */
+    gta_config mc;
+    char *cpath = gta_path_join(src, "config.json");
+    rc = gta_config_load(cpath, &mc);
+    free(cpath);
     t->popts.format = t->fmt;
     t->popts.max_prompt_tokens = (int)c->max_prompt_tokens;
     t->popts.system = c->system_prompt[0] ? c->system_prompt : NULL;
@@ -763,12 +174,24 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     t->prompt_ids = gta_calloc(t->ds.train.n, sizeof(gta_ids));
     t->target_ids = gta_calloc(t->ds.train.n, sizeof(gta_ids));
     /* every prompt is built before the first step: a bad example stops the run here */
-    for (size_t i = 0; i < t->ds.train.n; i++)
-        if ((rc = prompt_of(t, i))) return rc;
+    for (size_t i = 0; i < t->ds.train.n && !rc; i++) rc = prompt_of(t, i);
+    if (!rc) rc = plan_memory(t, &mc);
+    if (!rc) rc = gta_model_load_on(src, t->be, &t->policy);
+    /* the reference starts as the policy; on resume its saved weights replace these */
+    if (!rc && t->method != M_SFT && c->beta > 0) t->ref = gta_model_clone(t->policy);
+    free(ck);
+    if (rc) return rc;
+    if ((rc = resolve_save_dtype(t))) return rc;
+    gta_model *pm = t->policy;
+    gta_model_alloc_grads(pm);
+    if (t->method == M_GTA) t->g_sft = pm->be->alloc(pm->ctx, sizeof(float) * pm->n_params);
+    gta_adamw_init(&t->opt, pm, c->learning_rate, c->weight_decay);
+    /* end of a completion: the same set as gta eval's (rollouts and the periodic eval) */
+    t->neos = gta_eos_ids(c->model, &pm->cfg, t->tok, t->eos, GTA_EOS_MAX);
     long long per_step_examples = c->batch_prompts;
     long long rollouts = (long long)ceil(c->epochs * (double)t->ds.train.n / (double)per_step_examples);
     t->total_steps = c->steps > 0 ? c->steps : rollouts * (t->method == M_SFT ? 1 : c->num_iterations);
-    return plan_memory(t);
+    return GTA_OK;
 }
 
 /* ------------------------------------------------------------------ periodic evaluation */
@@ -793,8 +216,9 @@ static int periodic_eval(trainer *t) {
     cJSON *line = cJSON_CreateObject();
     cJSON_AddNumberToObject(line, "step", (double)t->step);
     cJSON_AddStringToObject(line, "split", t->cfg.eval_split);
-    const char *keep[] = {"n", "accuracy", "f1_weighted", "f1_macro", "format_ok_rate", "guess_accuracy", "seconds",
-                          "per_class", "confusion", "labels"};
+    const char *keep[] = {
+        "n",       "accuracy",  "f1_weighted", "f1_macro", "format_ok_rate", "guess_accuracy",
+        "seconds", "per_class", "confusion",   "labels"};
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
         cJSON *v = cJSON_GetObjectItem(res, keep[i]);
         if (v) cJSON_AddItemToObject(line, keep[i], cJSON_Duplicate(v, 1));
@@ -827,7 +251,8 @@ static void write_metrics(trainer *t, const step_stats *st, double step_seconds)
     cJSON_AddNumberToObject(j, "reward", rl ? r->reward : 0);
     cJSON_AddNumberToObject(j, "reward_format", rl ? r->reward_format : 0);
     cJSON_AddNumberToObject(j, "reward_accuracy", rl ? r->reward_accuracy : 0);
-    if (t->method == M_GTA || t->method == M_GTARL) cJSON_AddNumberToObject(j, "guess_accuracy", r->guess_accuracy);
+    if (t->method == M_GTA || t->method == M_GTARL)
+        cJSON_AddNumberToObject(j, "guess_accuracy", r->guess_accuracy);
     if (t->method == M_GTA) {
         cJSON_AddNumberToObject(j, "cos_sft_rl", st->cos);
         cJSON_AddNumberToObject(j, "conflict", st->conflict);
@@ -890,7 +315,8 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     cJSON *state = NULL;
     if (resume) {
         /* the run's own settings; only steps may be extended */
-        char *cp = gta_path_join(c0->out, "config.json"), *sp = gta_path_join(c0->out, "checkpoint/trainer_state.json");
+        char *cp = gta_path_join(c0->out, "config.json"),
+             *sp = gta_path_join(c0->out, "checkpoint/trainer_state.json");
         cJSON *j = NULL;
         rc = gta_json_load(cp, &j);
         if (!rc) {
@@ -926,9 +352,9 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         char *ck = gta_path_join(t.run_dir, "checkpoint"), *op = gta_path_join(ck, "optimizer.safetensors"),
              *rp = gta_path_join(ck, "reference.safetensors");
         size_t np = t.policy->n_params;
-        rc = load_f32(op, "exp_avg", t.opt.m, np);
-        if (!rc) rc = load_f32(op, "exp_avg_sq", t.opt.v, np);
-        if (!rc && t.ref) rc = load_f32(rp, "params", t.ref->params, np);
+        rc = load_f32(t.policy, op, "exp_avg", t.opt.m, np);
+        if (!rc) rc = load_f32(t.policy, op, "exp_avg_sq", t.opt.v, np);
+        if (!rc && t.ref) rc = load_f32(t.ref, rp, "params", t.ref->params, np);
         if (!rc && cJSON_IsTrue(cJSON_GetObjectItem(state, "rollout")))
             rc = load_rollout(&t, ck, cJSON_GetObjectItem(state, "rollout_stats"));
         free(ck), free(op), free(rp);
@@ -936,8 +362,8 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         fprintf(stderr, "gta train: resuming %s at step %lld of %lld\n", t.run_dir, t.step, t.total_steps);
     }
     if ((rc = open_logs(&t, resume, mbytes, sbytes, ebytes))) goto done;
-    fprintf(stderr, "gta train: %s on %s (%zu examples), %lld steps\n", t.cfg.method, t.cfg.data, t.ds.train.n,
-            t.total_steps);
+    fprintf(stderr, "gta train: %s on %s (%zu examples), %lld steps\n", t.cfg.method, t.cfg.data,
+            t.ds.train.n, t.total_steps);
     double t_start = gta_now();
     long long first = t.step;
     long long last = stop_at > 0 && stop_at < t.total_steps ? stop_at : t.total_steps;
@@ -961,7 +387,8 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     if (isatty(2)) fprintf(stderr, "\n");
     if (!rc) rc = save_checkpoint(&t);
     if (!rc && t.step < t.total_steps) {
-        fprintf(stderr, "gta train: stopped at step %lld of %lld; continue with --resume\n", t.step, t.total_steps);
+        fprintf(stderr, "gta train: stopped at step %lld of %lld; continue with --resume\n", t.step,
+                t.total_steps);
     } else if (!rc) {
         char *fin = gta_path_join(t.run_dir, "final");
         rc = save_model_dir(&t, fin, 1);

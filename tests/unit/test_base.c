@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/str.h"
 #include "base/util.h"
 #include "io/json.h"
 
@@ -40,6 +41,44 @@ static void test_json_typed_fields(void **state) {
     cJSON_Delete(j);
 }
 
+/* gta_str: bytes (a NUL among them kept), printf text past the first allocation, take, free */
+static void test_str(void **state) {
+    (void)state;
+    gta_str b = {0};
+    char *empty = gta_str_take(&b);
+    assert_string_equal(empty, "");
+    free(empty);
+    assert_null(b.s);
+    gta_str_putn(&b, "ab\0c", 4);
+    assert_int_equal(b.n, 4);
+    assert_memory_equal(b.s, "ab\0c", 5);
+    gta_str_putc(&b, 'd');
+    gta_str_puts(&b, "ef");
+    assert_int_equal(b.n, 7);
+    assert_memory_equal(b.s, "ab\0cdef", 8);
+    char big[301];
+    memset(big, 'x', 300);
+    big[300] = 0;
+    gta_str_printf(&b, "[%d:%s:%.2f]", -42, big, 1.5);
+    assert_int_equal(b.n, 7 + 3 + 1 + 300 + 1 + 4 + 1 + 1);
+    assert_true(b.cap > b.n);
+    assert_memory_equal(b.s + 7, "[-42:xxx", 8);
+    assert_string_equal(b.s + b.n - 7, "x:1.50]");
+    assert_int_equal(b.s[b.n], 0);
+    gta_str_printf(&b, "%s", "");
+    assert_int_equal(b.n, 7 + 3 + 1 + 300 + 1 + 4 + 1 + 1);
+    size_t n = b.n;
+    char *s = gta_str_take(&b);
+    assert_int_equal(strlen(s + 8), n - 8);
+    assert_null(b.s);
+    assert_int_equal(b.n, 0);
+    free(s);
+    gta_str_puts(&b, "z");
+    gta_str_free(&b);
+    assert_null(b.s);
+    assert_int_equal(b.cap, 0);
+}
+
 static void test_atomic_write(void **state) {
     (void)state;
     char *dir = tu_tmpdir();
@@ -64,6 +103,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_error_position),
         cmocka_unit_test(test_json_typed_fields),
+        cmocka_unit_test(test_str),
         cmocka_unit_test(test_atomic_write),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu_ops.h"
 #include "base/error.h"
 #include "base/rng.h"
 #include "base/util.h"
@@ -256,8 +255,8 @@ static void test_forward_backward_fused(void **s) {
     (void)s;
     gta_config c = base_config(GTA_ARCH_LLAMA);
     c.vocab_size = 3000;
-    cpu_set_head_chunk(3000 * 100); /* 100-row head chunks: 28 of them, the last partial */
     gta_model *m = random_model(&c, 9);
+    m->be->set_head_chunk(m->ctx, 3000 * 100); /* 100-row head chunks: 28 of them, the last partial */
     int B = 4, T = 700, *ids = malloc(sizeof(int) * (size_t)(B * T));
     for (int i = 0; i < B * T; i++) ids[i] = (int)(gta_rng_u64(2, 0, (uint64_t)i) % 3000);
     gta_batch b;
@@ -276,7 +275,6 @@ static void test_forward_backward_fused(void **s) {
     assert_memory_equal(dlp, w, sizeof(float) * (size_t)b.nlp);
     double gmax = tu_max_abs(g1, m->n_params), gd = tu_max_abs_diff(g1, m->grads, m->n_params, NULL);
     assert_true(gd <= 1e-6 * gmax);
-    cpu_set_head_chunk(0);
     free(g1);
     free(w);
     free(lp1);

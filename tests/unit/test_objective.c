@@ -3,7 +3,6 @@
 #include "testutil.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,35 +303,35 @@ static void test_gate_branches(void **state) {
      * g = [0.5 + 2, 1 + 0, 0 + 2] = [2.5, 1, 2] */
     const float s1[3] = {1, 2, 0};
     float r1[3] = {1, 0, 1}, out[3];
-    gta_grad_gate(3, s1, r1, 0.5, 2.0, out, &st);
+    gta_grad_gate(gta_backend_cpu(), NULL, 3, s1, r1, 0.5, 2.0, out, &st);
     NEAR(st.dot, 1, 0);
     NEAR(st.cosine, 0.31622776601683794, 1e-12);
     NEAR(st.norm_sft, sqrt(5.0), 1e-12);
     assert_int_equal(st.conflict, 0);
     assert_true(out[0] == 2.5f && out[1] == 1.0f && out[2] == 2.0f);
     /* in place into g_rl */
-    gta_grad_gate(3, s1, r1, 0.5, 2.0, r1, &st);
+    gta_grad_gate(gta_backend_cpu(), NULL, 3, s1, r1, 0.5, 2.0, r1, &st);
     assert_true(r1[0] == 2.5f && r1[1] == 1.0f && r1[2] == 2.0f);
     /* conflict: g_sft = [1, -2, 0], g_rl = [-1, 1, 3]: dot = -1 - 2 = -3, cos = -3 / sqrt(5 * 11)
      * = -0.4045199175; g = g_rl unweighted even with lambda_rl = 2 */
     const float s2[3] = {1, -2, 0};
     float r2[3] = {-1, 1, 3};
-    gta_grad_gate(3, s2, r2, 0.5, 2.0, out, &st);
+    gta_grad_gate(gta_backend_cpu(), NULL, 3, s2, r2, 0.5, 2.0, out, &st);
     NEAR(st.dot, -3, 0);
     NEAR(st.cosine, -0.40451991747794525, 1e-12);
     assert_int_equal(st.conflict, 1);
     assert_true(out[0] == -1.0f && out[1] == 1.0f && out[2] == 3.0f);
-    gta_grad_gate(3, s2, r2, 0.5, 2.0, r2, &st); /* in place: untouched */
+    gta_grad_gate(gta_backend_cpu(), NULL, 3, s2, r2, 0.5, 2.0, r2, &st); /* in place: untouched */
     assert_true(r2[0] == -1.0f && r2[1] == 1.0f && r2[2] == 3.0f);
     /* dot == 0 (no RL signal, g_rl = 0): no conflict, lambda_sft g_sft is applied */
     const float s3[3] = {1, -2, 4}, r3[3] = {0, 0, 0};
-    gta_grad_gate(3, s3, r3, 0.5, 1.0, out, &st);
+    gta_grad_gate(gta_backend_cpu(), NULL, 3, s3, r3, 0.5, 1.0, out, &st);
     assert_int_equal(st.conflict, 0);
     NEAR(st.cosine, 0, 0);
     assert_true(out[0] == 0.5f && out[1] == -1.0f && out[2] == 2.0f);
     /* NaN: RL only */
     const float s4[3] = {NAN, 0, 0};
-    gta_grad_gate(3, s4, r2, 1.0, 1.0, out, &st);
+    gta_grad_gate(gta_backend_cpu(), NULL, 3, s4, r2, 1.0, 1.0, out, &st);
     assert_int_equal(st.conflict, 1);
     assert_true(out[0] == -1.0f && out[1] == 1.0f && out[2] == 3.0f);
 }
@@ -352,15 +351,16 @@ static void test_gate_deterministic(void **state) {
     }
     double ref = 0;
     for (size_t i = 0; i < n; i++) ref += (double)a[i] * b[i];
-    int saved = omp_get_max_threads();
+    const gta_backend_ops *be = gta_backend_cpu();
+    int saved = be->threads(NULL);
     gta_gate_stats s1, s2, s3;
-    omp_set_num_threads(1);
-    gta_grad_gate(n, a, b, 1.0, 1.0, o1, &s1);
-    omp_set_num_threads(2);
-    gta_grad_gate(n, a, b, 1.0, 1.0, o2, &s2);
-    omp_set_num_threads(3);
-    gta_grad_gate(n, a, b, 1.0, 1.0, o2, &s3);
-    omp_set_num_threads(saved);
+    be->set_threads(NULL, 1);
+    gta_grad_gate(gta_backend_cpu(), NULL, n, a, b, 1.0, 1.0, o1, &s1);
+    be->set_threads(NULL, 2);
+    gta_grad_gate(gta_backend_cpu(), NULL, n, a, b, 1.0, 1.0, o2, &s2);
+    be->set_threads(NULL, 3);
+    gta_grad_gate(gta_backend_cpu(), NULL, n, a, b, 1.0, 1.0, o2, &s3);
+    be->set_threads(NULL, saved);
     assert_memory_equal(&s1.dot, &s2.dot, sizeof(double));
     assert_memory_equal(&s1.dot, &s3.dot, sizeof(double));
     assert_memory_equal(&s1.norm_rl, &s3.norm_rl, sizeof(double));

@@ -1,5 +1,6 @@
 /* Prompts with the real tokenizers (Qwen2.5, Qwen3, Llama 3.2 chat templates; stories260K
- * without one): content, round trips, exact truncation on a long BBC article, targets. */
+ * without one): content, round trips, exact truncation on a long BBC article, targets; the
+ * end-of-sequence id set. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -7,8 +8,10 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/util.h"
 #include "io/dataset.h"
-#include "train/prompt.h"
+#include "task/eos.h"
+#include "task/prompt.h"
 
 static const char *tok_dirs[] = {"tokenizers/qwen2.5", "tokenizers/qwen3", "tokenizers/llama3.2",
                                  "models/stories260K"};
@@ -313,8 +316,9 @@ static void test_compact(void **state) {
     assert_int_equal(gta_labels_from(names, 2, "t", &l), GTA_OK);
     gta_prompt_opts o = {GTA_FORMAT_GTA, 0, NULL, NULL, NULL, 1};
     char *m = gta_prompt_user_message(&o, &l, "chips xyz", 5);
-    assert_string_equal(m, "Labels:\ntech\nvery negative\nAnswer as "
-                           "<guess>label</guess><think>reasoning</think><answer>label</answer>.\nText: chips");
+    assert_string_equal(m,
+                        "Labels:\ntech\nvery negative\nAnswer as "
+                        "<guess>label</guess><think>reasoning</think><answer>label</answer>.\nText: chips");
     free(m);
     /* with the stories260K tokenizer (no chat template) it is far shorter than the full one */
     char *dir = tu_shared("models/stories260K");
@@ -333,11 +337,90 @@ static void test_compact(void **state) {
     gta_labels_free(&l);
 }
 
+static void write_gen(const char *dir, const char *json) {
+    char *p = gta_path_join(dir, "generation_config.json");
+    if (json)
+        assert_int_equal(gta_write_file_atomic(p, json, strlen(json)), GTA_OK);
+    else
+        remove(p);
+    free(p);
+}
+
+/* gta_eos_ids: end of turn, then generation_config.json (int, list, absent, broken), then
+ * config.json's ids; no repeats; at most max */
+static void test_eos_ids(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir();
+    gta_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.eos_token_ids[0] = 2, cfg.eos_token_ids[1] = 7, cfg.n_eos = 2;
+    int eos[GTA_EOS_MAX];
+
+    write_gen(dir, "{\"eos_token_id\": 7}");
+    assert_int_equal(gta_eos_ids(dir, &cfg, NULL, eos, GTA_EOS_MAX), 2);
+    assert_int_equal(eos[0], 7);
+    assert_int_equal(eos[1], 2);
+
+    write_gen(dir, "{\"eos_token_id\": [5, 2, 5, \"x\", 9]}");
+    assert_int_equal(gta_eos_ids(dir, &cfg, NULL, eos, GTA_EOS_MAX), 4);
+    assert_int_equal(eos[0], 5);
+    assert_int_equal(eos[1], 2);
+    assert_int_equal(eos[2], 9);
+    assert_int_equal(eos[3], 7);
+    assert_int_equal(gta_eos_ids(dir, &cfg, NULL, eos, 2), 2); /* cut at max */
+    assert_int_equal(eos[0], 5);
+    assert_int_equal(eos[1], 2);
+
+    write_gen(dir, NULL); /* absent: config.json's alone */
+    assert_int_equal(gta_eos_ids(dir, &cfg, NULL, eos, GTA_EOS_MAX), 2);
+    assert_int_equal(eos[0], 2);
+    assert_int_equal(eos[1], 7);
+    assert_int_equal(gta_eos_ids(NULL, &cfg, NULL, eos, GTA_EOS_MAX), 2);
+    assert_int_equal(eos[0], 2);
+    assert_int_equal(eos[1], 7);
+
+    write_gen(dir, "{\"eos_token_id\": [5,"); /* does not parse: ignored, no error left */
+    assert_int_equal(gta_eos_ids(dir, &cfg, NULL, eos, GTA_EOS_MAX), 2);
+    assert_int_equal(eos[0], 2);
+    assert_int_equal(eos[1], 7);
+    assert_string_equal(gta_err_msg(), "unknown error"); /* what an empty message reads as */
+
+    write_gen(dir, "{\"eos_token_id\": 4}");
+    assert_int_equal(gta_eos_ids(dir, NULL, NULL, eos, GTA_EOS_MAX), 1);
+    assert_int_equal(eos[0], 4);
+
+    if (tu_have_shared()) {
+        /* Qwen2.5: <|im_end|> first; generation_config's [im_end, endoftext] adds endoftext */
+        gta_tokenizer *tok = load_tok("tokenizers/qwen2.5");
+        int32_t im_end = gta_tokenizer_token_to_id(tok, "<|im_end|>");
+        int32_t eot = gta_tokenizer_token_to_id(tok, "<|endoftext|>");
+        assert_true(im_end >= 0 && eot >= 0 && im_end != eot);
+        char js[128];
+        snprintf(js, sizeof js, "{\"eos_token_id\": [%d, %d]}", (int)im_end, (int)eot);
+        write_gen(dir, js);
+        cfg.eos_token_ids[0] = eot, cfg.n_eos = 1;
+        assert_int_equal(gta_eos_ids(dir, &cfg, tok, eos, GTA_EOS_MAX), 2);
+        assert_int_equal(eos[0], im_end);
+        assert_int_equal(eos[1], eot);
+        write_gen(dir, NULL);
+        assert_int_equal(gta_eos_ids(dir, &cfg, tok, eos, GTA_EOS_MAX), 2);
+        assert_int_equal(eos[0], im_end);
+        assert_int_equal(eos[1], eot);
+        gta_tokenizer_free(tok);
+    }
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_render_all),         cmocka_unit_test(test_truncation_bbc),
-        cmocka_unit_test(test_truncation_unicode), cmocka_unit_test(test_targets),
-        cmocka_unit_test(test_user_message),       cmocka_unit_test(test_compact),
+        cmocka_unit_test(test_render_all),
+        cmocka_unit_test(test_truncation_bbc),
+        cmocka_unit_test(test_truncation_unicode),
+        cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_user_message),
+        cmocka_unit_test(test_compact),
+        cmocka_unit_test(test_eos_ids),
     };
     return cmocka_run_group_tests_name("prompt", tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 
 #include "base/error.h"
 #include "base/util.h"
-#include "eval/report.h"
+#include "report/report.h"
 
 static void test_escape(void **state) {
     (void)state;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/error.h"
-#include "train/reward.h"
+#include "task/reward.h"
 
 enum { VNEG, NEG, NEU, POS, VPOS };
 

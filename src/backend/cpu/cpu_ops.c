@@ -9,24 +9,20 @@
 #include "backend/cpu/vec.h"
 #include "base/error.h"
 
-#define SCRATCH_SLOTS 8
-static float *scratch_buf[SCRATCH_SLOTS];
-static size_t scratch_cap[SCRATCH_SLOTS];
-
-float *cpu_scratch(int slot, size_t nfloats) {
-    if (scratch_cap[slot] < nfloats) {
-        if (scratch_buf[slot]) gta_free_aligned(scratch_buf[slot]);
-        scratch_buf[slot] = gta_malloc_aligned(sizeof(float) * nfloats);
-        scratch_cap[slot] = nfloats;
+float *cpu_scratch(cpu_ws *ws, int slot, size_t nfloats) {
+    if (ws->cap[slot] < nfloats) {
+        if (ws->buf[slot]) gta_free_aligned(ws->buf[slot]);
+        ws->buf[slot] = gta_malloc_aligned(sizeof(float) * nfloats);
+        ws->cap[slot] = nfloats;
     }
-    return scratch_buf[slot];
+    return ws->buf[slot];
 }
 
-void cpu_scratch_release(void) {
-    for (int i = 0; i < SCRATCH_SLOTS; i++) {
-        if (scratch_buf[i]) gta_free_aligned(scratch_buf[i]);
-        scratch_buf[i] = NULL;
-        scratch_cap[i] = 0;
+void cpu_scratch_release(cpu_ws *ws) {
+    for (int i = 0; i < 8; i++) {
+        if (ws->buf[i]) gta_free_aligned(ws->buf[i]);
+        ws->buf[i] = NULL;
+        ws->cap[i] = 0;
     }
 }
 
@@ -101,10 +97,10 @@ void cpu_rmsnorm_apply(float *y, const float *x, const float *rstd, const float 
     }
 }
 
-void cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *rstd, const float *w,
+void cpu_rmsnorm_backward(cpu_ws *ws, float *dx, float *dw, const float *dy, const float *x, const float *rstd, const float *w,
                           int n, int d, int accumulate) {
     int nth = PAR_WORTH((size_t)n * d) ? omp_get_max_threads() : 1;
-    float *part = cpu_scratch(SLOT_NORM_PART, (size_t)nth * d);
+    float *part = cpu_scratch(ws, SLOT_NORM_PART, (size_t)nth * d);
 #pragma omp parallel num_threads(nth)
     {
         float *mine = part + (size_t)omp_get_thread_num() * d;
@@ -332,7 +328,7 @@ void cpu_attention(float *out, float *lse, const float *qkv, const cpu_segs *s, 
     free(tasks);
 }
 
-void cpu_attention_backward(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
+void cpu_attention_backward(cpu_ws *ws, float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
                             const cpu_segs *s, int n, int H, int KV, int hd) {
     int ld = (H + 2 * KV) * hd, ldo = H * hd, ldkv = KV * hd, qpg = H / KV;
     float scale = 1.0f / sqrtf((float)hd);
@@ -342,7 +338,7 @@ void cpu_attention_backward(float *dqkv, const float *dout, const float *out, co
      * accumulates dK/dV privately; the fixed static schedule and the fixed reduction
      * order keep results identical from run to run */
     size_t priv = (size_t)n * 2 * ldkv;
-    float *acc = cpu_scratch(SLOT_ATT_ACC, priv * (size_t)nthreads);
+    float *acc = cpu_scratch(ws, SLOT_ATT_ACC, priv * (size_t)nthreads);
 #pragma omp parallel num_threads(nthreads)
     {
         int tid = omp_get_thread_num();
@@ -468,11 +464,27 @@ void cpu_attention_decode(float *out, const float *q, int ldq, const float *kc, 
 
 /* ---------------------------------------------------------------- log-prob head */
 
-static size_t head_chunk_floats = (size_t)160 << 20;
+#define HEAD_CHUNK_DEFAULT ((size_t)160 << 20)
 
-void cpu_set_head_chunk(size_t nfloats) { head_chunk_floats = nfloats ? nfloats : (size_t)160 << 20; }
+/* rows of a head chunk for nlp pairs */
+static int head_rows(const cpu_ws *ws, int nlp, int V) {
+    size_t chunk = ws->head_chunk ? ws->head_chunk : HEAD_CHUNK_DEFAULT;
+    int C = (int)(chunk / (size_t)V);
+    if (C < 16) C = 16;
+    if (C > nlp) C = nlp;
+    return C;
+}
 
-static void head_impl(float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
+size_t cpu_scratch_bytes(const cpu_ws *ws, int n, int nlp, int d, int kvdim, int V, int backward) {
+    size_t C = nlp > 0 ? (size_t)head_rows(ws, nlp, V) : 0, nth = (size_t)omp_get_max_threads();
+    /* the head: x rows and logits a chunk (forward); dx rows and the lse (backward) */
+    size_t head = C * ((size_t)d + (size_t)V) + (backward ? C * ((size_t)d + 1) : 0);
+    /* backward: per-thread dK/dV of the attention, per-thread RMSNorm dw partials */
+    size_t bwd = backward ? (size_t)n * 2 * (size_t)kvdim * nth + nth * (size_t)d : 0;
+    return sizeof(float) * (head + bwd);
+}
+
+static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
                       const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
                       int V) {
     int grad = dlp_in || fn;
@@ -483,12 +495,10 @@ static void head_impl(float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn
      * cost bandwidth (q05-4L trains 236 tok/s with 220-row chunks, 275 with 1,024); the
      * logits and their gradient share one buffer, and the memory stays bounded for any
      * number of rows */
-    int C = (int)(head_chunk_floats / (size_t)V);
-    if (C < 16) C = 16;
-    if (C > nlp) C = nlp;
-    float *xc = cpu_scratch(SLOT_HEAD_X, (size_t)C * d), *lg = cpu_scratch(SLOT_HEAD_LOGITS, (size_t)C * V);
-    float *dxc = grad ? cpu_scratch(SLOT_HEAD_DX, (size_t)C * d) : NULL;
-    float *chunk_lse = fn ? cpu_scratch(SLOT_HEAD_LSE, (size_t)C) : NULL;
+    int C = head_rows(ws, nlp, V);
+    float *xc = cpu_scratch(ws, SLOT_HEAD_X, (size_t)C * d), *lg = cpu_scratch(ws, SLOT_HEAD_LOGITS, (size_t)C * V);
+    float *dxc = grad ? cpu_scratch(ws, SLOT_HEAD_DX, (size_t)C * d) : NULL;
+    float *chunk_lse = fn ? cpu_scratch(ws, SLOT_HEAD_LSE, (size_t)C) : NULL;
     for (int c0 = 0; c0 < nlp; c0 += C) {
         int nc = nlp - c0 < C ? nlp - c0 : C;
         for (int i = 0; i < nc; i++) memcpy(xc + (size_t)i * d, x + (size_t)row[c0 + i] * d, sizeof(float) * (size_t)d);
@@ -530,13 +540,13 @@ static void head_impl(float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn
     }
 }
 
-void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
+void cpu_logprob_head(cpu_ws *ws, float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
                       const int *row, const int *target, int nlp, int n, int d, int V) {
-    head_impl(lp, NULL, dlp, NULL, NULL, dx, dw, x, w, row, target, nlp, n, d, V);
+    head_impl(ws, lp, NULL, dlp, NULL, NULL, dx, dw, x, w, row, target, nlp, n, d, V);
 }
 
-void cpu_logprob_head_fused(float *lp, float *dlp_out, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
+void cpu_logprob_head_fused(cpu_ws *ws, float *lp, float *dlp_out, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
                             const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
                             int V) {
-    head_impl(lp, dlp_out, NULL, fn, ctx, dx, dw, x, w, row, target, nlp, n, d, V);
+    head_impl(ws, lp, dlp_out, NULL, fn, ctx, dx, dw, x, w, row, target, nlp, n, d, V);
 }

@@ -9,6 +9,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
+
+/* Scratch: slot-indexed buffers that grow and are kept between calls, so hot loops do not
+ * fault in fresh pages every step; one set per context (the policy and the reference
+ * model never share one). */
+typedef struct cpu_ws {
+    float *buf[8];
+    size_t cap[8];
+    size_t head_chunk; /* logits per head chunk; 0: the default (160M) */
+} cpu_ws;
+float *cpu_scratch(cpu_ws *ws, int slot, size_t nfloats);
+void cpu_scratch_release(cpu_ws *ws);
+/* bytes of scratch the ops below keep for n tokens and nlp head pairs */
+size_t cpu_scratch_bytes(const cpu_ws *ws, int n, int nlp, int d, int kvdim, int V, int backward);
+
 /* y[n,out] = x[n,in] W[out,in]^T (+ b) ; beta 0 overwrites y, 1 accumulates */
 void cpu_linear(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta);
 /* The same for few rows (n up to a few dozen, as in decoding): streams W once instead of
@@ -41,7 +56,7 @@ void cpu_rmsnorm(float *y, float *rstd, const float *x, const float *w, int n, i
 /* y = x * rstd * w with a known rstd (recomputation in backward). */
 void cpu_rmsnorm_apply(float *y, const float *x, const float *rstd, const float *w, int n, int d);
 /* dx (+)= ..., dw += ... ; accumulate selects dx += (1) or dx = (0). */
-void cpu_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *rstd, const float *w,
+void cpu_rmsnorm_backward(cpu_ws *ws, float *dx, float *dw, const float *dy, const float *x, const float *rstd, const float *w,
                           int n, int d, int accumulate);
 /* Per-head RMSNorm over rows of length hd inside a strided row: rows[t*stride + h*hd]. */
 void cpu_headnorm(float *x, float *rstd, const float *w, int n, int nheads, int hd, int stride, float eps,
@@ -59,17 +74,12 @@ void cpu_rope(float *x, const float *cs, int n, int nheads, int hd, int stride, 
 void cpu_swiglu(float *h, const float *gu, int n, int f);
 void cpu_swiglu_backward(float *dgu, const float *dh, const float *gu, int n, int f);
 
-/* Segment structure of a tree batch. */
-typedef struct {
-    int nseg;
-    const int *start, *len, *parent; /* parent -1 for a root; parents come before children */
-    int max_keys;                    /* largest ancestors + own length */
-} cpu_segs;
+typedef gta_segs cpu_segs;
 
 /* qkv[n, (H+2KV)*hd] holds q, k, v (post-RoPE) per token; out[n, H*hd]; lse[n, H]. */
 void cpu_attention(float *out, float *lse, const float *qkv, const cpu_segs *s, int n, int H, int KV, int hd);
 /* dqkv[n, (H+2KV)*hd] is overwritten. */
-void cpu_attention_backward(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
+void cpu_attention_backward(cpu_ws *ws, float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
                             const cpu_segs *s, int n, int H, int KV, int hd);
 
 /* Attention of B single query rows over cached keys/values: row i attends to the nr
@@ -81,23 +91,20 @@ void cpu_attention_decode(float *out, const float *q, int ldq, const float *kc, 
 /* Log-prob head: lp[k] = log softmax(x[row_k] W^T)[target_k] for k < nlp.  When dlp is
  * given, also dx[n,d] = sum_k d lp_k / d x * dlp_k (overwritten) and dW += ..., working
  * in chunks of rows so vocab-sized logits are never kept for all of them. */
-typedef void (*cpu_dlp_fn)(void *ctx, int k0, int n, const float *lp, float *dlp);
-void cpu_logprob_head(float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
+typedef gta_dlp_fn cpu_dlp_fn;
+void cpu_logprob_head(cpu_ws *ws, float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
                       const int *row, const int *target, int nlp, int n, int d, int V);
 /* The same with dlp computed chunk by chunk from lp by fn (into dlp_out): forward and
  * backward of the head in one pass, each chunk's logits computed once. */
-void cpu_logprob_head_fused(float *lp, float *dlp_out, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
+void cpu_logprob_head_fused(cpu_ws *ws, float *lp, float *dlp_out, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
                             const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
                             int V);
 
-/* Logit floats per head chunk (default 160M; 0 restores it). Tests lower it to cover the
- * chunk boundaries. */
-void cpu_set_head_chunk(size_t nfloats);
-
-/* Reusable scratch: slot-indexed buffers that grow and are kept between calls, so hot
- * loops do not fault in fresh pages every step. Not thread-safe across models running
- * concurrently. */
-float *cpu_scratch(int slot, size_t nfloats);
-void cpu_scratch_release(void);
+/* Token draws (cpu_sample.c): one from logits[V] (work: 2*V floats), and one per row
+ * index row[i] of logits[., V] with uniforms u[i], in parallel, work from slot 6. */
+int cpu_sample_token(const float *logits, int V, const gta_draw *p, double u, float *work, float *lp);
+void cpu_sample_rows(cpu_ws *ws, const float *logits, int V, int n, const int *row, const gta_draw *p,
+                     const double *u, int *tok, float *lp);
+size_t cpu_sample_bytes(int V);
 
 #endif

@@ -1,5 +1,5 @@
 /* Prompt building and truncation: see prompt.h for the decisions. */
-#include "train/prompt.h"
+#include "task/prompt.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,22 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2;
-        b->s = gta_realloc(b->s, b->cap);
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+#include "base/str.h"
 
 static const char *format_text(gta_format f) {
     switch (f) {
@@ -54,30 +39,30 @@ static const char *compact_format(gta_format f) {
 
 char *gta_prompt_user_message(const gta_prompt_opts *o, const gta_labels *labels, const char *input,
                               size_t len) {
-    sbuf b = {0};
+    gta_str b = {0};
     if (o->compact) {
-        sb_str(&b, "Labels:\n");
+        gta_str_puts(&b, "Labels:\n");
         for (size_t i = 0; i < labels->n; i++) {
-            sb_str(&b, labels->names[i]);
-            sb_str(&b, "\n");
+            gta_str_puts(&b, labels->names[i]);
+            gta_str_puts(&b, "\n");
         }
-        sb_str(&b, "Answer as ");
-        sb_str(&b, compact_format(o->format));
-        sb_str(&b, ".\nText: ");
-        sb_put(&b, input, len);
+        gta_str_puts(&b, "Answer as ");
+        gta_str_puts(&b, compact_format(o->format));
+        gta_str_puts(&b, ".\nText: ");
+        gta_str_putn(&b, input, len);
         return b.s;
     }
-    sb_str(&b, o->task ? o->task : "Classify the text below into exactly one of these labels:");
-    sb_str(&b, "\n");
+    gta_str_puts(&b, o->task ? o->task : "Classify the text below into exactly one of these labels:");
+    gta_str_puts(&b, "\n");
     for (size_t i = 0; i < labels->n; i++) {
-        sb_str(&b, "- ");
-        sb_str(&b, labels->names[i]);
-        sb_str(&b, "\n");
+        gta_str_puts(&b, "- ");
+        gta_str_puts(&b, labels->names[i]);
+        gta_str_puts(&b, "\n");
     }
-    sb_str(&b, "\n");
-    sb_str(&b, format_text(o->format));
-    sb_str(&b, " Each label must be written exactly as listed above.\n\nText:\n");
-    sb_put(&b, input, len);
+    gta_str_puts(&b, "\n");
+    gta_str_puts(&b, format_text(o->format));
+    gta_str_puts(&b, " Each label must be written exactly as listed above.\n\nText:\n");
+    gta_str_putn(&b, input, len);
     return b.s;
 }
 
@@ -88,11 +73,11 @@ int gta_prompt_render(const gta_tokenizer *tok, const gta_prompt_opts *o, const 
     gta_chat_family fam = gta_tokenizer_chat_family(tok);
     int rc = GTA_OK;
     if (fam == GTA_CHAT_NONE) {
-        sbuf b = {0};
-        if (o->system) sb_str(&b, "System: "), sb_str(&b, o->system), sb_str(&b, "\n");
-        sb_str(&b, "User: ");
-        sb_str(&b, user);
-        sb_str(&b, "\nAssistant:");
+        gta_str b = {0};
+        if (o->system) gta_str_puts(&b, "System: "), gta_str_puts(&b, o->system), gta_str_puts(&b, "\n");
+        gta_str_puts(&b, "User: ");
+        gta_str_puts(&b, user);
+        gta_str_puts(&b, "\nAssistant:");
         *text = b.s;
     } else {
         gta_chat_message msgs[2];
@@ -197,7 +182,7 @@ int gta_prompt_build(gta_tokenizer *tok, const gta_prompt_opts *o, const gta_lab
     return GTA_OK;
 }
 
-int32_t gta_prompt_end_id(const gta_tokenizer *tok) {
+gta_tok gta_prompt_end_id(const gta_tokenizer *tok) {
     int32_t id = -1;
     switch (gta_tokenizer_chat_family(tok)) {
     case GTA_CHAT_QWEN25:
@@ -216,9 +201,9 @@ int32_t gta_prompt_end_id(const gta_tokenizer *tok) {
 }
 
 static int encode_tagged(gta_tokenizer *tok, const char *tag, const char *gold, gta_ids *out) {
-    sbuf b = {0};
-    sb_str(&b, "<"), sb_str(&b, tag), sb_str(&b, ">"), sb_str(&b, gold);
-    sb_str(&b, "</"), sb_str(&b, tag), sb_str(&b, ">");
+    gta_str b = {0};
+    gta_str_puts(&b, "<"), gta_str_puts(&b, tag), gta_str_puts(&b, ">"), gta_str_puts(&b, gold);
+    gta_str_puts(&b, "</"), gta_str_puts(&b, tag), gta_str_puts(&b, ">");
     int rc = gta_tokenizer_encode(tok, b.s, b.n, 0, out);
     free(b.s);
     return rc;

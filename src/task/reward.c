@@ -1,5 +1,5 @@
 /* Rule rewards: see reward.h for the exact grammar and the accuracy rule. */
-#include "train/reward.h"
+#include "task/reward.h"
 
 #include <string.h>
 

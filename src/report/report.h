@@ -15,8 +15,8 @@
  *
  * Every text taken from the files is HTML-escaped (and invalid UTF-8 or control bytes are
  * replaced) before it is written. */
-#ifndef GTA_EVAL_REPORT_H
-#define GTA_EVAL_REPORT_H
+#ifndef GTA_REPORT_REPORT_H
+#define GTA_REPORT_REPORT_H
 
 #include <stddef.h>
 

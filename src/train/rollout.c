@@ -1,0 +1,364 @@
+/* The trainer's rollouts: the data stream, prompts, building a rollout or an SFT batch, reloading a saved
+ * one. */
+#include "train/trainer_int.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/rng.h"
+#include "base/util.h"
+#include "io/dataset.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "task/prompt.h"
+#include "task/reward.h"
+#include "text/tokenizer.h"
+#include "train/objective.h"
+#include "train/optim.h"
+
+/* ------------------------------------------------------------------ small helpers */
+
+void ro_free(rollout *r) {
+    free(r->ids), free(r->pos), free(r->seg_start), free(r->seg_len), free(r->seg_parent);
+    free(r->lp_row), free(r->lp_target), free(r->seq), free(r->rl_mask), free(r->sft_mask);
+    free(r->old_lp), free(r->ref_lp), free(r->seq_adv), free(r->w_rl), free(r->adv), free(r->w_sft);
+    memset(r, 0, sizeof *r);
+}
+
+gta_batch ro_batch(const rollout *r) {
+    return (gta_batch){r->n,       r->ids,        r->pos, r->nseg,   r->seg_start,
+                       r->seg_len, r->seg_parent, r->nlp, r->lp_row, r->lp_target};
+}
+
+/* the example at position k of the data stream: epoch k / n, a seeded permutation each */
+size_t example_at(const trainer *t, long long k) {
+    size_t n = t->ds.train.n;
+    long long epoch = k / (long long)n, pos = k % (long long)n;
+    /* Fisher-Yates on the fly would need the whole permutation; n is small (thousands) */
+    static size_t *perm = NULL, perm_n = 0;
+    static long long perm_epoch = -1, perm_seed = -1;
+    if (perm_n != n || perm_epoch != epoch || perm_seed != t->cfg.seed) {
+        perm = gta_realloc(perm, sizeof(size_t) * n);
+        for (size_t i = 0; i < n; i++) perm[i] = i;
+        for (size_t i = n - 1; i > 0; i--) {
+            size_t j = (size_t)(gta_rng_u64((uint64_t)t->cfg.seed, 1000 + (uint64_t)epoch, i) % (i + 1));
+            size_t tmp = perm[i];
+            perm[i] = perm[j];
+            perm[j] = tmp;
+        }
+        perm_n = n;
+        perm_epoch = epoch;
+        perm_seed = t->cfg.seed;
+    }
+    return perm[pos];
+}
+
+int prompt_of(trainer *t, size_t i) {
+    if (t->prompt_ids[i].n) return GTA_OK;
+    const gta_example *e = &t->ds.train.ex[i];
+    gta_prompt p;
+    int rc = gta_prompt_build(t->tok, &t->popts, &t->ds.labels, e->text, e->text_len, &p);
+    if (rc) return gta_err_prefix(rc, "%s:%d", t->ds.train.path, e->line);
+    t->prompt_ids[i] = p.ids;
+    p.ids = (gta_ids){0};
+    gta_prompt_free(&p);
+    const char *gold = t->ds.labels.names[e->label];
+    if (t->method == M_SFT)
+        rc = gta_prompt_sft_target(t->tok, gold, &t->target_ids[i]);
+    else if (t->method == M_GTA)
+        rc = gta_prompt_guess_branch(t->tok, gold, &t->target_ids[i]);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ rollout */
+
+/* byte length of the decoded prefix ids[0..k) */
+static size_t prefix_bytes(const gta_tokenizer *tok, const gta_tok *ids, int k) {
+    if (k <= 0) return 0;
+    char *text = NULL;
+    size_t len = 0;
+    if (gta_tokenizer_decode(tok, ids, (size_t)k, GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN, &text, &len) != GTA_OK) len = 0;
+    free(text);
+    return len;
+}
+
+int build_rollout(trainer *t, long long rollout_index) {
+    const gta_train_cfg *c = &t->cfg;
+    const int P = (int)c->batch_prompts, G = (int)c->group_size;
+    rollout *r = &t->ro;
+    ro_free(r);
+    size_t *ex = gta_malloc(sizeof(size_t) * (size_t)P);
+    const gta_tok **prompts = gta_malloc(sizeof(gta_tok *) * (size_t)P);
+    int *plen = gta_malloc(sizeof(int) * (size_t)P), rc = GTA_OK;
+    for (int p = 0; p < P && !rc; p++) {
+        ex[p] = example_at(t, t->cursor + p);
+        if ((rc = prompt_of(t, ex[p]))) break;
+        const gta_ids *pi = &t->prompt_ids[ex[p]];
+        prompts[p] = pi->ids;
+        plen[p] = (int)pi->n;
+    }
+    gta_sample_seq *smp = gta_calloc((size_t)(P * G), sizeof *smp);
+    const char *stop[1] = {"</answer>"};
+    if (!rc) {
+        gta_sample_params sp;
+        memset(&sp, 0, sizeof sp);
+        sp.temperature = c->temperature;
+        sp.top_p = c->top_p;
+        sp.bf16_weights = !strcmp(c->rollout_weights, "bf16");
+        sp.max_new_tokens = (int)c->max_new_tokens;
+        sp.eos = t->eos;
+        sp.neos = t->neos;
+        sp.stop = stop;
+        sp.nstop = 1;
+        sp.tok = t->tok;
+        sp.seed = gta_rng_u64((uint64_t)c->seed, 7, (uint64_t)rollout_index);
+        double ts = gta_now();
+        rc = gta_sample(t->policy, prompts, plen, P, G, NULL, &sp, smp);
+        r->sample_seconds = gta_now() - ts;
+    }
+    if (rc) goto done;
+
+    /* rewards and advantages */
+    int nseq = P * G;
+    float *rew = gta_malloc(sizeof(float) * (size_t)nseq);
+    long *gend = gta_malloc(sizeof(long) * (size_t)nseq);
+    double sf = 0, sa = 0, sg = 0, ctok = 0;
+    int zero = 0;
+    for (int s = 0; s < nseq; s++) {
+        const gta_example *e = &t->ds.train.ex[ex[s / G]];
+        char *text = NULL;
+        size_t len = 0;
+        rc = gta_tokenizer_decode(t->tok, smp[s].ids, (size_t)smp[s].n, GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN,
+                                  &text, &len);
+        if (rc) break;
+        gta_reward rw;
+        gta_reward_score(t->fmt, text, len, &t->ds.labels, e->label, &rw);
+        rew[s] = rw.reward;
+        gend[s] = rw.guess_end;
+        sf += rw.format_ok;
+        sa += rw.answer_ok;
+        sg += rw.guess_ok;
+        ctok += smp[s].n;
+        if (t->samples && s % G == 0 && s / G < c->log_examples) {
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "step", (double)t->step);
+            cJSON_AddStringToObject(j, "gold", t->ds.labels.names[e->label]);
+            cJSON_AddStringToObject(j, "completion", text);
+            cJSON_AddNumberToObject(j, "reward", rw.reward);
+            char *line = cJSON_PrintUnformatted(j);
+            fprintf(t->samples, "%s\n", line);
+            free(line);
+            cJSON_Delete(j);
+        }
+        free(text);
+    }
+    if (rc) {
+        free(rew), free(gend);
+        goto done;
+    }
+    r->nseq = nseq;
+    r->seq_adv = gta_malloc(sizeof(float) * (size_t)nseq);
+    for (int p = 0; p < P; p++) {
+        gta_group_stats st;
+        gta_group_advantages(rew + p * G, G, c->adv_eps, r->seq_adv + p * G, &st);
+        zero += st.zero_std;
+    }
+    r->reward_format = sf / nseq;
+    r->reward_accuracy = sa / nseq;
+    r->reward = (sf + sa) / nseq;
+    r->guess_accuracy = sg / nseq;
+    r->frac_zero_std = (double)zero / P;
+    r->completion_tokens_mean = ctok / nseq;
+
+    /* the tree batch */
+    int n = 0, nlp = 0, nseg = 0;
+    for (int p = 0; p < P; p++) {
+        n += plen[p];
+        nseg++;
+        for (int g = 0; g < G; g++) n += smp[p * G + g].n, nlp += smp[p * G + g].n, nseg++;
+        if (t->method == M_GTA) {
+            int gl = (int)t->target_ids[ex[p]].n;
+            n += gl, nlp += gl, nseg++;
+        }
+    }
+    r->n = n, r->nlp = nlp;
+    r->ids = gta_malloc(sizeof(int) * (size_t)n), r->pos = gta_malloc(sizeof(int) * (size_t)n);
+    r->seg_start = gta_malloc(sizeof(int) * (size_t)nseg),
+    r->seg_len = gta_malloc(sizeof(int) * (size_t)nseg);
+    r->seg_parent = gta_malloc(sizeof(int) * (size_t)nseg);
+    r->lp_row = gta_malloc(sizeof(int) * (size_t)nlp), r->lp_target = gta_malloc(sizeof(int) * (size_t)nlp);
+    r->seq = gta_malloc(sizeof(int32_t) * (size_t)nlp);
+    r->rl_mask = gta_calloc((size_t)nlp, 1), r->sft_mask = gta_calloc((size_t)nlp, 1);
+    int at = 0, k = 0, sg_i = 0;
+    for (int p = 0; p < P; p++) {
+        int root = sg_i, pstart = at;
+        r->seg_start[sg_i] = at, r->seg_len[sg_i] = plen[p], r->seg_parent[sg_i++] = -1;
+        for (int i = 0; i < plen[p]; i++) r->ids[at] = prompts[p][i], r->pos[at++] = i;
+        int last = pstart + plen[p] - 1;
+        int nbr = G + (t->method == M_GTA);
+        for (int g = 0; g < nbr; g++) {
+            int is_guess = g == G, s = p * G + g;
+            const gta_tok *tk = is_guess ? NULL : smp[s].ids;
+            int len = is_guess ? (int)t->target_ids[ex[p]].n : smp[s].n;
+            /* RL tokens: all of a completion except, for gta, its guess span */
+            int nguess = 0;
+            if (!is_guess && t->method == M_GTA && gend[s] > 0) {
+                while (nguess < len && prefix_bytes(t->tok, tk, nguess) < (size_t)gend[s]) nguess++;
+            }
+            int bstart = at;
+            r->seg_start[sg_i] = at, r->seg_len[sg_i] = len, r->seg_parent[sg_i++] = root;
+            for (int j = 0; j < len; j++) {
+                int id = is_guess ? t->target_ids[ex[p]].ids[j] : tk[j];
+                r->ids[at] = id;
+                r->pos[at++] = plen[p] + j;
+                r->lp_row[k] = j == 0 ? last : bstart + j - 1;
+                r->lp_target[k] = id;
+                r->seq[k] = is_guess ? 0 : s;
+                if (is_guess)
+                    r->sft_mask[k] = 1;
+                else
+                    r->rl_mask[k] = j >= nguess;
+                k++;
+            }
+        }
+    }
+    r->nseg = nseg;
+    free(rew), free(gend);
+
+    /* fixed per-pair data: weights, advantages, old and reference log-probs */
+    r->w_rl = gta_malloc(sizeof(float) * (size_t)nlp), r->adv = gta_malloc(sizeof(float) * (size_t)nlp);
+    r->w_sft = gta_malloc(sizeof(float) * (size_t)nlp);
+    gta_loss_agg agg = GTA_AGG_SEQUENCE;
+    gta_loss_agg_from_name(c->loss_aggregation, &agg);
+    gta_grpo_weights((size_t)nlp, r->seq, r->rl_mask, (size_t)nseq, r->seq_adv, agg, r->w_rl, r->adv);
+    if (t->comm->size > 1) {
+        /* the weights normalise by this rank's sequences (or RL tokens); a data-parallel
+         * step normalises by all ranks' (the counts summed over the ranks) */
+        double cnt[2] = {(double)nseq, 0};
+        for (int q = 0; q < nlp; q++) cnt[1] += r->rl_mask[q] != 0;
+        double mine = agg == GTA_AGG_SEQUENCE ? cnt[0] : cnt[1];
+        if ((rc = t->comm->sum_doubles(t->comm, cnt, 2))) goto done;
+        double all = agg == GTA_AGG_SEQUENCE ? cnt[0] : cnt[1];
+        if (all > 0)
+            for (int q = 0; q < nlp; q++) r->w_rl[q] = (float)((double)r->w_rl[q] * (mine / all));
+    }
+    gta_sft_weights((size_t)nlp, r->sft_mask, r->w_sft);
+    r->old_lp = gta_malloc(sizeof(float) * (size_t)nlp);
+    r->ref_lp = gta_malloc(sizeof(float) * (size_t)nlp);
+    gta_batch b = ro_batch(r);
+    if ((rc = gta_forward(t->policy, &b, r->old_lp, NULL, 0))) goto done;
+    if (t->ref && c->beta > 0) {
+        if ((rc = gta_forward(t->ref, &b, r->ref_lp, NULL, 0))) goto done;
+    } else {
+        memcpy(r->ref_lp, r->old_lp, sizeof(float) * (size_t)nlp);
+    }
+    r->valid = 1;
+    t->cursor += P;
+done:
+    gta_sample_seq_free(smp, P * G);
+    free(smp), free(ex), free(prompts), free(plen);
+    return rc;
+}
+
+/* SFT: batch_prompts examples, each [prompt | target] as its own sequence */
+int build_sft_batch(trainer *t) {
+    rollout *r = &t->ro;
+    ro_free(r);
+    int P = (int)t->cfg.batch_prompts, n = 0, nlp = 0, rc = GTA_OK;
+    size_t *ex = gta_malloc(sizeof(size_t) * (size_t)P);
+    for (int p = 0; p < P && !rc; p++) {
+        ex[p] = example_at(t, t->cursor + p);
+        rc = prompt_of(t, ex[p]);
+        n += (int)(t->prompt_ids[ex[p]].n + t->target_ids[ex[p]].n);
+        nlp += (int)t->target_ids[ex[p]].n;
+    }
+    if (rc) {
+        free(ex);
+        return rc;
+    }
+    r->n = n, r->nlp = nlp, r->nseg = P;
+    r->ids = gta_malloc(sizeof(int) * (size_t)n), r->pos = gta_malloc(sizeof(int) * (size_t)n);
+    r->seg_start = gta_malloc(sizeof(int) * (size_t)P), r->seg_len = gta_malloc(sizeof(int) * (size_t)P);
+    r->seg_parent = gta_malloc(sizeof(int) * (size_t)P);
+    r->lp_row = gta_malloc(sizeof(int) * (size_t)nlp), r->lp_target = gta_malloc(sizeof(int) * (size_t)nlp);
+    r->sft_mask = gta_malloc((size_t)nlp), r->w_sft = gta_malloc(sizeof(float) * (size_t)nlp);
+    int at = 0, k = 0;
+    for (int p = 0; p < P; p++) {
+        const gta_ids *pi = &t->prompt_ids[ex[p]], *ti = &t->target_ids[ex[p]];
+        r->seg_start[p] = at, r->seg_len[p] = (int)(pi->n + ti->n), r->seg_parent[p] = -1;
+        int s0 = at;
+        for (size_t i = 0; i < pi->n; i++) r->ids[at] = pi->ids[i], r->pos[at] = at - s0, at++;
+        for (size_t i = 0; i < ti->n; i++) {
+            r->lp_row[k] = at - 1;
+            r->lp_target[k] = ti->ids[i];
+            r->sft_mask[k++] = 1;
+            r->ids[at] = ti->ids[i], r->pos[at] = at - s0, at++;
+        }
+    }
+    gta_sft_weights((size_t)nlp, r->sft_mask, r->w_sft);
+    r->valid = 1;
+    t->cursor += P;
+    free(ex);
+    return GTA_OK;
+}
+
+int load_rollout(trainer *t, const char *dir, const cJSON *stats) {
+    char *p = gta_path_join(dir, "rollout.safetensors");
+    st_set *s;
+    int rc = st_open_file(p, &s);
+    free(p);
+    if (rc) return rc;
+    rollout *r = &t->ro;
+    ro_free(r);
+#define GETI(field, name)                                                                                    \
+    do {                                                                                                     \
+        const st_tensor *x = st_find(s, name);                                                               \
+        if (!x) {                                                                                            \
+            rc = gta_err_set(GTA_EINPUT, "%s: rollout lacks %s", dir, name);                                 \
+            goto out;                                                                                        \
+        }                                                                                                    \
+        r->field = gta_malloc(x->nbytes ? x->nbytes : 1);                                                    \
+        memcpy(r->field, x->data, x->nbytes);                                                                \
+    } while (0)
+    GETI(ids, "ids");
+    GETI(pos, "pos");
+    GETI(seg_start, "seg_start");
+    GETI(seg_len, "seg_len");
+    GETI(seg_parent, "seg_parent");
+    GETI(lp_row, "lp_row");
+    GETI(lp_target, "lp_target");
+    GETI(seq, "seq");
+    GETI(rl_mask, "rl_mask");
+    GETI(sft_mask, "sft_mask");
+    GETI(old_lp, "old_lp");
+    GETI(ref_lp, "ref_lp");
+    GETI(w_rl, "w_rl");
+    GETI(adv, "adv");
+    GETI(w_sft, "w_sft");
+    GETI(seq_adv, "seq_adv");
+#undef GETI
+    r->n = (int)st_find(s, "ids")->numel;
+    r->nseg = (int)st_find(s, "seg_start")->numel;
+    r->nlp = (int)st_find(s, "lp_row")->numel;
+    r->nseq = (int)st_find(s, "seq_adv")->numel;
+    r->reward = cJSON_GetObjectItem(stats, "reward")->valuedouble;
+    r->reward_format = cJSON_GetObjectItem(stats, "reward_format")->valuedouble;
+    r->reward_accuracy = cJSON_GetObjectItem(stats, "reward_accuracy")->valuedouble;
+    r->guess_accuracy = cJSON_GetObjectItem(stats, "guess_accuracy")->valuedouble;
+    r->frac_zero_std = cJSON_GetObjectItem(stats, "frac_zero_std")->valuedouble;
+    r->completion_tokens_mean = cJSON_GetObjectItem(stats, "completion_tokens_mean")->valuedouble;
+    r->valid = 1;
+out:
+    st_close(s);
+    return rc;
+}

@@ -1,0 +1,112 @@
+/* The trainer's optimizer step and its statistics. */
+#include "train/trainer_int.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/rng.h"
+#include "base/util.h"
+#include "io/dataset.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "task/prompt.h"
+#include "task/reward.h"
+#include "text/tokenizer.h"
+#include "train/objective.h"
+#include "train/optim.h"
+
+double lr_at(const trainer *t, long long step) {
+    /* transformers' cosine schedule with linear warmup */
+    long long warm = (long long)ceil(t->cfg.warmup_ratio * (double)t->total_steps);
+    if (step < warm) return t->cfg.learning_rate * (double)step / (double)(warm > 1 ? warm : 1);
+    double prog = (double)(step - warm) / (double)(t->total_steps - warm > 1 ? t->total_steps - warm : 1);
+    return t->cfg.learning_rate * 0.5 * (1.0 + cos(M_PI * prog));
+}
+
+/* ------------------------------------------------------------------ one optimizer step */
+
+/* a gradient buffer summed over the ranks of a data-parallel run (a no-op for one) */
+static int reduce_grads(trainer *t, float *g) {
+    gta_model *m = t->policy;
+    if (t->comm->size == 1) return GTA_OK;
+    return t->comm->allreduce_sum(t->comm, m->be, m->ctx, g, m->n_params);
+}
+
+int optimizer_step(trainer *t, step_stats *st) {
+    rollout *r = &t->ro;
+    gta_batch b = ro_batch(r);
+    const gta_train_cfg *c = &t->cfg;
+    gta_model *m = t->policy;
+    float *lp = gta_malloc(sizeof(float) * (size_t)(r->nlp ? r->nlp : 1));
+    float *dlp = gta_malloc(sizeof(float) * (size_t)(r->nlp ? r->nlp : 1));
+    int rc = GTA_OK;
+    memset(st, 0, sizeof *st);
+    gta_model_zero_grads(m);
+    if (t->method == M_SFT) {
+        double loss = 0;
+        gta_sft_batch sb = {r->w_sft, &loss};
+        rc = gta_forward_backward(m, &b, lp, dlp, gta_sft_dlp, &sb);
+        if (!rc) rc = reduce_grads(t, m->grads);
+        st->loss = st->loss_sft = loss;
+    } else {
+        gta_grpo_acc acc;
+        memset(&acc, 0, sizeof acc);
+        gta_grpo_batch gb = {{c->epsilon, c->beta}, r->old_lp, r->ref_lp, r->adv, r->w_rl, &acc};
+        if (t->method != M_GTA) {
+            rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
+            if (!rc) rc = reduce_grads(t, m->grads);
+            st->loss = st->loss_rl = acc.loss;
+        } else {
+            /* g_sft and g_rl separately, then the gate of eq. 11 */
+            if (!(rc = gta_forward(m, &b, lp, NULL, 1))) {
+                size_t nsft = 0;
+                st->loss_sft = gta_sft_loss((size_t)r->nlp, lp, r->sft_mask, dlp, &nsft);
+                rc = gta_backward(m, &b, dlp);
+            }
+            if (!rc) {
+                m->be->copy(m->ctx, t->g_sft, m->grads, sizeof(float) * m->n_params);
+                gta_model_zero_grads(m);
+                gta_grpo_range(&gb, 0, (size_t)r->nlp, lp, dlp);
+                st->loss_rl = acc.loss;
+                rc = gta_backward(m, &b, dlp);
+            }
+            /* both gradients summed over the ranks before the gate: every rank takes the
+             * decision of the global gradients */
+            if (!rc) rc = reduce_grads(t, t->g_sft);
+            if (!rc) rc = reduce_grads(t, m->grads);
+            if (!rc) {
+                gta_gate_stats gs;
+                gta_grad_gate(m->be, m->ctx, m->n_params, t->g_sft, m->grads, c->lambda_sft, c->lambda_rl, m->grads,
+                              &gs);
+                st->cos = gs.cosine;
+                st->conflict = gs.conflict;
+                st->loss =
+                    gs.conflict ? st->loss_rl : c->lambda_sft * st->loss_sft + c->lambda_rl * st->loss_rl;
+            }
+        }
+        st->kl = gta_grpo_acc_kl(&acc);
+        st->clip_frac = gta_grpo_acc_clip_frac(&acc);
+    }
+    if (!rc) {
+        st->grad_norm = gta_clip_grad_norm(m, c->max_grad_norm);
+        st->lr = lr_at(t, t->step);
+        gta_adamw_step(&t->opt, m, st->lr);
+        t->step++;
+        if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0)
+            gta_model_copy_params(t->ref, m);
+    }
+    st->tokens = r->n;
+    free(lp);
+    free(dlp);
+    return rc;
+}

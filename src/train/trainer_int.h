@@ -1,0 +1,95 @@
+/* Internals shared by the trainer's files: trainer.c (setup, the loop, metrics), rollout.c
+ * (rollout building and its reload), step.c (one optimizer step), checkpoint.c (saving a
+ * model directory and a checkpoint). Not a public interface. */
+#ifndef GTA_TRAIN_TRAINER_INT_H
+#define GTA_TRAIN_TRAINER_INT_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "train/trainer.h"
+
+#include "base/error.h"
+#include "base/rng.h"
+#include "base/util.h"
+#include "comm/comm.h"
+#include "io/dataset.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "task/eos.h"
+#include "task/prompt.h"
+#include "task/reward.h"
+#include "text/tokenizer.h"
+#include "train/objective.h"
+#include "train/optim.h"
+
+enum { M_SFT, M_GRPO, M_GTA, M_GTARL };
+
+/* One rollout, as a tree batch plus the fixed per-pair data of the objective. Kept across
+ * the num_iterations optimizer steps that reuse it (and saved with a checkpoint taken
+ * between them). */
+typedef struct {
+    int n, nseg, nlp, nseq;
+    gta_tok *ids, *lp_target;
+    int *pos, *seg_start, *seg_len, *seg_parent, *lp_row;
+    int32_t *seq;
+    uint8_t *rl_mask, *sft_mask;
+    float *old_lp, *ref_lp, *seq_adv, *w_rl, *adv, *w_sft;
+    /* statistics of the rollout, logged with each of its steps */
+    double reward, reward_format, reward_accuracy, guess_accuracy, frac_zero_std, completion_tokens_mean;
+    double sample_seconds;
+    int valid;
+} rollout;
+
+typedef struct {
+    gta_train_cfg cfg;
+    int method;
+    gta_format fmt;
+    gta_model *policy, *ref;
+    gta_comm *comm; /* the ranks of a data-parallel run (gta_comm_single: one process) */
+    const gta_backend_ops *be;
+    gta_tokenizer *tok;
+    gta_dataset ds;
+    gta_adamw opt;
+    float *g_sft;
+    gta_ids *prompt_ids, *target_ids; /* per train example, built on first use */
+    gta_prompt_opts popts;
+    gta_tok eos[GTA_EOS_MAX];
+    int neos;
+    long long total_steps, step, cursor;
+    rollout ro;
+    FILE *metrics, *samples, *evals;
+    gta_split eval_split;
+    char *run_dir;
+    double t0;
+    int final_dtype; /* st_dtype of final/ (cfg.save_dtype resolved) */
+} trainer;
+
+typedef struct {
+    double loss, loss_sft, loss_rl, kl, clip_frac, cos, conflict, grad_norm, lr, seconds;
+    int tokens;
+} step_stats;
+
+/* rollout.c */
+void ro_free(rollout *r);
+gta_batch ro_batch(const rollout *r);
+size_t example_at(const trainer *t, long long k);
+int prompt_of(trainer *t, size_t i);
+int build_rollout(trainer *t, long long rollout_index);
+int build_sft_batch(trainer *t);
+int load_rollout(trainer *t, const char *dir, const cJSON *stats);
+
+/* step.c */
+double lr_at(const trainer *t, long long step);
+int optimizer_step(trainer *t, step_stats *st);
+
+/* checkpoint.c */
+int save_model_dir(trainer *t, const char *dir, int final);
+int resolve_save_dtype(trainer *t);
+int save_checkpoint(trainer *t);
+int load_f32(gta_model *m, const char *path, const char *name, float *dst, size_t n);
+
+#endif
