@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "cli/cli.h"
+#include "io/dataset.h"
 #include "io/json.h"
 #include "train/trainer.h"
 
@@ -98,6 +99,11 @@ int cmd_train(int argc, char **argv) {
         char *end = NULL;
         if (o[k].type == 's') {
             if (strlen(val) >= o[k].size) return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --%s is too long", name));
+            /* settings are saved as JSON and rendered into prompts: text, so UTF-8 */
+            size_t vl = strlen(val), ok = gta_utf8_check(val, vl);
+            if (ok != vl)
+                return cli_fail(gta_err_set(
+                    GTA_EINPUT, "gta train: --%s is not valid UTF-8 (byte offset %zu)", name, ok));
             snprintf(o[k].ptr, o[k].size, "%s", val);
         } else if (o[k].type == 'i') {
             long long v = strtoll(val, &end, 10);

@@ -6,8 +6,42 @@
 
 #include "base/error.h"
 #include "base/util.h"
+#include "io/dataset.h"
+
+/* 1 when text[0..n) opens more than CJSON_NESTING_LIMIT arrays/objects (outside strings):
+ * the reason cJSON gave up, for the message. */
+static int too_deep(const char *s, size_t n) {
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > CJSON_NESTING_LIMIT) return 1;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return 0;
+}
 
 int gta_json_parse(const char *name, const char *text, size_t len, cJSON **out) {
+    /* RFC 8259: JSON text is UTF-8. cJSON copies string bytes as they are, so invalid
+     * UTF-8 would reach every consumer (tokenizer strings, labels, templates): refuse it
+     * here, once, for every JSON file gta reads. cJSON's own \u escapes always yield valid
+     * UTF-8 (it rejects lone surrogates). */
+    size_t bad = gta_utf8_check(text, len);
+    if (bad != len) {
+        int line, col;
+        gta_line_col(text, bad, &line, &col);
+        return gta_err_set(GTA_EINPUT, "%s:%d:%d: invalid UTF-8 (byte offset %zu; JSON text must be UTF-8)",
+                           name, line, col, bad);
+    }
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!j) {
@@ -15,6 +49,9 @@ int gta_json_parse(const char *name, const char *text, size_t len, cJSON **out) 
         if (off > len) off = len;
         int line, col;
         gta_line_col(text, off, &line, &col);
+        if (too_deep(text, off < len ? off + 1 : len))
+            return gta_err_set(GTA_EINPUT, "%s:%d:%d: JSON nested deeper than %d levels (cJSON's limit)",
+                               name, line, col, CJSON_NESTING_LIMIT);
         return gta_err_set(GTA_EINPUT, "%s:%d:%d: invalid JSON%s", name, line, col,
                            off >= len ? " (truncated?)" : "");
     }
