@@ -86,7 +86,7 @@ check: test asan-test
 # Sanitizer build in its own folder; OpenMP runs single-threaded there so that the
 # sanitizers see one deterministic schedule.
 asan-test:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -march=x86-64-v3 -fno-omit-frame-pointer -Wno-pass-failed" \
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -march=x86-64-v3 -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all" unit-test
 
 format:
