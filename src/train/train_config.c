@@ -1,5 +1,6 @@
 /* Settings of gta train: defaults, JSON in and out, and the option table the CLI uses. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +102,8 @@ int gta_train_cfg_apply_json(gta_train_cfg *c, const cJSON *j, const char *name)
                 return gta_err_set(GTA_EINPUT, "%s: '%s' is too long", name, it->string);
             snprintf(o[k].ptr, o[k].size, "%s", it->valuestring);
         } else if (o[k].type == 'i') {
-            if (!cJSON_IsNumber(it) || it->valuedouble != (double)(long long)it->valuedouble)
+            if (!cJSON_IsNumber(it) || fabs(it->valuedouble) > 9e15 ||
+                it->valuedouble != floor(it->valuedouble))
                 return gta_err_set(GTA_EINPUT, "%s: '%s' must be an integer", name, it->string);
             *(long long *)o[k].ptr = (long long)it->valuedouble;
         } else {

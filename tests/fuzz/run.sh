@@ -18,7 +18,10 @@ for n in "$@"; do
   log="$art/$n.log"
   if "$bindir/$n" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
       -artifact_prefix="$art/$n-" -print_final_stats=1 "${dict[@]}" "${dirs[@]}" >"$log" 2>&1; then
-    printf '%-24s %s\n' "$n" "$(grep -E '^#[0-9]+.*DONE|stat::number_of_executed_units|cov:' "$log" | tail -1)"
+    runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$')
+    rate=$(grep -Eo 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -Eo '[0-9]+$')
+    cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+    printf '%-18s %ss: %s runs, %s exec/s, %s\n' "$n" "$secs" "$runs" "$rate" "$cov"
   else
     tail -40 "$log"
     echo "fuzz FAILED: $n (log $log)"

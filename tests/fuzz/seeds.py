@@ -168,4 +168,25 @@ lines = open(os.path.join(SH, "data/emotion/train.jsonl"), "rb").read().split(b"
 put("corpus", D_, "emotion", b"\x00" + emo + SEP + b"\n".join(lines) + b"\n")
 put("regress", D_, "duplicate-labels", b"\x00a\nb\n A\n" + SEP + b'{"text":"x","label":"a"}')
 put("regress", D_, "duplicate-labels-norm", b"\x00Big Cat\nb\nbig  cat\n")
+# ---- run directory state (trainer_state.json, then the run's config.json)
+R = "fuzz_state"
+st0 = {"step": 3, "cursor": 6, "adam_step": 3, "metrics_bytes": 1234, "samples_bytes": 99, "eval_bytes": 0,
+       "rollout": True, "rollout_stats": {"reward": 0.5, "reward_format": 0.25, "reward_accuracy": 0.25,
+       "guess_accuracy": 0.5, "frac_zero_std": 0.5, "completion_tokens_mean": 17.25}}
+runcfg = {"method": "gta", "group_size": 4, "learning_rate": 1e-4, "system_prompt": "Be brief.",
+          "prompt_style": "compact", "seed": 5}
+put("corpus", R, "state-rollout", json.dumps(st0, indent=2).encode() + SEP + json.dumps(runcfg).encode())
+put("corpus", R, "state-plain", json.dumps({"step": 0, "cursor": 0, "adam_step": 0, "metrics_bytes": 0,
+                                             "samples_bytes": 0, "rollout": False}))
+# finding: a trainer_state.json without "cursor" made --resume segfault
+put("regress", R, "no-cursor", json.dumps({k: v for k, v in st0.items() if k != "cursor"}))
+put("regress", R, "rollout-without-stats", json.dumps(dict(st0, rollout_stats=None)))
+put("regress", R, "step-a-string", json.dumps(dict(st0, step="3")))
+# found by fuzz_tokenizer: a post_processor special token id outside the vocabulary
+put("regress", T, "post-processor-id-outside", bpe(chars, [], unk="<unk>", post={"type": "TemplateProcessing",
+    "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}], "pair": [],
+    "special_tokens": {"<s>": {"id": "<s>", "ids": [14], "tokens": ["<s>"]}}}))
+# found by fuzz_state: an integer setting of 4e47 (undefined conversion to long long)
+put("regress", R, "setting-4e47", json.dumps({"step": 0, "cursor": 0, "adam_step": 0, "metrics_bytes": 0,
+    "samples_bytes": 0, "rollout": False}).encode() + SEP + b'{"group_size": 4.44444e47}')
 print("seeds written")

@@ -1,0 +1,102 @@
+/* trainer_state.json: reading with every field checked, and writing. */
+#include "train/state.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "io/json.h"
+
+static int count(const char *path, const cJSON *j, const char *key, int required, long long *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v) {
+        if (!required) return GTA_OK;
+        return gta_err_set(GTA_EINPUT, "%s: missing field '%s'", path, key);
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+        return gta_err_set(GTA_EINPUT, "%s: field '%s': expected an integer", path, key);
+    if (v->valuedouble < 0 || v->valuedouble > (double)GTA_STATE_MAX)
+        return gta_err_set(GTA_EINPUT, "%s: field '%s' = %.17g: expected an integer in [0, 2^50]", path, key,
+                           v->valuedouble);
+    *out = (long long)v->valuedouble;
+    return GTA_OK;
+}
+
+static int stat_field(const char *path, const cJSON *o, const char *key, double lo, double hi, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return gta_err_set(GTA_EINPUT, "%s: missing field 'rollout_stats.%s'", path, key);
+    if (!cJSON_IsNumber(v))
+        return gta_err_set(GTA_EINPUT, "%s: field 'rollout_stats.%s': expected a number", path, key);
+    if (!(v->valuedouble >= lo && v->valuedouble <= hi))
+        return gta_err_set(GTA_EINPUT, "%s: field 'rollout_stats.%s' = %.17g: expected a number in [%g, %g]",
+                           path, key, v->valuedouble, lo, hi);
+    *out = v->valuedouble;
+    return GTA_OK;
+}
+
+int gta_train_state_parse(const char *path, const cJSON *j, gta_train_state *s) {
+    memset(s, 0, sizeof *s);
+    if (!cJSON_IsObject(j)) return gta_err_set(GTA_EINPUT, "%s: expected a JSON object", path);
+    int rc;
+    if ((rc = count(path, j, "step", 1, &s->step)) || (rc = count(path, j, "cursor", 1, &s->cursor)) ||
+        (rc = count(path, j, "adam_step", 1, &s->adam_step)) ||
+        (rc = count(path, j, "metrics_bytes", 1, &s->metrics_bytes)) ||
+        (rc = count(path, j, "samples_bytes", 1, &s->samples_bytes)) ||
+        (rc = count(path, j, "eval_bytes", 0, &s->eval_bytes)))
+        return rc;
+    if (s->adam_step != s->step)
+        return gta_err_set(GTA_EINPUT, "%s: field 'adam_step' = %lld differs from 'step' = %lld", path,
+                           s->adam_step, s->step);
+    const cJSON *ro = cJSON_GetObjectItemCaseSensitive(j, "rollout");
+    if (!ro) return gta_err_set(GTA_EINPUT, "%s: missing field 'rollout'", path);
+    if (!cJSON_IsBool(ro))
+        return gta_err_set(GTA_EINPUT, "%s: field 'rollout': expected true or false", path);
+    s->rollout = cJSON_IsTrue(ro);
+    if (!s->rollout) return GTA_OK;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "rollout_stats");
+    if (!st) return gta_err_set(GTA_EINPUT, "%s: missing field 'rollout_stats' (rollout is true)", path);
+    if (!cJSON_IsObject(st))
+        return gta_err_set(GTA_EINPUT, "%s: field 'rollout_stats': expected an object", path);
+    const double big = 1e300;
+    if ((rc = stat_field(path, st, "reward", -big, big, &s->reward)) ||
+        (rc = stat_field(path, st, "reward_format", -big, big, &s->reward_format)) ||
+        (rc = stat_field(path, st, "reward_accuracy", -big, big, &s->reward_accuracy)) ||
+        (rc = stat_field(path, st, "guess_accuracy", 0, 1, &s->guess_accuracy)) ||
+        (rc = stat_field(path, st, "frac_zero_std", 0, 1, &s->frac_zero_std)) ||
+        (rc = stat_field(path, st, "completion_tokens_mean", 0, big, &s->completion_tokens_mean)))
+        return rc;
+    return GTA_OK;
+}
+
+int gta_train_state_load(const char *path, gta_train_state *s) {
+    cJSON *j = NULL;
+    int rc = gta_json_load(path, &j);
+    if (rc) return rc;
+    rc = gta_train_state_parse(path, j, s);
+    cJSON_Delete(j);
+    return rc;
+}
+
+char *gta_train_state_to_json(const gta_train_state *s) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "step", (double)s->step);
+    cJSON_AddNumberToObject(j, "cursor", (double)s->cursor);
+    cJSON_AddNumberToObject(j, "adam_step", (double)s->adam_step);
+    cJSON_AddNumberToObject(j, "metrics_bytes", (double)s->metrics_bytes);
+    cJSON_AddNumberToObject(j, "samples_bytes", (double)s->samples_bytes);
+    cJSON_AddNumberToObject(j, "eval_bytes", (double)s->eval_bytes);
+    cJSON_AddBoolToObject(j, "rollout", s->rollout);
+    if (s->rollout) {
+        cJSON *o = cJSON_AddObjectToObject(j, "rollout_stats");
+        cJSON_AddNumberToObject(o, "reward", s->reward);
+        cJSON_AddNumberToObject(o, "reward_format", s->reward_format);
+        cJSON_AddNumberToObject(o, "reward_accuracy", s->reward_accuracy);
+        cJSON_AddNumberToObject(o, "guess_accuracy", s->guess_accuracy);
+        cJSON_AddNumberToObject(o, "frac_zero_std", s->frac_zero_std);
+        cJSON_AddNumberToObject(o, "completion_tokens_mean", s->completion_tokens_mean);
+    }
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    return text;
+}
