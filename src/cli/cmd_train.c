@@ -92,6 +92,8 @@ int cmd_train(int argc, char **argv) {
         int k = 0;
         while (k < n && !norm_eq(name, o[k].name)) k++;
         if (k == n) return cli_fail(gta_err_set(GTA_EINPUT, "gta train: unknown option '--%s' (see gta train --help)", name));
+        if (!val && !strcmp(o[k].name, "skip_nonfinite") && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)))
+            val = "1"; /* --skip-nonfinite alone */
         if (!val) {
             if (i + 1 >= argc) return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --%s needs a value", name));
             val = argv[++i];
@@ -116,5 +118,7 @@ int cmd_train(int argc, char **argv) {
         }
     }
     rc = gta_train_run(&c, resume, stop_at);
-    return rc ? cli_fail(rc) : 0;
+    if (rc) return cli_fail(rc);
+    /* stopped by SIGINT/SIGTERM with a checkpoint: the shell's 128 + signal */
+    return gta_train_stopped_by() ? 128 + gta_train_stopped_by() : 0;
 }

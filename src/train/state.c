@@ -1,11 +1,18 @@
 /* trainer_state.json: reading with every field checked, and writing. */
 #include "train/state.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
+#include "base/hooks.h"
+#include "base/util.h"
 #include "io/json.h"
 
 static int count(const char *path, const cJSON *j, const char *key, int required, long long *out) {
@@ -99,4 +106,58 @@ char *gta_train_state_to_json(const gta_train_state *s) {
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     return text;
+}
+
+/* ---- checkpoint directories ---- */
+
+void gta_rm_rf(const char *path) {
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char *p = gta_path_join(path, e->d_name);
+            gta_rm_rf(p);
+            free(p);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+int gta_ckpt_commit(const char *run_dir, long long step) {
+    char *tmp = gta_path_join(run_dir, "checkpoint.tmp"), *fin = gta_path_join(run_dir, "checkpoint");
+    int rc = gta_fsync_dir(tmp);
+    gta_test_kill_point_n("checkpoint:swap", step);
+    if (!rc) {
+        if (gta_is_dir(fin)) {
+            if (renameat2(AT_FDCWD, tmp, AT_FDCWD, fin, RENAME_EXCHANGE) != 0)
+                rc = gta_err_set(GTA_EFAIL, "%s: cannot swap in %s: %s", fin, tmp, strerror(errno));
+        } else if (rename(tmp, fin) != 0) {
+            rc = gta_err_set(GTA_EFAIL, "%s: cannot rename to %s: %s", tmp, fin, strerror(errno));
+        }
+    }
+    if (!rc) rc = gta_fsync_dir(run_dir);
+    gta_test_kill_point_n("checkpoint:swapped", step);
+    if (!rc) gta_rm_rf(tmp); /* the previous checkpoint, now */
+    free(tmp);
+    free(fin);
+    return rc;
+}
+
+int gta_ckpt_recover(const char *run_dir) {
+    char *tmp = gta_path_join(run_dir, "checkpoint.tmp"), *fin = gta_path_join(run_dir, "checkpoint"),
+         *old = gta_path_join(run_dir, "checkpoint.old");
+    int rc = GTA_OK;
+    gta_rm_rf(tmp);
+    if (!gta_is_dir(fin) && gta_is_dir(old) && rename(old, fin) != 0)
+        rc = gta_err_set(GTA_EFAIL, "%s: cannot restore %s: %s", old, fin, strerror(errno));
+    else
+        gta_rm_rf(old);
+    free(tmp);
+    free(fin);
+    free(old);
+    return rc;
 }

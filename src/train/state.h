@@ -28,4 +28,17 @@ int gta_train_state_load(const char *path, gta_train_state *s);
 /* The JSON text (caller frees). */
 char *gta_train_state_to_json(const gta_train_state *s);
 
+/* Checkpoint directories of a run: RUN/checkpoint.tmp is written completely (every file
+ * fsync'd), then gta_ckpt_commit swaps it into RUN/checkpoint in one atomic step
+ * (renameat2 RENAME_EXCHANGE; a plain rename for the first one) and syncs RUN, so that a
+ * SIGKILL at any moment leaves either the previous checkpoint or the new one, whole.
+ * Names the directories in its errors (GTA_EFAIL). */
+int gta_ckpt_commit(const char *run_dir, long long step); /* step: for the test hooks */
+/* Before reading or writing checkpoints: removes a leftover RUN/checkpoint.tmp (a write
+ * that did not finish) and restores RUN/checkpoint.old when RUN/checkpoint is missing
+ * (the swap of earlier gta versions: move aside, then rename). */
+int gta_ckpt_recover(const char *run_dir);
+/* rm -r */
+void gta_rm_rf(const char *path);
+
 #endif

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/hooks.h"
 #include "base/rng.h"
 #include "base/util.h"
 #include "eval/eval.h"
@@ -25,6 +27,7 @@
 #include "train/optim.h"
 #include "train/prompt.h"
 #include "train/reward.h"
+#include "train/state.h"
 
 enum { M_SFT, M_GRPO, M_GTA, M_GTARL };
 
@@ -175,6 +178,7 @@ static int build_rollout(trainer *t, long long rollout_index) {
         sp.tok = t->tok;
         sp.seed = gta_rng_u64((uint64_t)c->seed, 7, (uint64_t)rollout_index);
         double ts = gta_now();
+        gta_test_kill_point_n("rollout", t->step + 1);
         rc = gta_sample(t->policy, prompts, plen, P, G, NULL, &sp, smp);
         r->sample_seconds = gta_now() - ts;
     }
@@ -360,8 +364,24 @@ static int build_sft_batch(trainer *t) {
 
 typedef struct {
     double loss, loss_sft, loss_rl, kl, clip_frac, cos, conflict, grad_norm, lr, seconds;
-    int tokens;
+    int tokens, skipped;
 } step_stats;
+
+/* GTA_EFAIL naming the first tensor with a non-finite weight, or GTA_OK. */
+static int check_weights(const gta_model *m, const char *when, long long step) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const gta_param *p = &m->tensors[i];
+        size_t n = (size_t)p->shape[0] * (size_t)(p->ndim == 2 ? p->shape[1] : 1);
+        const float *w = m->params + p->offset;
+        for (size_t k = 0; k < n; k++)
+            if (!isfinite(w[k]))
+                return gta_err_set(GTA_EFAIL,
+                                   "train: weight %s[%zu] is %g %s %lld; stopped (the last checkpoint is "
+                                   "intact)",
+                                   p->name, k, (double)w[k], when, step);
+    }
+    return GTA_OK;
+}
 
 static int optimizer_step(trainer *t, step_stats *st) {
     rollout *r = &t->ro;
@@ -413,11 +433,35 @@ static int optimizer_step(trainer *t, step_stats *st) {
     if (!rc) {
         st->grad_norm = gta_clip_grad_norm(m, c->max_grad_norm);
         st->lr = lr_at(t, t->step);
-        gta_adamw_step(&t->opt, m, st->lr);
+        /* a non-finite loss or gradient never reaches the weights */
+        const char *nan_loss = getenv("GTA_TEST_NAN_LOSS_AT"); /* test hook */
+        if (nan_loss && atoll(nan_loss) == t->step + 1) st->loss = NAN;
+        const char *bad = !isfinite(st->loss) ? "loss" : !isfinite(st->grad_norm) ? "gradient norm" : NULL;
+        double val = !isfinite(st->loss) ? st->loss : st->grad_norm;
+        gta_test_kill_point_n("update", t->step + 1);
+        if (bad && !c->skip_nonfinite) {
+            rc = gta_err_set(
+                GTA_EFAIL,
+                "train: step %lld: the %s is %g; stopped without applying it (the last checkpoint is "
+                "intact; --skip-nonfinite skips such updates)",
+                t->step + 1, bad, val);
+        } else if (bad) {
+            st->skipped = 1;
+            fprintf(stderr, "%sgta train: step %lld: the %s is %g; update skipped (--skip-nonfinite)\n",
+                    isatty(2) ? "\n" : "", t->step + 1, bad, val);
+        } else {
+            gta_adamw_step(&t->opt, m, st->lr);
+        }
+    }
+    if (!rc) {
+        const char *nan_at = getenv("GTA_TEST_NAN_AT"); /* test hook */
+        if (nan_at && atoll(nan_at) == t->step + 1) m->params[m->n_params / 2] = NAN;
+        if ((rc = check_weights(m, "after the update of step", t->step + 1))) goto out;
         t->step++;
         if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0)
             memcpy(t->ref->params, m->params, sizeof(float) * m->n_params);
     }
+out:
     st->tokens = r->n;
     free(lp);
     free(dlp);
@@ -432,34 +476,23 @@ static int save_model_dir(trainer *t, const char *dir) {
     return rc ? rc : gta_tokenizer_copy_files(t->cfg.model, dir);
 }
 
-static void rm_rf(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char *p = gta_path_join(path, e->d_name);
-            rm_rf(p);
-            free(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
+/* Writes RUN/checkpoint.tmp completely, then swaps it in (gta_ckpt_commit): a kill at any
+ * moment leaves the previous checkpoint or this one, and a failed write (full disk, file
+ * size limit) leaves the previous one and an error naming the file. */
 static int save_checkpoint(trainer *t) {
-    char *tmp = gta_path_join(t->run_dir, "checkpoint.tmp"), *fin = gta_path_join(t->run_dir, "checkpoint"),
-         *old = gta_path_join(t->run_dir, "checkpoint.old");
-    rm_rf(tmp);
-    int rc = save_model_dir(t, tmp);
+    char *tmp = gta_path_join(t->run_dir, "checkpoint.tmp");
+    gta_rm_rf(tmp);
+    /* never a checkpoint of non-finite weights */
+    int rc = check_weights(t->policy, "at the checkpoint of step", t->step);
+    if (!rc) rc = save_model_dir(t, tmp);
+    gta_test_kill_point_n("checkpoint:model", t->step);
     size_t np = t->policy->n_params;
     if (!rc) {
         st_entry e[2] = {{"exp_avg", ST_F32, 1, {(int64_t)np}, t->opt.m}, {"exp_avg_sq", ST_F32, 1, {(int64_t)np}, t->opt.v}};
         char *p = gta_path_join(tmp, "optimizer.safetensors");
         rc = st_write(p, e, 2, NULL);
         free(p);
+        gta_test_kill_point_n("checkpoint:optimizer", t->step);
     }
     if (!rc && t->ref) {
         st_entry e = {"params", ST_F32, 1, {(int64_t)np}, t->ref->params};
@@ -493,42 +526,46 @@ static int save_checkpoint(trainer *t) {
         free(p);
     }
     if (!rc) {
-        fflush(t->metrics);
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "step", (double)t->step);
-        cJSON_AddNumberToObject(j, "cursor", (double)t->cursor);
-        cJSON_AddNumberToObject(j, "adam_step", (double)t->opt.step);
-        cJSON_AddNumberToObject(j, "metrics_bytes", (double)ftell(t->metrics));
-        cJSON_AddNumberToObject(j, "samples_bytes", t->samples ? (double)ftell(t->samples) : 0);
-        cJSON_AddNumberToObject(j, "eval_bytes", t->evals ? (double)ftell(t->evals) : 0);
-        cJSON_AddBoolToObject(j, "rollout", keep_ro);
+        /* the logs on disk at least as far as the state says (a SIGKILL loses stdio buffers) */
+        FILE *logs[3] = {t->metrics, t->samples, t->evals};
+        for (int i = 0; i < 3 && !rc; i++)
+            if (logs[i] && (fflush(logs[i]) != 0 || fsync(fileno(logs[i])) != 0))
+                rc = gta_err_set(GTA_EFAIL, "%s: cannot write the logs: %s", t->run_dir, strerror(errno));
+    }
+    if (!rc) {
+        gta_train_state ts = {t->step,
+                              t->cursor,
+                              t->opt.step,
+                              ftell(t->metrics),
+                              t->samples ? ftell(t->samples) : 0,
+                              t->evals ? ftell(t->evals) : 0,
+                              keep_ro,
+                              0,
+                              0,
+                              0,
+                              0,
+                              0,
+                              0};
         if (keep_ro) {
-            cJSON *s = cJSON_AddObjectToObject(j, "rollout_stats");
-            cJSON_AddNumberToObject(s, "reward", r->reward);
-            cJSON_AddNumberToObject(s, "reward_format", r->reward_format);
-            cJSON_AddNumberToObject(s, "reward_accuracy", r->reward_accuracy);
-            cJSON_AddNumberToObject(s, "guess_accuracy", r->guess_accuracy);
-            cJSON_AddNumberToObject(s, "frac_zero_std", r->frac_zero_std);
-            cJSON_AddNumberToObject(s, "completion_tokens_mean", r->completion_tokens_mean);
+            ts.reward = r->reward, ts.reward_format = r->reward_format,
+            ts.reward_accuracy = r->reward_accuracy;
+            ts.guess_accuracy = r->guess_accuracy, ts.frac_zero_std = r->frac_zero_std;
+            ts.completion_tokens_mean = r->completion_tokens_mean;
         }
-        char *text = cJSON_Print(j);
-        cJSON_Delete(j);
+        char *text = gta_train_state_to_json(&ts);
         char *p = gta_path_join(tmp, "trainer_state.json");
         rc = gta_write_file_atomic(p, text, strlen(text));
         free(p);
         free(text);
+        gta_test_kill_point_n("checkpoint:state", t->step);
     }
-    /* swap in: the previous checkpoint stays whole until the new one is complete */
-    if (!rc) {
-        rm_rf(old);
-        if (gta_is_dir(fin) && rename(fin, old) != 0)
-            rc = gta_err_set(GTA_EFAIL, "%s: cannot move aside: %s", fin, strerror(errno));
-        else if (rename(tmp, fin) != 0)
-            rc = gta_err_set(GTA_EFAIL, "%s: cannot rename to %s: %s", tmp, fin, strerror(errno));
-        else
-            rm_rf(old);
+    if (!rc) rc = gta_ckpt_commit(t->run_dir, t->step);
+    if (rc) {
+        gta_rm_rf(tmp);
+        gta_err_prefix(rc, "train: checkpoint of step %lld not written (the previous one is intact)",
+                       t->step);
     }
-    free(tmp), free(fin), free(old);
+    free(tmp);
     return rc;
 }
 
@@ -545,54 +582,78 @@ static int load_f32(const char *path, const char *name, float *dst, size_t n) {
     return rc;
 }
 
-static int load_rollout(trainer *t, const char *dir, const cJSON *stats) {
+/* rollout.safetensors of a checkpoint taken between the steps that reuse one rollout:
+ * every tensor present with its dtype and a size consistent with the others, the batch
+ * valid for the model, the per-pair data finite, before any of it is used. */
+static int load_rollout(trainer *t, const char *dir, const gta_train_state *stats) {
     char *p = gta_path_join(dir, "rollout.safetensors");
     st_set *s;
     int rc = st_open_file(p, &s);
-    free(p);
-    if (rc) return rc;
+    if (rc) {
+        free(p);
+        return rc;
+    }
     rollout *r = &t->ro;
     ro_free(r);
-#define GETI(field, name)                                                                                              \
-    do {                                                                                                               \
-        const st_tensor *x = st_find(s, name);                                                                         \
-        if (!x) {                                                                                                      \
-            rc = gta_err_set(GTA_EINPUT, "%s: rollout lacks %s", dir, name);                                           \
-            goto out;                                                                                                  \
-        }                                                                                                              \
-        r->field = gta_malloc(x->nbytes ? x->nbytes : 1);                                                              \
-        memcpy(r->field, x->data, x->nbytes);                                                                          \
-    } while (0)
-    GETI(ids, "ids");
-    GETI(pos, "pos");
-    GETI(seg_start, "seg_start");
-    GETI(seg_len, "seg_len");
-    GETI(seg_parent, "seg_parent");
-    GETI(lp_row, "lp_row");
-    GETI(lp_target, "lp_target");
-    GETI(seq, "seq");
-    GETI(rl_mask, "rl_mask");
-    GETI(sft_mask, "sft_mask");
-    GETI(old_lp, "old_lp");
-    GETI(ref_lp, "ref_lp");
-    GETI(w_rl, "w_rl");
-    GETI(adv, "adv");
-    GETI(w_sft, "w_sft");
-    GETI(seq_adv, "seq_adv");
-#undef GETI
-    r->n = (int)st_find(s, "ids")->numel;
-    r->nseg = (int)st_find(s, "seg_start")->numel;
-    r->nlp = (int)st_find(s, "lp_row")->numel;
-    r->nseq = (int)st_find(s, "seq_adv")->numel;
-    r->reward = cJSON_GetObjectItem(stats, "reward")->valuedouble;
-    r->reward_format = cJSON_GetObjectItem(stats, "reward_format")->valuedouble;
-    r->reward_accuracy = cJSON_GetObjectItem(stats, "reward_accuracy")->valuedouble;
-    r->guess_accuracy = cJSON_GetObjectItem(stats, "guess_accuracy")->valuedouble;
-    r->frac_zero_std = cJSON_GetObjectItem(stats, "frac_zero_std")->valuedouble;
-    r->completion_tokens_mean = cJSON_GetObjectItem(stats, "completion_tokens_mean")->valuedouble;
-    r->valid = 1;
-out:
+    static const struct {
+        const char *name;
+        st_dtype dtype;
+        int size; /* 0: n tokens, 1: nseg segments, 2: nlp pairs, 3: nseq sequences */
+    } want[] = {
+        {"ids", ST_I32, 0},        {"pos", ST_I32, 0},     {"seg_start", ST_I32, 1}, {"seg_len", ST_I32, 1},
+        {"seg_parent", ST_I32, 1}, {"lp_row", ST_I32, 2},  {"lp_target", ST_I32, 2}, {"seq", ST_I32, 2},
+        {"rl_mask", ST_U8, 2},     {"sft_mask", ST_U8, 2}, {"old_lp", ST_F32, 2},    {"ref_lp", ST_F32, 2},
+        {"w_rl", ST_F32, 2},       {"adv", ST_F32, 2},     {"w_sft", ST_F32, 2},     {"seq_adv", ST_F32, 3}};
+    void **field[] = {
+        (void **)&r->ids,        (void **)&r->pos,      (void **)&r->seg_start, (void **)&r->seg_len,
+        (void **)&r->seg_parent, (void **)&r->lp_row,   (void **)&r->lp_target, (void **)&r->seq,
+        (void **)&r->rl_mask,    (void **)&r->sft_mask, (void **)&r->old_lp,    (void **)&r->ref_lp,
+        (void **)&r->w_rl,       (void **)&r->adv,      (void **)&r->w_sft,     (void **)&r->seq_adv};
+    const char *size_of[4] = {"ids", "seg_start", "lp_row", "seq_adv"};
+    int64_t size[4];
+    for (int k = 0; k < 4; k++) {
+        const st_tensor *x = st_find(s, size_of[k]);
+        size[k] = x && x->ndim == 1 ? x->numel : -1;
+    }
+    for (size_t k = 0; k < sizeof want / sizeof want[0] && !rc; k++) {
+        const st_tensor *x = st_find(s, want[k].name);
+        int64_t n = size[want[k].size];
+        if (!x)
+            rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' is missing", p, want[k].name);
+        else if (x->dtype != want[k].dtype || x->ndim != 1 || n < 0 || x->numel != n || n > INT32_MAX / 2)
+            rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s': expected %s of %lld values (like '%s')", p,
+                             want[k].name, st_dtype_name(want[k].dtype), (long long)n, size_of[want[k].size]);
+        if (rc) break;
+        *field[k] = gta_malloc(x->nbytes ? x->nbytes : 1);
+        if (x->nbytes) memcpy(*field[k], x->data, x->nbytes);
+        if (want[k].dtype == ST_F32)
+            for (int64_t i = 0; i < n && !rc; i++)
+                if (!isfinite(((const float *)*field[k])[i]))
+                    rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s'[%lld] is not finite", p, want[k].name,
+                                     (long long)i);
+    }
+    if (!rc) {
+        r->n = (int)size[0], r->nseg = (int)size[1], r->nlp = (int)size[2], r->nseq = (int)size[3];
+        gta_batch b = ro_batch(r);
+        if ((rc = gta_batch_check(t->policy, &b))) gta_err_prefix(rc, "%s", p);
+        for (int k = 0; k < r->nlp && !rc; k++)
+            if (r->seq[k] < 0 || r->seq[k] >= r->nseq)
+                rc = gta_err_set(GTA_EINPUT, "%s: tensor 'seq'[%d] = %d outside [0, %d)", p, k, r->seq[k],
+                                 r->nseq);
+    }
+    if (!rc) {
+        r->reward = stats->reward;
+        r->reward_format = stats->reward_format;
+        r->reward_accuracy = stats->reward_accuracy;
+        r->guess_accuracy = stats->guess_accuracy;
+        r->frac_zero_std = stats->frac_zero_std;
+        r->completion_tokens_mean = stats->completion_tokens_mean;
+        r->valid = 1;
+    } else {
+        ro_free(r);
+    }
     st_close(s);
+    free(p);
     return rc;
 }
 
@@ -801,6 +862,7 @@ static void write_metrics(trainer *t, const step_stats *st, double step_seconds)
     cJSON_AddNumberToObject(j, "grad_norm", st->grad_norm);
     cJSON_AddNumberToObject(j, "tokens_per_s", st->tokens / (step_seconds > 0 ? step_seconds : 1e-9));
     cJSON_AddNumberToObject(j, "seconds", step_seconds);
+    if (st->skipped) cJSON_AddBoolToObject(j, "skipped_nonfinite", 1);
     char *line = cJSON_PrintUnformatted(j);
     fprintf(t->metrics, "%s\n", line);
     fflush(t->metrics);
@@ -846,11 +908,51 @@ static int open_logs(trainer *t, int resume, long long mbytes, long long sbytes,
     return rc;
 }
 
+/* trainer_state.json against the run it belongs to: the counts within the run's plan and
+ * the log files at least as long as the checkpoint says. */
+static int check_state(const trainer *t, const gta_train_state *s) {
+    char *sp = gta_path_join(t->run_dir, "checkpoint/trainer_state.json");
+    int rc = GTA_OK;
+    struct {
+        const char *file;
+        long long bytes;
+        const char *field;
+    } logs[3] = {{"metrics.jsonl", s->metrics_bytes, "metrics_bytes"},
+                 {"samples.jsonl", s->samples_bytes, "samples_bytes"},
+                 {"eval.jsonl", s->eval_bytes, "eval_bytes"}};
+    if (s->step > t->total_steps)
+        rc = gta_err_set(GTA_EINPUT, "%s: field 'step' = %lld: the run has %lld steps", sp, s->step,
+                         t->total_steps);
+    else if (t->method == M_SFT ? s->cursor != s->step * t->cfg.batch_prompts
+                                : s->cursor != (s->step + t->cfg.num_iterations - 1) / t->cfg.num_iterations *
+                                                   t->cfg.batch_prompts)
+        rc = gta_err_set(GTA_EINPUT, "%s: field 'cursor' = %lld does not match step %lld of this run", sp,
+                         s->cursor, s->step);
+    else if (s->rollout && (t->method == M_SFT || s->step % t->cfg.num_iterations == 0))
+        rc = gta_err_set(GTA_EINPUT, "%s: field 'rollout': no rollout is reused at step %lld of this run", sp,
+                         s->step);
+    for (int i = 0; i < 3 && !rc; i++) {
+        char *lp = gta_path_join(t->run_dir, logs[i].file);
+        struct stat st;
+        long long have = stat(lp, &st) == 0 ? (long long)st.st_size : 0;
+        if (have < logs[i].bytes)
+            rc = gta_err_set(GTA_EINPUT, "%s: field '%s' = %lld but %s has %lld bytes", sp, logs[i].field,
+                             logs[i].bytes, lp, have);
+        free(lp);
+    }
+    free(sp);
+    return rc;
+}
+
+static int g_stopped_by;
+int gta_train_stopped_by(void) { return g_stopped_by; }
+
 int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     gta_train_cfg c = *c0;
     trainer t;
     int rc;
-    cJSON *state = NULL;
+    gta_train_state state;
+    memset(&state, 0, sizeof state);
     if (resume) {
         /* the run's own settings; only steps may be extended */
         char *cp = gta_path_join(c0->out, "config.json"), *sp = gta_path_join(c0->out, "checkpoint/trainer_state.json");
@@ -861,7 +963,9 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
             rc = gta_train_cfg_apply_json(&c, j, cp);
         }
         cJSON_Delete(j);
-        if (!rc) rc = gta_json_load(sp, &state);
+        /* a kill inside an earlier checkpoint write left at most a partial .tmp */
+        if (!rc) rc = gta_ckpt_recover(c0->out);
+        if (!rc) rc = gta_train_state_load(sp, &state);
         free(cp);
         free(sp);
         if (rc) return rc;
@@ -879,21 +983,20 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     }
     long long mbytes = 0, sbytes = 0, ebytes = 0;
     if (resume) {
-        t.step = (long long)cJSON_GetObjectItem(state, "step")->valuedouble;
-        t.cursor = (long long)cJSON_GetObjectItem(state, "cursor")->valuedouble;
-        t.opt.step = (long long)cJSON_GetObjectItem(state, "adam_step")->valuedouble;
-        mbytes = (long long)cJSON_GetObjectItem(state, "metrics_bytes")->valuedouble;
-        sbytes = (long long)cJSON_GetObjectItem(state, "samples_bytes")->valuedouble;
-        const cJSON *eb = cJSON_GetObjectItem(state, "eval_bytes");
-        ebytes = eb ? (long long)eb->valuedouble : 0;
+        if ((rc = check_state(&t, &state))) goto done;
+        t.step = state.step;
+        t.cursor = state.cursor;
+        t.opt.step = state.adam_step;
+        mbytes = state.metrics_bytes;
+        sbytes = state.samples_bytes;
+        ebytes = state.eval_bytes;
         char *ck = gta_path_join(t.run_dir, "checkpoint"), *op = gta_path_join(ck, "optimizer.safetensors"),
              *rp = gta_path_join(ck, "reference.safetensors");
         size_t np = t.policy->n_params;
         rc = load_f32(op, "exp_avg", t.opt.m, np);
         if (!rc) rc = load_f32(op, "exp_avg_sq", t.opt.v, np);
         if (!rc && t.ref) rc = load_f32(rp, "params", t.ref->params, np);
-        if (!rc && cJSON_IsTrue(cJSON_GetObjectItem(state, "rollout")))
-            rc = load_rollout(&t, ck, cJSON_GetObjectItem(state, "rollout_stats"));
+        if (!rc && state.rollout) rc = load_rollout(&t, ck, &state);
         free(ck), free(op), free(rp);
         if (rc) goto done;
         fprintf(stderr, "gta train: resuming %s at step %lld of %lld\n", t.run_dir, t.step, t.total_steps);
@@ -901,6 +1004,9 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     if ((rc = open_logs(&t, resume, mbytes, sbytes, ebytes))) goto done;
     fprintf(stderr, "gta train: %s on %s (%zu examples), %lld steps\n", t.cfg.method, t.cfg.data, t.ds.train.n,
             t.total_steps);
+    /* SIGINT/SIGTERM: finish the step, checkpoint, and say how to go on */
+    g_stopped_by = 0;
+    gta_stop_install();
     double t_start = gta_now();
     long long first = t.step;
     long long last = stop_at > 0 && stop_at < t.total_steps ? stop_at : t.total_steps;
@@ -918,12 +1024,20 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         progress(&t, &st, gta_now() - t_start, t.step - first);
         if (t.cfg.eval_steps > 0 && (t.step % t.cfg.eval_steps == 0 || t.step == t.total_steps))
             if ((rc = periodic_eval(&t))) break;
+        if (gta_stop_requested()) break;
         if (t.cfg.save_steps > 0 && t.step % t.cfg.save_steps == 0 && t.step < last)
             if ((rc = save_checkpoint(&t))) break;
     }
     if (isatty(2)) fprintf(stderr, "\n");
     if (!rc) rc = save_checkpoint(&t);
-    if (!rc && t.step < t.total_steps) {
+    if (!rc && gta_stop_requested()) {
+        int sig = g_stopped_by = gta_stop_requested();
+        fprintf(stderr,
+                "gta train: %s received: stopped at step %lld of %lld with a checkpoint in %s/checkpoint; "
+                "continue "
+                "with: gta train --out %s --resume\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", t.step, t.total_steps, t.run_dir, t.run_dir);
+    } else if (!rc && t.step < t.total_steps) {
         fprintf(stderr, "gta train: stopped at step %lld of %lld; continue with --resume\n", t.step, t.total_steps);
     } else if (!rc) {
         char *fin = gta_path_join(t.run_dir, "final");
@@ -932,7 +1046,7 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         free(fin);
     }
 done:
-    cJSON_Delete(state);
+    gta_stop_uninstall();
     trainer_free(&t);
     return rc;
 }

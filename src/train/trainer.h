@@ -41,6 +41,7 @@ typedef struct {
     char prompt_style[16];     /* full | compact */
     long long log_examples;    /* completions written to samples.jsonl per step */
     char rollout_weights[8];   /* fp32 | bf16: weights the rollout sampler decodes with */
+    long long skip_nonfinite;  /* 1: skip (and log) an update whose loss or gradient is not finite; 0: stop */
 } gta_train_cfg;
 
 void gta_train_defaults(gta_train_cfg *c, const char *method);
@@ -63,5 +64,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *out, int max);
  * ends the process's work after that optimizer step with a checkpoint (the run can be
  * continued with resume), e.g. for time-limited jobs. */
 int gta_train_run(const gta_train_cfg *c, int resume, long long stop_at);
+/* After gta_train_run: the signal (SIGINT, SIGTERM) that stopped it at a step boundary
+ * with a checkpoint, or 0. */
+int gta_train_stopped_by(void);
 
 #endif
