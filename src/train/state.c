@@ -36,7 +36,7 @@ static int stat_field(const char *path, const cJSON *o, const char *key, double 
     if (!cJSON_IsNumber(v))
         return gta_err_set(GTA_EINPUT, "%s: field 'rollout_stats.%s': expected a number", path, key);
     if (!(v->valuedouble >= lo && v->valuedouble <= hi))
-        return gta_err_set(GTA_EINPUT, "%s: field 'rollout_stats.%s' = %.17g: expected a number in [%g, %g]",
+        return gta_err_set(GTA_EINPUT, "%s: field 'rollout_stats.%s' = %g: expected a number in [%g, %g]",
                            path, key, v->valuedouble, lo, hi);
     *out = v->valuedouble;
     return GTA_OK;

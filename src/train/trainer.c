@@ -970,6 +970,8 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         free(sp);
         if (rc) return rc;
         if (c0->steps > c.steps) c.steps = c0->steps;
+        /* the run is where --out says, even when its directory was moved or copied */
+        snprintf(c.out, sizeof c.out, "%s", c0->out);
     }
     if ((rc = setup(&t, &c, resume))) goto done;
     t.run_dir = gta_strdup(c.out);

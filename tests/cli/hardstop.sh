@@ -26,7 +26,7 @@ st_step() { sed -nE 's/.*"step":[[:space:]]*([0-9]+).*/\1/p' "$1/checkpoint/trai
 killed_then_resumed() {
   local name=$1 var=$2 val=$3
   local out="$tmp/k-$name"
-  env "$var=$val" "$GTA" train "${common[@]}" --out "$out" >/dev/null 2>"$out.err"
+  (env "$var=$val" "$GTA" train "${common[@]}" --out "$out" >/dev/null 2>"$out.err") 2>/dev/null
   local rc=$?
   if [ $rc -ne 137 ]; then bad "kill at $val: exit $rc, expected 137 (SIGKILL)" "$(tail -3 "$out.err")"; return; fi
   [ -d "$out/checkpoint.tmp" ] || [ -d "$out/checkpoint" ] || { bad "kill at $val: nothing on disk"; return; }
@@ -100,6 +100,41 @@ fi
 "$GTA" train --out "$out" --model "$M" --data "$D" --resume >/dev/null 2>"$out.err2" &&
   cmp -s "$tmp/ref/final/model.safetensors" "$out/final/model.safetensors" && ok "  ... resumed: final weights identical" \
   || bad "  ... resume after the failed write" "$(tail -3 "$out.err2")"
+
+# a broken checkpoint: --resume refuses it naming the file and the field, exit 2, and
+# changes nothing in the run directory
+bad_resume() {
+  local name=$1 needle=$2 run="$tmp/br-$1"
+  rm -rf "$run"
+  cp -r "$tmp/fsize" "$run"
+  rm -rf "$run/final"
+  shift 2
+  "$@" "$run"
+  local before
+  before=$(cd "$run" && find . -type f -exec md5sum {} + | sort)
+  "$GTA" train --out "$run" --model "$M" --data "$D" --resume >/dev/null 2>"$run.err"
+  local rc=$?
+  if [ $rc -eq 2 ] && grep -q "^gta: error:" "$run.err" && grep -qF -- "$needle" "$run.err" &&
+    [ "$before" = "$(cd "$run" && find . -type f -exec md5sum {} + | sort)" ]; then
+    ok "resume refuses $name (exit 2, names '$needle', run directory unchanged)"
+  else
+    bad "resume with $name: exit $rc" "$(tail -2 "$run.err")"
+  fi
+}
+edit_state() { python3 -c "
+import json, sys
+p = sys.argv[1] + '/checkpoint/trainer_state.json'; j = json.load(open(p)); exec(sys.argv[2]); json.dump(j, open(p, 'w'))" "$2" "$1"; }
+bad_resume "trainer_state.json without cursor" "trainer_state.json: missing field 'cursor'" edit_state "del j['cursor']"
+bad_resume "a cursor of another step" "field 'cursor' = 99 does not match step 6" edit_state "j['cursor'] = 99"
+bad_resume "step beyond the run" "field 'step' = 60: the run has 6 steps" edit_state "j['step'] = j['adam_step'] = 60"
+bad_resume "step a string" "field 'step': expected an integer" edit_state "j['step'] = '6'"
+bad_resume "metrics_bytes beyond the log" "field 'metrics_bytes' = 99999999 but" edit_state "j['metrics_bytes'] = 99999999"
+bad_resume "a rollout flag at a rollout boundary" "field 'rollout': no rollout is reused at step 6" \
+  edit_state "j['rollout'] = True; j['rollout_stats'] = dict(reward=0, reward_format=0, reward_accuracy=0, guess_accuracy=0, frac_zero_std=0, completion_tokens_mean=1)"
+truncate_opt() { truncate -s 100000 "$1/checkpoint/optimizer.safetensors"; }
+bad_resume "a truncated optimizer.safetensors" "optimizer.safetensors: tensor 'exp_avg': data_offsets" truncate_opt
+other_model() { cp "$GTA_SHARED/fixtures/hf/llama/config.json" "$GTA_SHARED/fixtures/hf/llama/model.safetensors" "$1/checkpoint/"; }
+bad_resume "a checkpoint of another model" "optimizer.safetensors: expected tensor 'exp_avg' of" other_model
 
 # a NaN weight after step 3: stopped, named; the checkpoint stays the one of step 2
 out="$tmp/nan"
