@@ -87,7 +87,9 @@ int gta_json_int_req(const char *file, const cJSON *obj, const char *key, long l
 int gta_json_num_opt(const char *file, const cJSON *obj, const char *key, double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v || cJSON_IsNull(v)) return GTA_OK;
-    if (!cJSON_IsNumber(v)) return gta_err_set(GTA_EINPUT, "%s: field '%s': expected a number", file, key);
+    /* 1e999 parses as infinity, which no setting means */
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return gta_err_set(GTA_EINPUT, "%s: field '%s': expected a finite number", file, key);
     *out = v->valuedouble;
     return GTA_OK;
 }

@@ -112,7 +112,8 @@ int gta_train_cfg_apply_json(gta_train_cfg *c, const cJSON *j, const char *name)
                 return gta_err_set(GTA_EINPUT, "%s: '%s' must be an integer", name, it->string);
             *(long long *)o[k].ptr = (long long)it->valuedouble;
         } else {
-            if (!cJSON_IsNumber(it)) return gta_err_set(GTA_EINPUT, "%s: '%s' must be a number", name, it->string);
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+                return gta_err_set(GTA_EINPUT, "%s: '%s' must be a finite number", name, it->string);
             *(double *)o[k].ptr = it->valuedouble;
         }
     }

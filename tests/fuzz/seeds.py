@@ -189,4 +189,8 @@ put("regress", T, "post-processor-id-outside", bpe(chars, [], unk="<unk>", post=
 # found by fuzz_state: an integer setting of 4e47 (undefined conversion to long long)
 put("regress", R, "setting-4e47", json.dumps({"step": 0, "cursor": 0, "adam_step": 0, "metrics_bytes": 0,
     "samples_bytes": 0, "rollout": False}).encode() + SEP + b'{"group_size": 4.44444e47}')
+# found by fuzz_state: a setting of 1e3088 (infinity), written back as null
+put("regress", R, "setting-infinite", json.dumps({"step": 0, "cursor": 0, "adam_step": 0, "metrics_bytes": 0,
+    "samples_bytes": 0, "rollout": False}).encode() + SEP + b'{"learning_rate": 1e3088}')
+put("regress", M, "rope-theta-infinite", json.dumps(dict(tiny, rope_theta=1)).replace('"rope_theta": 1', '"rope_theta": 1e999'))
 print("seeds written")
