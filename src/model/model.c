@@ -663,7 +663,9 @@ static const float *decode_mat(const gta_model *m, int k) {
 }
 
 size_t gta_decode_pack_bytes(const gta_config *c, int bf16) {
-    if (!pack_supported()) return 0;
+    /* fp32 panels only pay off with AVX-512 (elsewhere the skinny kernels stream W as it
+     * is); bf16 panels halve the bytes on any machine (AVX2 kernels without AVX-512) */
+    if (!bf16 && !pack_supported()) return 0;
     size_t bytes = 0;
     for (int k = 0, out, in; k <= 4 * c->num_layers; k++) {
         decode_mat_shape(c, k, &out, &in);
@@ -675,7 +677,12 @@ size_t gta_decode_pack_bytes(const gta_config *c, int bf16) {
 void gta_decode_pack(gta_model *m, int bf16) {
     const gta_config *c = &m->cfg;
     size_t bytes = gta_decode_pack_bytes(c, bf16);
-    if (!bytes) return;
+    if (!bytes) { /* decode from the weights as they are; drop panels of an earlier call */
+        if (m->pack) gta_free_aligned(m->pack);
+        m->pack = NULL;
+        m->pack_cap = 0;
+        return;
+    }
     if (m->pack_cap < bytes) {
         if (m->pack) gta_free_aligned(m->pack);
         m->pack = gta_malloc_aligned(bytes);

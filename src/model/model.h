@@ -115,7 +115,8 @@ int gta_prefill(gta_model *m, const gta_batch *b, gta_kv *kv, const int *slot, c
  * its own slot). Writes logits[B, V]. */
 int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, const int *slot,
                const gta_range *ranges, int nr, float *logits);
-/* Re-lays the weights out for gta_decode (AVX-512 machines; a no-op elsewhere). Call it
+/* Re-lays the weights out for gta_decode (fp32 panels on AVX-512 machines, bf16 panels on
+ * any; fp32 without AVX-512 decodes from the weights as they are). Call it
  * after the weights last changed and before decoding: gta_sample does. The buffer is kept
  * for the next call. */
 void gta_decode_pack(gta_model *m, int bf16);

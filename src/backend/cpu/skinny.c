@@ -290,16 +290,55 @@ __attribute__((target("avx512f"))) static void panel_tile_bf16_n(float *y, int l
     PANEL_TILE_DISPATCH(panel_tile_bf16, nb, y, ldy, x, ldx, pn, in, mo)
 }
 
-static void panel_tile_bf16_plain(float *y, int ldy, const float *x, int ldx, int nb, const uint16_t *pn, int in,
-                                  int no) {
-    for (int b = 0; b < nb; b++) {
-        float acc[PW] = {0};
-        for (int k = 0; k < in; k++) {
-            float xv = x[(size_t)b * ldx + k];
-            const uint16_t *col = pn + (size_t)(k >> 1) * 2 * PW + (k & 1);
-            for (int j = 0; j < PW; j++) acc[j] += xv * cpu_bf16_to_f32(col[2 * j]);
+/* without AVX-512: the bf16 panels with AVX2, tiles of up to 4 rows (two 8-float
+ * accumulators per row; the panel, a few KiB per 16 outputs, stays in cache across them) */
+__attribute__((always_inline)) static inline void panel_tile_bf16_avx2(float *y, int ldy, const float *x, int ldx,
+                                                                       const uint16_t *pn, int in, int no,
+                                                                       const int NB) {
+    __m256 acc[4][2];
+    for (int b = 0; b < NB; b++) acc[b][0] = acc[b][1] = _mm256_setzero_ps();
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    int k = 0;
+    for (; k + 1 < in; k += 2) {
+        const uint16_t *col = pn + (size_t)k * PW;
+        __m256i v0 = _mm256_loadu_si256((const __m256i *)col), v1 = _mm256_loadu_si256((const __m256i *)(col + PW));
+        __m256 a0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), b0 = _mm256_castsi256_ps(_mm256_and_si256(v0, hi));
+        __m256 a1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16)), b1 = _mm256_castsi256_ps(_mm256_and_si256(v1, hi));
+        for (int b = 0; b < NB; b++) {
+            __m256 x0 = _mm256_set1_ps(x[(size_t)b * ldx + k]), x1 = _mm256_set1_ps(x[(size_t)b * ldx + k + 1]);
+            acc[b][0] = _mm256_fmadd_ps(x1, b0, _mm256_fmadd_ps(x0, a0, acc[b][0]));
+            acc[b][1] = _mm256_fmadd_ps(x1, b1, _mm256_fmadd_ps(x0, a1, acc[b][1]));
         }
-        for (int j = 0; j < no; j++) y[(size_t)b * ldy + j] += acc[j];
+    }
+    if (k < in) { /* odd in: the last pair's second column is zero padding */
+        const uint16_t *col = pn + (size_t)k * PW;
+        __m256 a0 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)col), 16));
+        __m256 a1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(col + PW)), 16));
+        for (int b = 0; b < NB; b++) {
+            __m256 x0 = _mm256_set1_ps(x[(size_t)b * ldx + k]);
+            acc[b][0] = _mm256_fmadd_ps(x0, a0, acc[b][0]);
+            acc[b][1] = _mm256_fmadd_ps(x0, a1, acc[b][1]);
+        }
+    }
+    for (int b = 0; b < NB; b++) {
+        float tmp[PW];
+        _mm256_storeu_ps(tmp, acc[b][0]);
+        _mm256_storeu_ps(tmp + 8, acc[b][1]);
+        for (int j = 0; j < no; j++) y[(size_t)b * ldy + j] += tmp[j];
+    }
+}
+
+static void panel_tile_bf16_avx2_n(float *y, int ldy, const float *x, int ldx, int nb, const uint16_t *pn, int in,
+                                   int no) {
+    for (int b0 = 0; b0 < nb; b0 += 4) {
+        float *yt = y + (size_t)b0 * ldy;
+        const float *xt = x + (size_t)b0 * ldx;
+        switch (nb - b0 < 4 ? nb - b0 : 4) {
+        case 1: panel_tile_bf16_avx2(yt, ldy, xt, ldx, pn, in, no, 1); break;
+        case 2: panel_tile_bf16_avx2(yt, ldy, xt, ldx, pn, in, no, 2); break;
+        case 3: panel_tile_bf16_avx2(yt, ldy, xt, ldx, pn, in, no, 3); break;
+        default: panel_tile_bf16_avx2(yt, ldy, xt, ldx, pn, in, no, 4); break;
+        }
     }
 }
 
@@ -328,7 +367,7 @@ static void panels_product(float *y, const float *x, const void *panels, int bf1
             if (bf16 && wide)
                 panel_tile_bf16_n(yt, out, xt, in, nb, ph, in, mo);
             else if (bf16)
-                panel_tile_bf16_plain(yt, out, xt, in, nb, ph, in, no);
+                panel_tile_bf16_avx2_n(yt, out, xt, in, nb, ph, in, no);
             else if (wide)
                 panel_tile_n(yt, out, xt, in, nb, pf, in, mo);
             else
