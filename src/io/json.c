@@ -1,6 +1,7 @@
 #include "io/json.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,4 +109,16 @@ int gta_json_str_opt(const char *file, const cJSON *obj, const char *key, const 
     if (!cJSON_IsString(v)) return gta_err_set(GTA_EINPUT, "%s: field '%s': expected a string", file, key);
     *out = v->valuestring;
     return GTA_OK;
+}
+
+cJSON *gta_json_number(double v) {
+    if (!isfinite(v)) return cJSON_CreateNull();
+    /* cJSON prints 15 significant digits and accepts them when they read back within an
+     * epsilon: not exact. The shortest of %.15g..%.17g that reads back as v is. */
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return cJSON_CreateRaw(buf);
 }

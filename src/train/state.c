@@ -87,21 +87,21 @@ int gta_train_state_load(const char *path, gta_train_state *s) {
 
 char *gta_train_state_to_json(const gta_train_state *s) {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "step", (double)s->step);
-    cJSON_AddNumberToObject(j, "cursor", (double)s->cursor);
-    cJSON_AddNumberToObject(j, "adam_step", (double)s->adam_step);
-    cJSON_AddNumberToObject(j, "metrics_bytes", (double)s->metrics_bytes);
-    cJSON_AddNumberToObject(j, "samples_bytes", (double)s->samples_bytes);
-    cJSON_AddNumberToObject(j, "eval_bytes", (double)s->eval_bytes);
+    cJSON_AddItemToObject(j, "step", gta_json_number((double)s->step));
+    cJSON_AddItemToObject(j, "cursor", gta_json_number((double)s->cursor));
+    cJSON_AddItemToObject(j, "adam_step", gta_json_number((double)s->adam_step));
+    cJSON_AddItemToObject(j, "metrics_bytes", gta_json_number((double)s->metrics_bytes));
+    cJSON_AddItemToObject(j, "samples_bytes", gta_json_number((double)s->samples_bytes));
+    cJSON_AddItemToObject(j, "eval_bytes", gta_json_number((double)s->eval_bytes));
     cJSON_AddBoolToObject(j, "rollout", s->rollout);
     if (s->rollout) {
         cJSON *o = cJSON_AddObjectToObject(j, "rollout_stats");
-        cJSON_AddNumberToObject(o, "reward", s->reward);
-        cJSON_AddNumberToObject(o, "reward_format", s->reward_format);
-        cJSON_AddNumberToObject(o, "reward_accuracy", s->reward_accuracy);
-        cJSON_AddNumberToObject(o, "guess_accuracy", s->guess_accuracy);
-        cJSON_AddNumberToObject(o, "frac_zero_std", s->frac_zero_std);
-        cJSON_AddNumberToObject(o, "completion_tokens_mean", s->completion_tokens_mean);
+        cJSON_AddItemToObject(o, "reward", gta_json_number(s->reward));
+        cJSON_AddItemToObject(o, "reward_format", gta_json_number(s->reward_format));
+        cJSON_AddItemToObject(o, "reward_accuracy", gta_json_number(s->reward_accuracy));
+        cJSON_AddItemToObject(o, "guess_accuracy", gta_json_number(s->guess_accuracy));
+        cJSON_AddItemToObject(o, "frac_zero_std", gta_json_number(s->frac_zero_std));
+        cJSON_AddItemToObject(o, "completion_tokens_mean", gta_json_number(s->completion_tokens_mean));
     }
     char *text = cJSON_Print(j);
     cJSON_Delete(j);

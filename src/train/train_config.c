@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "io/json.h"
 #include "train/trainer.h"
 
 void gta_train_defaults(gta_train_cfg *c, const char *method) {
@@ -131,7 +132,7 @@ char *gta_train_cfg_to_json(const gta_train_cfg *c0) {
         else if (o[k].type == 'i')
             cJSON_AddNumberToObject(j, o[k].name, (double)*(long long *)o[k].ptr);
         else
-            cJSON_AddNumberToObject(j, o[k].name, *(double *)o[k].ptr);
+            cJSON_AddItemToObject(j, o[k].name, gta_json_number(*(double *)o[k].ptr)); /* exact */
     }
     char *s = cJSON_Print(j);
     cJSON_Delete(j);

@@ -193,4 +193,7 @@ put("regress", R, "setting-4e47", json.dumps({"step": 0, "cursor": 0, "adam_step
 put("regress", R, "setting-infinite", json.dumps({"step": 0, "cursor": 0, "adam_step": 0, "metrics_bytes": 0,
     "samples_bytes": 0, "rollout": False}).encode() + SEP + b'{"learning_rate": 1e3088}')
 put("regress", M, "rope-theta-infinite", json.dumps(dict(tiny, rope_theta=1)).replace('"rope_theta": 1', '"rope_theta": 1e999'))
+# found by fuzz_state: 8.9e55 written back by cJSON with 15 digits, read back as another number
+put("regress", R, "statistic-15-digits", json.dumps(dict(st0, rollout_stats=dict(st0["rollout_stats"],
+    reward_format=88888888888888888888888888888888888888888888888888888888.25, reward=0.1234567890123456789))))
 print("seeds written")
