@@ -21,9 +21,16 @@ CLI_OBJ  = $(BUILD)/obj/src/cli/main.o
 TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_COMMON = $(BUILD)/obj/tests/unit/testutil.o
+# fuzz harnesses (tests/fuzz): libFuzzer binaries with `make fuzz`, and replay drivers
+# (the same harness code without libFuzzer) that `make check` runs on the corpus and the
+# regression inputs
+FUZZ_NAMES  = $(sort $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_REPLAY = $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/%)
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
 
 .SECONDARY:
-.PHONY: all check test unit-test cli-test asan-test format clean
+.PHONY: all check test unit-test cli-test asan-test format clean fuzz fuzz-bins fuzz-replay fuzz-smoke
 all: $(BUILD)/gta
 
 $(BUILD)/gta: $(CLI_OBJ) $(BUILD)/libgta.a
@@ -42,8 +49,31 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_COMMON) $(BUILD)/libgta.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
-unit-test: $(TEST_BIN) $(BUILD)/gta
+unit-test: $(TEST_BIN) $(BUILD)/gta fuzz-replay
 	@GTA_BUILD=$(BUILD) tests/run_unit.sh $(TEST_BIN)
+
+$(BUILD)/fuzz-replay/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay.o $(BUILD)/libgta.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# every corpus and regression input through every harness (seconds)
+fuzz-replay: $(FUZZ_REPLAY)
+	@tests/fuzz/replay.sh $(BUILD)/fuzz-replay $(FUZZ_NAMES)
+
+# libFuzzer + AddressSanitizer + UBSan builds of the harnesses, with clang
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -march=x86-64-v3 -fno-omit-frame-pointer -Wno-pass-failed" \
+	  SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fsanitize=fuzzer-no-link" fuzz-bins
+
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/libgta.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# each harness for FUZZ_SECONDS on its corpus (CI: 7 harnesses x 20 s)
+fuzz-smoke: fuzz
+	@tests/fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 cli-test: $(BUILD)/gta
 	@GTA=$(BUILD)/gta tests/cli/run.sh
@@ -63,6 +93,6 @@ format:
 	clang-format -i $$(find src tests bench -name '*.[ch]')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

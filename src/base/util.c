@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/hooks.h"
 
 int gta_read_file(const char *path, char **data, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -36,6 +39,29 @@ int gta_read_file(const char *path, char **data, size_t *len) {
     return GTA_OK;
 }
 
+int gta_fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return gta_err_set(GTA_EFAIL, "%s: cannot open: %s", dir, strerror(errno));
+    int bad = fsync(fd) != 0 && errno != EINVAL; /* some file systems cannot sync a directory */
+    int e = errno;
+    close(fd);
+    return bad ? gta_err_set(GTA_EFAIL, "%s: fsync failed: %s", dir, strerror(e)) : GTA_OK;
+}
+
+void gta_fsync_dir_of(const char *path) {
+    const char *sl = strrchr(path, '/');
+    if (!sl) {
+        gta_fsync_dir(".");
+        return;
+    }
+    size_t n = (size_t)(sl - path);
+    char *d = gta_malloc(n + 2);
+    memcpy(d, path, n ? n : 1);
+    d[n ? n : 1] = 0;
+    gta_fsync_dir(d);
+    free(d);
+}
+
 int gta_write_file_atomic(const char *path, const void *data, size_t len) {
     size_t n = strlen(path);
     char *tmp = gta_malloc(n + 16);
@@ -47,12 +73,18 @@ int gta_write_file_atomic(const char *path, const void *data, size_t len) {
         return rc;
     }
     const char *p = data;
-    size_t left = len;
+    size_t left = len, stop = gta_test_kill_in_write(path) ? len / 2 : SIZE_MAX;
     while (left) {
-        ssize_t w = write(fd, p, left);
+        if (len - left >= stop) { /* test hook: killed inside the write */
+            fprintf(stderr, "gta: test hook: SIGKILL after %zu of %zu bytes of %s\n", len - left, len, path);
+            raise(SIGKILL);
+        }
+        ssize_t w = write(fd, p, stop != SIZE_MAX ? stop - (len - left) : left);
         if (w < 0) {
             if (errno == EINTR) continue;
-            int rc = gta_err_set(GTA_EFAIL, "%s: write failed: %s", tmp, strerror(errno));
+            /* a full disk (ENOSPC) or a file-size limit (EFBIG): the target is untouched */
+            int rc = gta_err_set(GTA_EFAIL, "%s: write failed after %zu of %zu bytes: %s", path, len - left,
+                                 len, strerror(errno));
             close(fd);
             unlink(tmp);
             free(tmp);
@@ -67,6 +99,8 @@ int gta_write_file_atomic(const char *path, const void *data, size_t len) {
         free(tmp);
         return rc;
     }
+    /* the rename itself on disk: the directory entry */
+    gta_fsync_dir_of(path);
     free(tmp);
     return GTA_OK;
 }

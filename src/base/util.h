@@ -10,6 +10,9 @@ int gta_read_file(const char *path, char **data, size_t *len);
 /* Writes len bytes to path atomically (path.tmp + fsync + rename); no partial file is
  * ever left at path. */
 int gta_write_file_atomic(const char *path, const void *data, size_t len);
+/* fsync of a directory (its entries: renames, creations); of the directory holding path. */
+int gta_fsync_dir(const char *dir);
+void gta_fsync_dir_of(const char *path);
 /* Copies a file, writing the destination atomically. */
 int gta_copy_file(const char *from, const char *to);
 /* "dir/name" in a fresh allocation. */

@@ -115,11 +115,15 @@ int cmd_generate(int argc, char **argv) {
             memset(&co, 0, sizeof co);
             co.add_generation_prompt = 1;
             co.enable_thinking = -1;
-            if ((rc = gta_chat_render(tok, &msg, 1, &co, &rendered))) goto done;
             /* the rendered template already holds its special tokens */
-            if ((rc = gta_tokenizer_encode(tok, rendered, strlen(rendered), 0, &enc))) goto done;
+            if ((rc = gta_chat_render(tok, &msg, 1, &co, &rendered)) ||
+                (rc = gta_tokenizer_encode(tok, rendered, strlen(rendered), 0, &enc))) {
+                gta_err_prefix(rc, "gta generate: --prompt");
+                goto done;
+            }
         } else if ((rc = gta_tokenizer_encode(tok, prompt, strlen(prompt), 1, &enc))) {
             /* as transformers' tokenizer(prompt): with the post-processor's specials (Llama's BOS) */
+            gta_err_prefix(rc, "gta generate: --prompt");
             goto done;
         }
         np = (int)enc.n;

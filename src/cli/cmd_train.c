@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "io/dataset.h"
 #include "io/json.h"
 #include "train/trainer.h"
 
@@ -104,6 +105,8 @@ int cmd_train(int argc, char **argv) {
         int k = 0;
         while (k < n && !norm_eq(name, o[k].name)) k++;
         if (k == n) return cli_fail(gta_err_set(GTA_EINPUT, "gta train: unknown option '--%s' (see gta train --help)", name));
+        if (!val && !strcmp(o[k].name, "skip_nonfinite") && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)))
+            val = "1"; /* --skip-nonfinite alone */
         if (!val) {
             if (i + 1 >= argc) return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --%s needs a value", name));
             val = argv[++i];
@@ -111,6 +114,11 @@ int cmd_train(int argc, char **argv) {
         char *end = NULL;
         if (o[k].type == 's') {
             if (strlen(val) >= o[k].size) return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --%s is too long", name));
+            /* settings are saved as JSON and rendered into prompts: text, so UTF-8 */
+            size_t vl = strlen(val), ok = gta_utf8_check(val, vl);
+            if (ok != vl)
+                return cli_fail(gta_err_set(
+                    GTA_EINPUT, "gta train: --%s is not valid UTF-8 (byte offset %zu)", name, ok));
             snprintf(o[k].ptr, o[k].size, "%s", val);
         } else if (o[k].type == 'i') {
             long long v = strtoll(val, &end, 10);
@@ -135,5 +143,7 @@ int cmd_train(int argc, char **argv) {
         free(model_owned);
     }
     rc = gta_train_run(&c, resume, stop_at);
-    return rc ? cli_fail(rc) : 0;
+    if (rc) return cli_fail(rc);
+    /* stopped by SIGINT/SIGTERM with a checkpoint: the shell's 128 + signal */
+    return gta_train_stopped_by() ? 128 + gta_train_stopped_by() : 0;
 }

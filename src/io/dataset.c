@@ -77,6 +77,14 @@ void gta_labels_free(gta_labels *l) {
     memset(l, 0, sizeof *l);
 }
 
+/* qsort has no context argument in C11; labels are checked on one thread at a time. */
+static char *const *g_sort_norm;
+static int cmp_norm(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(g_sort_norm[x], g_sort_norm[y]);
+    return c ? c : (x > y) - (x < y);
+}
+
 /* Checks names[0..n) and fills out (copies); line numbers in messages are i + 1. */
 int gta_labels_from(const char *const *names, size_t n, const char *name, gta_labels *out) {
     memset(out, 0, sizeof *out);
@@ -111,12 +119,25 @@ int gta_labels_from(const char *const *names, size_t n, const char *name, gta_la
                     break;
                 }
         }
-        for (size_t j = 0; j < i && rc == GTA_OK; j++)
-            if (strcmp(l.norm[j], norm) == 0)
-                rc = gta_err_set(GTA_EINPUT,
-                                 "%s:%d: label '%s' duplicates line %zu ('%s'; labels are compared trimmed, "
-                                 "lower-cased and with white space folded)",
-                                 name, line, s, j + 1, l.names[j]);
+    }
+    if (rc == GTA_OK) {
+        /* duplicates by sorting (norm, line): the first pair in file order is reported */
+        size_t *ord = gta_malloc(n * sizeof *ord), dup = SIZE_MAX, first = 0;
+        for (size_t i = 0; i < n; i++) ord[i] = i;
+        g_sort_norm = l.norm;
+        qsort(ord, n, sizeof *ord, cmp_norm);
+        for (size_t k = 1; k < n; k++) {
+            if (strcmp(l.norm[ord[k - 1]], l.norm[ord[k]]) != 0) continue;
+            size_t g = k - 1;
+            while (g > 0 && strcmp(l.norm[ord[g - 1]], l.norm[ord[k]]) == 0) g--;
+            if (ord[k] < dup) dup = ord[k], first = ord[g];
+        }
+        free(ord);
+        if (dup != SIZE_MAX)
+            rc = gta_err_set(GTA_EINPUT,
+                             "%s:%zu: label '%s' duplicates line %zu ('%s'; labels are compared trimmed, "
+                             "lower-cased and with white space folded)",
+                             name, dup + 1, l.names[dup], first + 1, l.names[first]);
     }
     if (rc != GTA_OK) {
         gta_labels_free(&l);

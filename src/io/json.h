@@ -18,4 +18,8 @@ int gta_json_num_opt(const char *file, const cJSON *obj, const char *key, double
 int gta_json_bool_opt(const char *file, const cJSON *obj, const char *key, int *out);
 int gta_json_str_opt(const char *file, const cJSON *obj, const char *key, const char **out);
 
+/* A number item that prints as the shortest text reading back as exactly v (cJSON's own
+ * printing keeps 15 digits); null for a non-finite v. */
+cJSON *gta_json_number(double v);
+
 #endif

@@ -19,11 +19,17 @@ typedef struct {
     size_t size;
 } st_file;
 
+typedef struct {
+    const char *name;
+    int i;
+} st_name_ent;
+
 struct st_set {
     st_file *files;
     int nfiles;
     st_tensor *t;
     int n;
+    st_name_ent *by_name; /* [n] sorted by name: duplicate checks and st_find in O(log n) */
 };
 
 static const char *dtype_names[ST_NDTYPES] = {"F64", "F32", "F16", "BF16", "I64",
@@ -37,9 +43,40 @@ int st_count(const st_set *s) { return s->n; }
 const st_tensor *st_at(const st_set *s, int i) { return &s->t[i]; }
 const char *st_file_of(const st_set *s, const st_tensor *t) { return s->files[t->file].path; }
 
+static int cmp_name(const void *a, const void *b) {
+    const st_name_ent *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Sorts the names of tensors [first, s->n) into ent; returns the index (into s->t) of a
+ * name that appears twice, or -1. */
+static int sort_names(const st_set *s, int first, st_name_ent *ent) {
+    int cnt = s->n - first;
+    for (int i = 0; i < cnt; i++) ent[i] = (st_name_ent){s->t[first + i].name, first + i};
+    if (cnt > 1) qsort(ent, (size_t)cnt, sizeof *ent, cmp_name);
+    for (int i = 1; i < cnt; i++)
+        if (!strcmp(ent[i - 1].name, ent[i].name)) return ent[i].i;
+    return -1;
+}
+
+/* Builds s->by_name; returns the index of a duplicated name, or -1. */
+static int build_index(st_set *s) {
+    free(s->by_name);
+    s->by_name = gta_malloc(sizeof *s->by_name * (size_t)(s->n ? s->n : 1));
+    return sort_names(s, 0, s->by_name);
+}
+
 const st_tensor *st_find(const st_set *s, const char *name) {
-    for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->t[i].name, name)) return &s->t[i];
+    int lo = 0, hi = s->by_name ? s->n : 0;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(s->by_name[mid].name, name);
+        if (!c) return &s->t[s->by_name[mid].i];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
@@ -52,6 +89,7 @@ void st_close(st_set *s) {
     for (int i = 0; i < s->n; i++) free(s->t[i].name);
     free(s->files);
     free(s->t);
+    free(s->by_name);
     free(s);
 }
 
@@ -145,21 +183,29 @@ static int parse_file(st_set *s, int fi) {
                              f->path, name, dtype_names[d], (unsigned long long)t.numel * dtype_sizes[d], t.nbytes);
             goto out;
         }
-        for (int k = first; k < s->n; k++)
-            if (!strcmp(s->t[k].name, name)) {
-                rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' appears twice in the header", f->path, name);
-                goto out;
-            }
+        if (s->n - first >= ST_MAX_TENSORS) {
+            rc = gta_err_set(GTA_EINPUT, "%s: more than %d tensors in the header (gta's limit)", f->path,
+                             ST_MAX_TENSORS);
+            goto out;
+        }
         t.data = base + (size_t)b;
         t.name = gta_strdup(name);
         s->t = gta_realloc(s->t, sizeof(st_tensor) * (size_t)(s->n + 1));
         s->t[s->n++] = t;
     }
-    /* the spans must tile [0, data_size): sort a copy by offset and walk it */
+    /* names are unique within the file (cJSON keeps both copies of a repeated key) */
     int cnt = s->n - first;
+    st_name_ent *ent = gta_malloc(sizeof *ent * (size_t)(cnt ? cnt : 1));
+    int dup = sort_names(s, first, ent);
+    free(ent);
+    if (dup >= 0) {
+        rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' appears twice in the header", f->path, s->t[dup].name);
+        goto out;
+    }
+    /* the spans must tile [0, data_size): sort a copy by offset and walk it */
     st_tensor *sorted = gta_malloc(sizeof(st_tensor) * (size_t)(cnt ? cnt : 1));
-    memcpy(sorted, s->t + first, sizeof(st_tensor) * (size_t)cnt);
-    qsort(sorted, (size_t)cnt, sizeof(st_tensor), cmp_offset);
+    if (cnt) memcpy(sorted, s->t + first, sizeof(st_tensor) * (size_t)cnt);
+    if (cnt > 1) qsort(sorted, (size_t)cnt, sizeof(st_tensor), cmp_offset);
     size_t pos = 0;
     for (int i = 0; i < cnt && !rc; i++) {
         size_t b = (size_t)((const unsigned char *)sorted[i].data - base);
@@ -206,12 +252,24 @@ static int map_file(st_set *s, const char *path) {
 int st_open_file(const char *path, st_set **out) {
     st_set *s = gta_calloc(1, sizeof *s);
     int rc = map_file(s, path);
+    if (!rc) build_index(s); /* names are unique: parse_file checked */
     if (rc) {
         st_close(s);
         return rc;
     }
     *out = s;
     return GTA_OK;
+}
+
+typedef struct {
+    const char *name;
+    const cJSON *v;
+    int pos;
+} wm_ent;
+static int cmp_wm(const void *a, const void *b) {
+    const wm_ent *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
 int st_open_dir(const char *dir, st_set **out) {
@@ -249,23 +307,46 @@ int st_open_dir(const char *dir, st_set **out) {
         free(sp);
         if (rc) goto done;
     }
-    /* every tensor once, and where the index says */
+    /* every tensor once, and where the index says; in tensor order, a name already seen
+     * is the error (the sorted names tell which ones those are) */
+    build_index(s);
+    char *again = gta_calloc((size_t)(s->n ? s->n : 1), 1);
+    for (int i = 1; i < s->n; i++)
+        if (!strcmp(s->by_name[i - 1].name, s->by_name[i].name)) again[s->by_name[i].i] = 1;
+    /* weight_map sorted by tensor name (a lookup per tensor in cJSON's list would be
+     * quadratic in the tensor count); the first of repeated keys counts, as in cJSON */
+    int nw = cJSON_GetArraySize(wm), k = 0;
+    wm_ent *wsort = gta_malloc(sizeof *wsort * (size_t)(nw ? nw : 1));
+    cJSON_ArrayForEach(it, wm) wsort[k] = (wm_ent){it->string, it, k}, k++;
+    if (nw > 1) qsort(wsort, (size_t)nw, sizeof *wsort, cmp_wm);
     for (int i = 0; i < s->n; i++) {
-        for (int j = 0; j < i; j++)
-            if (!strcmp(s->t[i].name, s->t[j].name)) {
-                rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' appears in two shards", s->files[s->t[i].file].path,
-                                 s->t[i].name);
-                goto done;
+        if (again[i]) {
+            rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' appears in two shards", s->files[s->t[i].file].path,
+                             s->t[i].name);
+            break;
+        }
+        const wm_ent *hit = NULL;
+        for (int lo = 0, hi = nw; lo < hi;) { /* the first entry with this name */
+            int mid = lo + (hi - lo) / 2, c = strcmp(wsort[mid].name, s->t[i].name);
+            if (c < 0) {
+                lo = mid + 1;
+            } else {
+                if (!c) hit = &wsort[mid];
+                hi = mid;
             }
-        const cJSON *w = cJSON_GetObjectItemCaseSensitive(wm, s->t[i].name);
+        }
+        const cJSON *w = hit ? hit->v : NULL;
         const char *fname = strrchr(s->files[s->t[i].file].path, '/');
         fname = fname ? fname + 1 : s->files[s->t[i].file].path;
         if (!w || strcmp(w->valuestring, fname) != 0) {
             rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' is in %s, which the index does not say", index,
                              s->t[i].name, fname);
-            goto done;
+            break;
         }
     }
+    free(wsort);
+    free(again);
+    if (rc) goto done;
     cJSON_ArrayForEach(it, wm) {
         if (!st_find(s, it->string)) {
             rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' is not in %s", index, it->string, it->valuestring);

@@ -16,6 +16,8 @@ typedef enum {
 } st_dtype;
 
 #define ST_MAX_DIMS 8
+/* Tensors in one file's header: a 4096-layer model has about 60k. */
+#define ST_MAX_TENSORS (1 << 20)
 
 typedef struct {
     char *name;

@@ -101,6 +101,10 @@ int gta_config_from_json(const char *path, const cJSON *j, gta_config *c) {
                            c->num_heads, c->num_kv_heads);
     c->head_dim = c->hidden_size / c->num_heads;
     if ((rc = get_int(path, j, "head_dim", &c->head_dim, 0, 2))) return rc;
+    if (c->head_dim < 2)
+        return gta_err_set(
+            GTA_EINPUT, "%s: hidden_size %d / num_attention_heads %d gives head_dim %d: give a head_dim >= 2",
+            path, c->hidden_size, c->num_heads, c->head_dim);
     if (c->head_dim % 2) return gta_err_set(GTA_EINPUT, "%s: head_dim %d must be even for RoPE", path, c->head_dim);
     if ((rc = get_int(path, j, "max_position_embeddings", &c->max_position_embeddings, 0, 1))) return rc;
     if ((rc = gta_json_num_opt(path, j, "rms_norm_eps", &c->rms_norm_eps))) return rc;

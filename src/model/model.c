@@ -157,6 +157,8 @@ const gta_param *gta_model_find(const gta_model *m, const char *name) {
 
 /* ------------------------------------------------------------------ load / save */
 
+static int check_tensor(const char *dir, const st_set *st, const gta_param *p);
+
 int gta_model_load(const char *dir, gta_model **out) { return gta_model_load_on(dir, gta_backend_cpu(), out); }
 
 int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **out) {
@@ -167,28 +169,25 @@ int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **ou
     if (rc) return rc;
     st_set *st = NULL;
     if ((rc = st_open_dir(dir, &st))) return rc;
+    /* every tensor's presence and shape is checked before the parameters are allocated, so
+     * a small config.json cannot make gta ask for memory the checkpoint does not hold */
+    gta_param *lay = NULL;
+    int nlay = 0;
+    layer_off *lo = gta_calloc((size_t)(c.num_layers > 0 ? c.num_layers : 1), sizeof *lo);
+    size_t e_, fn_, lm_;
+    build_layout(&c, &lay, &nlay, lo, &e_, &fn_, &lm_);
+    free(lo);
+    for (int i = 0; i < nlay && !rc; i++) rc = check_tensor(dir, st, &lay[i]);
+    free(lay);
+    if (rc) {
+        st_close(st);
+        return rc;
+    }
     gta_model *m = model_new(&c, be);
     float *host = be->write_begin(m->ctx, m->params, sizeof(float) * m->n_params);
     for (int i = 0; i < m->n_tensors && !rc; i++) {
         const gta_param *p = &m->tensors[i];
         const st_tensor *t = st_find(st, p->name);
-        if (!t) {
-            rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' is missing from the checkpoint", dir, p->name);
-            break;
-        }
-        int ok = t->ndim == p->ndim && t->shape[0] == p->shape[0] && (p->ndim == 1 || t->shape[1] == p->shape[1]);
-        if (!ok) {
-            char got[128] = "", want[64], *w = got;
-            for (int k = 0; k < t->ndim && k < 4; k++)
-                w += snprintf(w, sizeof got - (size_t)(w - got), "%s%lld", k ? ", " : "", (long long)t->shape[k]);
-            if (p->ndim == 2)
-                snprintf(want, sizeof want, "%lld, %lld", (long long)p->shape[0], (long long)p->shape[1]);
-            else
-                snprintf(want, sizeof want, "%lld", (long long)p->shape[0]);
-            rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' has shape [%s], config.json implies [%s]",
-                             st_file_of(st, t), p->name, got, want);
-            break;
-        }
         rc = st_to_f32(st, t, host + p->offset);
     }
     m->save_dtype = (int)st_float_dtype(st);
@@ -200,6 +199,22 @@ int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **ou
     }
     *out = m;
     return GTA_OK;
+}
+
+static int check_tensor(const char *dir, const st_set *st, const gta_param *p) {
+    const st_tensor *t = st_find(st, p->name);
+    if (!t) return gta_err_set(GTA_EINPUT, "%s: tensor '%s' is missing from the checkpoint", dir, p->name);
+    int ok = t->ndim == p->ndim && t->shape[0] == p->shape[0] && (p->ndim == 1 || t->shape[1] == p->shape[1]);
+    if (ok) return GTA_OK;
+    char got[128] = "", want[64], *w = got;
+    for (int k = 0; k < t->ndim && k < 4; k++)
+        w += snprintf(w, sizeof got - (size_t)(w - got), "%s%lld", k ? ", " : "", (long long)t->shape[k]);
+    if (p->ndim == 2)
+        snprintf(want, sizeof want, "%lld, %lld", (long long)p->shape[0], (long long)p->shape[1]);
+    else
+        snprintf(want, sizeof want, "%lld", (long long)p->shape[0]);
+    return gta_err_set(GTA_EINPUT, "%s: tensor '%s' has shape [%s], config.json implies [%s]",
+                       st_file_of(st, t), p->name, got, want);
 }
 
 gta_model *gta_model_init_random(const gta_config *cfg, uint64_t seed) {

@@ -264,9 +264,20 @@ int gta_chat_render(const gta_tokenizer *tok, const gta_chat_message *msgs, size
             "%s: chat_template not recognized (hash %016llx); known: qwen2.5, qwen3, llama3, llama3.2, "
             "chatml",
             where, (unsigned long long)fnv1a(tok->chat_template));
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!msgs[i].role || !msgs[i].content)
             return gta_err_set(GTA_EINPUT, "chat: message %zu needs a string role and content", i);
+        /* the renderers (py_strip, the tokenizer after them) work on code points */
+        const char *field[3] = {msgs[i].role, msgs[i].content, msgs[i].reasoning_content};
+        static const char *fname[3] = {"role", "content", "reasoning_content"};
+        for (int k = 0; k < 3; k++) {
+            if (!field[k]) continue;
+            size_t len = strlen(field[k]), ok = tok_utf8_valid_prefix(field[k], len);
+            if (ok != len)
+                return gta_err_set(GTA_EINPUT, "chat: message %zu: %s is not valid UTF-8 (byte offset %zu)",
+                                   i, fname[k], ok);
+        }
+    }
     tok_buf b = {0};
     int rc = GTA_OK;
     switch (tok->family) {

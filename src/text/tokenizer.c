@@ -58,7 +58,7 @@ static int unicode_form(tok_buf *dst, const char *s, size_t n, int flags) {
     utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &out, flags);
     if (m < 0) {
         free(out);
-        return gta_err_set(GTA_EFAIL, "Unicode normalization failed: %s", utf8proc_errmsg(m));
+        return gta_err_set(GTA_EINPUT, "Unicode normalization failed: %s", utf8proc_errmsg(m));
     }
     dst->n = 0;
     tok_buf_put(dst, out, (size_t)m);
@@ -79,7 +79,7 @@ int tok_normalize(gta_tokenizer *tok, const char *s, size_t n, const char **out,
             if (tok_nfc_quick_yes(s, n))
                 changed = 0;
             else if ((rc = unicode_form(dst, s, n, UTF8PROC_STABLE | UTF8PROC_COMPOSE)))
-                return rc;
+                return gta_err_prefix(rc, "%s: normalizer", tok->file);
             break;
         case NORM_NFD:
         case NORM_NFKC:
@@ -90,7 +90,7 @@ int tok_normalize(gta_tokenizer *tok, const char *s, size_t n, const char **out,
             if (is_ascii(s, n))
                 changed = 0;
             else if ((rc = unicode_form(dst, s, n, UTF8PROC_STABLE | f)))
-                return rc;
+                return gta_err_prefix(rc, "%s: normalizer", tok->file);
             break;
         }
         case NORM_PREPEND:
@@ -252,7 +252,15 @@ static void sym_reserve(gta_tokenizer *tok, size_t n) {
 }
 
 /* Initial symbols of a word: bytes (byte-level) or characters, with byte fallback and
- * (fused) unknown tokens as HF's BPE::merge_word. Returns the symbol count. */
+ * (fused) unknown tokens as HF's BPE::merge_word. Returns the symbol count, or SIZE_MAX
+ * (message set) when a byte or character has no token at all: HF drops it silently, gta
+ * refuses to lose text. */
+static size_t no_token(const gta_tokenizer *tok, const char *what, int32_t v) {
+    gta_err_set(GTA_EINPUT, "%s: %s %04X of the text has no token (no unk_token%s)", tok->file, what,
+                (unsigned)v, tok->byte_level ? "" : ", no byte_fallback for it");
+    return SIZE_MAX;
+}
+
 static size_t bpe_symbols(gta_tokenizer *tok, const char *s, size_t n) {
     sym_reserve(tok, n + 1);
     int32_t *id = tok->sym_id;
@@ -262,7 +270,9 @@ static size_t bpe_symbols(gta_tokenizer *tok, const char *s, size_t n) {
             int32_t b = tok->byte_id[(uint8_t)s[i]];
             if (b >= 0)
                 id[m++] = b;
-            else if (tok->unk_id >= 0 && !(tok->fuse_unk && m && id[m - 1] == tok->unk_id))
+            else if (tok->unk_id < 0)
+                return no_token(tok, "byte 0x", (uint8_t)s[i]);
+            else if (!(tok->fuse_unk && m && id[m - 1] == tok->unk_id))
                 id[m++] = tok->unk_id;
         }
         return m;
@@ -284,7 +294,8 @@ static size_t bpe_symbols(gta_tokenizer *tok, const char *s, size_t n) {
                 if (done)
                     for (size_t j = 0; j < k; j++) id[m++] = tok->byte_id[(uint8_t)s[i + j]];
             }
-            if (!done && tok->unk_id >= 0) {
+            if (!done && tok->unk_id < 0) return no_token(tok, "character U+", cp);
+            if (!done) {
                 if (pending_unk && !tok->fuse_unk) id[m++] = tok->unk_id;
                 pending_unk = 1;
             }
@@ -330,22 +341,25 @@ static void bpe_merge(gta_tokenizer *tok, size_t m, gta_ids *out) {
     for (int32_t i = m ? 0 : -1; i >= 0; i = next[i]) tok_ids_push(out, id[i]);
 }
 
-static void bpe_word(gta_tokenizer *tok, const char *s, size_t n, gta_ids *out) {
+static int bpe_word(gta_tokenizer *tok, const char *s, size_t n, gta_ids *out) {
     int cacheable = n <= CACHE_MAX_WORD;
     if (cacheable) {
         int32_t at = tok_smap_get(&tok->cache, s, n);
         if (at >= 0) {
             tok_ids_append(out, tok->cache_ids.ids + at + 1, (size_t)tok->cache_ids.ids[at]);
-            return;
+            return GTA_OK;
         }
     }
     size_t before = out->n;
     int32_t whole = tok->ignore_merges ? tok_smap_get(tok->byte_level ? &tok->raw : &tok->vocab, s, n) : -1;
-    if (whole >= 0)
+    if (whole >= 0) {
         tok_ids_push(out, whole);
-    else
-        bpe_merge(tok, bpe_symbols(tok, s, n), out);
-    if (!cacheable) return;
+    } else {
+        size_t m = bpe_symbols(tok, s, n);
+        if (m == SIZE_MAX) return GTA_EINPUT;
+        bpe_merge(tok, m, out);
+    }
+    if (!cacheable) return GTA_OK;
     if (tok->cache.n >= CACHE_MAX_ENTRIES || tok->cache_ids.n > (size_t)INT32_MAX / 2) {
         tok_smap_free(&tok->cache);
         tok->cache_ids.n = 0;
@@ -354,16 +368,14 @@ static void bpe_word(gta_tokenizer *tok, const char *s, size_t n, gta_ids *out) 
     tok_smap_put(&tok->cache, s, n, (int32_t)tok->cache_ids.n);
     tok_ids_push(&tok->cache_ids, (int32_t)k);
     tok_ids_append(&tok->cache_ids, out->ids + before, k);
+    return GTA_OK;
 }
 
 /* ---------------- pre-tokenizers ---------------- */
 
 static int pretok(gta_tokenizer *tok, size_t depth, const char *s, size_t n, gta_ids *out) {
     if (!n) return GTA_OK;
-    if (depth == tok->npre) {
-        bpe_word(tok, s, n, out);
-        return GTA_OK;
-    }
+    if (depth == tok->npre) return bpe_word(tok, s, n, out);
     tok_pre *p = &tok->pre[depth];
     if (p->kind == PRE_BYTELEVEL) {
         if (p->add_prefix_space && s[0] != ' ') {

@@ -283,8 +283,8 @@ static int parse_template(gta_tokenizer *tok, const cJSON *o, const char *where)
         }
         cJSON_ArrayForEach(x, ids) {
             int32_t id;
-            if (!get_id(x, &id)) {
-                rc = bad(tok, w, "special token '%s': ids must be non-negative integers", name->valuestring);
+            if (!get_id(x, &id) || id >= tok->vocab_size) {
+                rc = bad(tok, w, "special token '%s': ids must be ids of the vocabulary", name->valuestring);
                 break;
             }
             tok_ids_push(seen_a ? &post : &pre, id);

@@ -85,6 +85,7 @@ void tok_ids_push(gta_ids *v, int32_t id) {
 }
 
 void tok_ids_append(gta_ids *v, const int32_t *ids, size_t n) {
+    if (!n) return; /* ids may be NULL then */
     if (v->n + n > v->cap) {
         size_t cap = v->cap ? v->cap : 64;
         while (cap < v->n + n) cap *= 2;
@@ -358,7 +359,8 @@ int tok_nfc_quick_yes(const char *str, size_t n) {
         }
         int32_t cp;
         i += (size_t)tok_utf8_decode((const char *)s + i, &cp);
-        if (g_nfc_unstable[cp >> 3] & (1u << (cp & 7))) return 0;
+        if (cp >= 0x110000 || (g_nfc_unstable[cp >> 3] & (1u << (cp & 7))))
+            return 0; /* not valid: say maybe */
     }
     return 1;
 }

@@ -1,4 +1,5 @@
 /* The trainer's checkpoints: a model directory, a checkpoint with the trainer state. */
+#include "base/hooks.h"
 #include "train/trainer_int.h"
 
 #include <cjson/cJSON.h>
@@ -64,28 +65,16 @@ int resolve_save_dtype(trainer *t) {
     return GTA_OK;
 }
 
-static void rm_rf(const char *path) {
-    DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char *p = gta_path_join(path, e->d_name);
-            rm_rf(p);
-            free(p);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
+/* Writes RUN/checkpoint.tmp completely, then swaps it in (gta_ckpt_commit): a kill at any
+ * moment leaves the previous checkpoint or this one, and a failed write (full disk, file
+ * size limit) leaves the previous one and an error naming the file. */
 int save_checkpoint(trainer *t) {
-    char *tmp = gta_path_join(t->run_dir, "checkpoint.tmp"), *fin = gta_path_join(t->run_dir, "checkpoint"),
-         *old = gta_path_join(t->run_dir, "checkpoint.old");
-    rm_rf(tmp);
-    int rc = save_model_dir(t, tmp, 0);
+    char *tmp = gta_path_join(t->run_dir, "checkpoint.tmp");
+    gta_rm_rf(tmp);
+    /* never a checkpoint of non-finite weights */
+    int rc = check_weights(t->policy, "at the checkpoint of step", t->step);
+    if (!rc) rc = save_model_dir(t, tmp, 0);
+    gta_test_kill_point_n("checkpoint:model", t->step);
     gta_model *m = t->policy;
     size_t np = m->n_params, nb = sizeof(float) * np;
     if (!rc) {
@@ -96,6 +85,7 @@ int save_checkpoint(trainer *t) {
         m->be->read_end(m->ctx, hm);
         m->be->read_end(m->ctx, hv);
         free(p);
+        gta_test_kill_point_n("checkpoint:optimizer", t->step);
     }
     if (!rc && t->ref) {
         const float *hr = m->be->read_begin(t->ref->ctx, t->ref->params, nb);
@@ -131,42 +121,33 @@ int save_checkpoint(trainer *t) {
         free(p);
     }
     if (!rc) {
-        fflush(t->metrics);
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "step", (double)t->step);
-        cJSON_AddNumberToObject(j, "cursor", (double)t->cursor);
-        cJSON_AddNumberToObject(j, "adam_step", (double)t->opt.step);
-        cJSON_AddNumberToObject(j, "metrics_bytes", (double)ftell(t->metrics));
-        cJSON_AddNumberToObject(j, "samples_bytes", t->samples ? (double)ftell(t->samples) : 0);
-        cJSON_AddNumberToObject(j, "eval_bytes", t->evals ? (double)ftell(t->evals) : 0);
-        cJSON_AddBoolToObject(j, "rollout", keep_ro);
+        /* the logs on disk at least as far as the state says (a SIGKILL loses stdio buffers) */
+        FILE *logs[3] = {t->metrics, t->samples, t->evals};
+        for (int i = 0; i < 3 && !rc; i++)
+            if (logs[i] && (fflush(logs[i]) != 0 || fsync(fileno(logs[i])) != 0))
+                rc = gta_err_set(GTA_EFAIL, "%s: cannot write the logs: %s", t->run_dir, strerror(errno));
+    }
+    if (!rc) {
+        gta_train_state ts = {t->step, t->cursor, t->opt.step, ftell(t->metrics), t->samples ? ftell(t->samples) : 0,
+                              t->evals ? ftell(t->evals) : 0, keep_ro, 0, 0, 0, 0, 0, 0};
         if (keep_ro) {
-            cJSON *s = cJSON_AddObjectToObject(j, "rollout_stats");
-            cJSON_AddNumberToObject(s, "reward", r->reward);
-            cJSON_AddNumberToObject(s, "reward_format", r->reward_format);
-            cJSON_AddNumberToObject(s, "reward_accuracy", r->reward_accuracy);
-            cJSON_AddNumberToObject(s, "guess_accuracy", r->guess_accuracy);
-            cJSON_AddNumberToObject(s, "frac_zero_std", r->frac_zero_std);
-            cJSON_AddNumberToObject(s, "completion_tokens_mean", r->completion_tokens_mean);
+            ts.reward = r->reward, ts.reward_format = r->reward_format, ts.reward_accuracy = r->reward_accuracy;
+            ts.guess_accuracy = r->guess_accuracy, ts.frac_zero_std = r->frac_zero_std;
+            ts.completion_tokens_mean = r->completion_tokens_mean;
         }
-        char *text = cJSON_Print(j);
-        cJSON_Delete(j);
+        char *text = gta_train_state_to_json(&ts);
         char *p = gta_path_join(tmp, "trainer_state.json");
         rc = gta_write_file_atomic(p, text, strlen(text));
         free(p);
         free(text);
+        gta_test_kill_point_n("checkpoint:state", t->step);
     }
-    /* swap in: the previous checkpoint stays whole until the new one is complete */
-    if (!rc) {
-        rm_rf(old);
-        if (gta_is_dir(fin) && rename(fin, old) != 0)
-            rc = gta_err_set(GTA_EFAIL, "%s: cannot move aside: %s", fin, strerror(errno));
-        else if (rename(tmp, fin) != 0)
-            rc = gta_err_set(GTA_EFAIL, "%s: cannot rename to %s: %s", tmp, fin, strerror(errno));
-        else
-            rm_rf(old);
+    if (!rc) rc = gta_ckpt_commit(t->run_dir, t->step);
+    if (rc) {
+        gta_rm_rf(tmp);
+        gta_err_prefix(rc, "train: checkpoint of step %lld not written (the previous one is intact)", t->step);
     }
-    free(tmp), free(fin), free(old);
+    free(tmp);
     return rc;
 }
 

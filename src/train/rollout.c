@@ -1,5 +1,6 @@
 /* The trainer's rollouts: the data stream, prompts, building a rollout or an SFT batch, reloading a saved
  * one. */
+#include "base/hooks.h"
 #include "train/trainer_int.h"
 
 #include <cjson/cJSON.h>
@@ -123,6 +124,7 @@ int build_rollout(trainer *t, long long rollout_index) {
         sp.tok = t->tok;
         sp.seed = gta_rng_u64((uint64_t)c->seed, 7, (uint64_t)rollout_index);
         double ts = gta_now();
+        gta_test_kill_point_n("rollout", t->step + 1);
         rc = gta_sample(t->policy, prompts, plen, P, G, NULL, &sp, smp);
         r->sample_seconds = gta_now() - ts;
     }
@@ -312,53 +314,77 @@ int build_sft_batch(trainer *t) {
     return GTA_OK;
 }
 
-int load_rollout(trainer *t, const char *dir, const cJSON *stats) {
+/* rollout.safetensors of a checkpoint taken between the steps that reuse one rollout:
+ * every tensor present with its dtype and a size consistent with the others, the batch
+ * valid for the model, the per-pair data finite, before any of it is used. */
+int load_rollout(trainer *t, const char *dir, const gta_train_state *stats) {
     char *p = gta_path_join(dir, "rollout.safetensors");
     st_set *s;
     int rc = st_open_file(p, &s);
-    free(p);
-    if (rc) return rc;
+    if (rc) {
+        free(p);
+        return rc;
+    }
     rollout *r = &t->ro;
     ro_free(r);
-#define GETI(field, name)                                                                                    \
-    do {                                                                                                     \
-        const st_tensor *x = st_find(s, name);                                                               \
-        if (!x) {                                                                                            \
-            rc = gta_err_set(GTA_EINPUT, "%s: rollout lacks %s", dir, name);                                 \
-            goto out;                                                                                        \
-        }                                                                                                    \
-        r->field = gta_malloc(x->nbytes ? x->nbytes : 1);                                                    \
-        memcpy(r->field, x->data, x->nbytes);                                                                \
-    } while (0)
-    GETI(ids, "ids");
-    GETI(pos, "pos");
-    GETI(seg_start, "seg_start");
-    GETI(seg_len, "seg_len");
-    GETI(seg_parent, "seg_parent");
-    GETI(lp_row, "lp_row");
-    GETI(lp_target, "lp_target");
-    GETI(seq, "seq");
-    GETI(rl_mask, "rl_mask");
-    GETI(sft_mask, "sft_mask");
-    GETI(old_lp, "old_lp");
-    GETI(ref_lp, "ref_lp");
-    GETI(w_rl, "w_rl");
-    GETI(adv, "adv");
-    GETI(w_sft, "w_sft");
-    GETI(seq_adv, "seq_adv");
-#undef GETI
-    r->n = (int)st_find(s, "ids")->numel;
-    r->nseg = (int)st_find(s, "seg_start")->numel;
-    r->nlp = (int)st_find(s, "lp_row")->numel;
-    r->nseq = (int)st_find(s, "seq_adv")->numel;
-    r->reward = cJSON_GetObjectItem(stats, "reward")->valuedouble;
-    r->reward_format = cJSON_GetObjectItem(stats, "reward_format")->valuedouble;
-    r->reward_accuracy = cJSON_GetObjectItem(stats, "reward_accuracy")->valuedouble;
-    r->guess_accuracy = cJSON_GetObjectItem(stats, "guess_accuracy")->valuedouble;
-    r->frac_zero_std = cJSON_GetObjectItem(stats, "frac_zero_std")->valuedouble;
-    r->completion_tokens_mean = cJSON_GetObjectItem(stats, "completion_tokens_mean")->valuedouble;
-    r->valid = 1;
-out:
+    static const struct {
+        const char *name;
+        st_dtype dtype;
+        int size; /* 0: n tokens, 1: nseg segments, 2: nlp pairs, 3: nseq sequences */
+    } want[] = {
+        {"ids", ST_I32, 0},        {"pos", ST_I32, 0},     {"seg_start", ST_I32, 1}, {"seg_len", ST_I32, 1},
+        {"seg_parent", ST_I32, 1}, {"lp_row", ST_I32, 2},  {"lp_target", ST_I32, 2}, {"seq", ST_I32, 2},
+        {"rl_mask", ST_U8, 2},     {"sft_mask", ST_U8, 2}, {"old_lp", ST_F32, 2},    {"ref_lp", ST_F32, 2},
+        {"w_rl", ST_F32, 2},       {"adv", ST_F32, 2},     {"w_sft", ST_F32, 2},     {"seq_adv", ST_F32, 3}};
+    void **field[] = {
+        (void **)&r->ids,        (void **)&r->pos,      (void **)&r->seg_start, (void **)&r->seg_len,
+        (void **)&r->seg_parent, (void **)&r->lp_row,   (void **)&r->lp_target, (void **)&r->seq,
+        (void **)&r->rl_mask,    (void **)&r->sft_mask, (void **)&r->old_lp,    (void **)&r->ref_lp,
+        (void **)&r->w_rl,       (void **)&r->adv,      (void **)&r->w_sft,     (void **)&r->seq_adv};
+    const char *size_of[4] = {"ids", "seg_start", "lp_row", "seq_adv"};
+    int64_t size[4];
+    for (int k = 0; k < 4; k++) {
+        const st_tensor *x = st_find(s, size_of[k]);
+        size[k] = x && x->ndim == 1 ? x->numel : -1;
+    }
+    for (size_t k = 0; k < sizeof want / sizeof want[0] && !rc; k++) {
+        const st_tensor *x = st_find(s, want[k].name);
+        int64_t n = size[want[k].size];
+        if (!x)
+            rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s' is missing", p, want[k].name);
+        else if (x->dtype != want[k].dtype || x->ndim != 1 || n < 0 || x->numel != n || n > INT32_MAX / 2)
+            rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s': expected %s of %lld values (like '%s')", p,
+                             want[k].name, st_dtype_name(want[k].dtype), (long long)n, size_of[want[k].size]);
+        if (rc) break;
+        *field[k] = gta_malloc(x->nbytes ? x->nbytes : 1);
+        if (x->nbytes) memcpy(*field[k], x->data, x->nbytes);
+        if (want[k].dtype == ST_F32)
+            for (int64_t i = 0; i < n && !rc; i++)
+                if (!isfinite(((const float *)*field[k])[i]))
+                    rc = gta_err_set(GTA_EINPUT, "%s: tensor '%s'[%lld] is not finite", p, want[k].name,
+                                     (long long)i);
+    }
+    if (!rc) {
+        r->n = (int)size[0], r->nseg = (int)size[1], r->nlp = (int)size[2], r->nseq = (int)size[3];
+        gta_batch b = ro_batch(r);
+        if ((rc = gta_batch_check(t->policy, &b))) gta_err_prefix(rc, "%s", p);
+        for (int k = 0; k < r->nlp && !rc; k++)
+            if (r->seq[k] < 0 || r->seq[k] >= r->nseq)
+                rc = gta_err_set(GTA_EINPUT, "%s: tensor 'seq'[%d] = %d outside [0, %d)", p, k, r->seq[k],
+                                 r->nseq);
+    }
+    if (!rc) {
+        r->reward = stats->reward;
+        r->reward_format = stats->reward_format;
+        r->reward_accuracy = stats->reward_accuracy;
+        r->guess_accuracy = stats->guess_accuracy;
+        r->frac_zero_std = stats->frac_zero_std;
+        r->completion_tokens_mean = stats->completion_tokens_mean;
+        r->valid = 1;
+    } else {
+        ro_free(r);
+    }
     st_close(s);
+    free(p);
     return rc;
 }

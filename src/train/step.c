@@ -1,4 +1,5 @@
 /* The trainer's optimizer step and its statistics. */
+#include "base/hooks.h"
 #include "train/trainer_int.h"
 
 #include <cjson/cJSON.h>
@@ -34,6 +35,23 @@ double lr_at(const trainer *t, long long step) {
 }
 
 /* ------------------------------------------------------------------ one optimizer step */
+
+int check_weights(const gta_model *m, const char *when, long long step) {
+    const float *w = m->be->read_begin(m->ctx, m->params, sizeof(float) * m->n_params);
+    int rc = GTA_OK;
+    for (int i = 0; i < m->n_tensors && !rc; i++) {
+        const gta_param *p = &m->tensors[i];
+        size_t n = (size_t)p->shape[0] * (size_t)(p->ndim == 2 ? p->shape[1] : 1);
+        for (size_t k = 0; k < n; k++)
+            if (!isfinite(w[p->offset + k])) {
+                rc = gta_err_set(GTA_EFAIL, "train: weight %s[%zu] is %g %s %lld; stopped (the last checkpoint is intact)",
+                                 p->name, k, (double)w[p->offset + k], when, step);
+                break;
+            }
+    }
+    m->be->read_end(m->ctx, w);
+    return rc;
+}
 
 /* a gradient buffer summed over the ranks of a data-parallel run (a no-op for one) */
 static int reduce_grads(trainer *t, float *g) {
@@ -100,11 +118,37 @@ int optimizer_step(trainer *t, step_stats *st) {
     if (!rc) {
         st->grad_norm = gta_clip_grad_norm(m, c->max_grad_norm);
         st->lr = lr_at(t, t->step);
-        gta_adamw_step(&t->opt, m, st->lr);
+        /* a non-finite loss or gradient never reaches the weights */
+        const char *nan_loss = getenv("GTA_TEST_NAN_LOSS_AT"); /* test hook */
+        if (nan_loss && atoll(nan_loss) == t->step + 1) st->loss = NAN;
+        const char *bad = !isfinite(st->loss) ? "loss" : !isfinite(st->grad_norm) ? "gradient norm" : NULL;
+        double val = !isfinite(st->loss) ? st->loss : st->grad_norm;
+        gta_test_kill_point_n("update", t->step + 1);
+        if (bad && !c->skip_nonfinite) {
+            rc = gta_err_set(GTA_EFAIL,
+                             "train: step %lld: the %s is %g; stopped without applying it (the last checkpoint is "
+                             "intact; --skip-nonfinite skips such updates)",
+                             t->step + 1, bad, val);
+        } else if (bad) {
+            st->skipped = 1;
+            fprintf(stderr, "%sgta train: step %lld: the %s is %g; update skipped (--skip-nonfinite)\n",
+                    isatty(2) ? "\n" : "", t->step + 1, bad, val);
+        } else {
+            gta_adamw_step(&t->opt, m, st->lr);
+        }
+    }
+    if (!rc) {
+        const char *nan_at = getenv("GTA_TEST_NAN_AT"); /* test hook */
+        if (nan_at && atoll(nan_at) == t->step + 1) {
+            float nan = NAN;
+            gta_model_write(m, m->params + m->n_params / 2, &nan, 1);
+        }
+        if ((rc = check_weights(m, "after the update of step", t->step + 1))) goto out;
         t->step++;
         if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0)
             gta_model_copy_params(t->ref, m);
     }
+out:
     st->tokens = r->n;
     free(lp);
     free(dlp);

@@ -1,11 +1,13 @@
 /* Settings of gta train: defaults, JSON in and out, and the option table the CLI uses. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
+#include "io/json.h"
 #include "train/trainer.h"
 
 void gta_train_defaults(gta_train_cfg *c, const char *method) {
@@ -87,6 +89,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
          "fp32 | bf16: rollouts decode with the weights rounded to bfloat16 (faster; losses stay fp32)"},
         {"save_dtype", 's', c->save_dtype, sizeof c->save_dtype,
          "auto | f32 | bf16 | f16: weights of final/ (auto: the dtype of --model's checkpoint)"},
+        {"skip_nonfinite", 'i', &c->skip_nonfinite, 0,
+         "1: skip and log an update with a non-finite loss or gradient (0: stop the run)"},
     };
     int n = (int)(sizeof all / sizeof all[0]);
     if (n > max) n = max;
@@ -109,11 +113,13 @@ int gta_train_cfg_apply_json(gta_train_cfg *c, const cJSON *j, const char *name)
                 return gta_err_set(GTA_EINPUT, "%s: '%s' is too long", name, it->string);
             snprintf(o[k].ptr, o[k].size, "%s", it->valuestring);
         } else if (o[k].type == 'i') {
-            if (!cJSON_IsNumber(it) || it->valuedouble != (double)(long long)it->valuedouble)
+            if (!cJSON_IsNumber(it) || fabs(it->valuedouble) > 9e15 ||
+                it->valuedouble != floor(it->valuedouble))
                 return gta_err_set(GTA_EINPUT, "%s: '%s' must be an integer", name, it->string);
             *(long long *)o[k].ptr = (long long)it->valuedouble;
         } else {
-            if (!cJSON_IsNumber(it)) return gta_err_set(GTA_EINPUT, "%s: '%s' must be a number", name, it->string);
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+                return gta_err_set(GTA_EINPUT, "%s: '%s' must be a finite number", name, it->string);
             *(double *)o[k].ptr = it->valuedouble;
         }
     }
@@ -131,7 +137,7 @@ char *gta_train_cfg_to_json(const gta_train_cfg *c0) {
         else if (o[k].type == 'i')
             cJSON_AddNumberToObject(j, o[k].name, (double)*(long long *)o[k].ptr);
         else
-            cJSON_AddNumberToObject(j, o[k].name, *(double *)o[k].ptr);
+            cJSON_AddItemToObject(j, o[k].name, gta_json_number(*(double *)o[k].ptr)); /* exact */
     }
     char *s = cJSON_Print(j);
     cJSON_Delete(j);

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/hooks.h"
 #include "base/rng.h"
 #include "base/util.h"
 #include "eval/eval.h"
@@ -24,6 +26,7 @@
 #include "text/tokenizer.h"
 #include "train/objective.h"
 #include "train/optim.h"
+#include "train/state.h"
 #include "train/trainer_int.h"
 
 #include "model/plan.h"
@@ -263,6 +266,7 @@ static void write_metrics(trainer *t, const step_stats *st, double step_seconds)
     cJSON_AddNumberToObject(j, "grad_norm", st->grad_norm);
     cJSON_AddNumberToObject(j, "tokens_per_s", st->tokens / (step_seconds > 0 ? step_seconds : 1e-9));
     cJSON_AddNumberToObject(j, "seconds", step_seconds);
+    if (st->skipped) cJSON_AddBoolToObject(j, "skipped_nonfinite", 1);
     char *line = cJSON_PrintUnformatted(j);
     fprintf(t->metrics, "%s\n", line);
     fflush(t->metrics);
@@ -308,11 +312,51 @@ static int open_logs(trainer *t, int resume, long long mbytes, long long sbytes,
     return rc;
 }
 
+/* trainer_state.json against the run it belongs to: the counts within the run's plan and
+ * the log files at least as long as the checkpoint says. */
+static int check_state(const trainer *t, const gta_train_state *s) {
+    char *sp = gta_path_join(t->run_dir, "checkpoint/trainer_state.json");
+    int rc = GTA_OK;
+    struct {
+        const char *file;
+        long long bytes;
+        const char *field;
+    } logs[3] = {{"metrics.jsonl", s->metrics_bytes, "metrics_bytes"},
+                 {"samples.jsonl", s->samples_bytes, "samples_bytes"},
+                 {"eval.jsonl", s->eval_bytes, "eval_bytes"}};
+    if (s->step > t->total_steps)
+        rc = gta_err_set(GTA_EINPUT, "%s: field 'step' = %lld: the run has %lld steps", sp, s->step,
+                         t->total_steps);
+    else if (t->method == M_SFT ? s->cursor != s->step * t->cfg.batch_prompts
+                                : s->cursor != (s->step + t->cfg.num_iterations - 1) / t->cfg.num_iterations *
+                                                   t->cfg.batch_prompts)
+        rc = gta_err_set(GTA_EINPUT, "%s: field 'cursor' = %lld does not match step %lld of this run", sp,
+                         s->cursor, s->step);
+    else if (s->rollout && (t->method == M_SFT || s->step % t->cfg.num_iterations == 0))
+        rc = gta_err_set(GTA_EINPUT, "%s: field 'rollout': no rollout is reused at step %lld of this run", sp,
+                         s->step);
+    for (int i = 0; i < 3 && !rc; i++) {
+        char *lp = gta_path_join(t->run_dir, logs[i].file);
+        struct stat st;
+        long long have = stat(lp, &st) == 0 ? (long long)st.st_size : 0;
+        if (have < logs[i].bytes)
+            rc = gta_err_set(GTA_EINPUT, "%s: field '%s' = %lld but %s has %lld bytes", sp, logs[i].field,
+                             logs[i].bytes, lp, have);
+        free(lp);
+    }
+    free(sp);
+    return rc;
+}
+
+static int g_stopped_by;
+int gta_train_stopped_by(void) { return g_stopped_by; }
+
 int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     gta_train_cfg c = *c0;
     trainer t;
     int rc;
-    cJSON *state = NULL;
+    gta_train_state state;
+    memset(&state, 0, sizeof state);
     if (resume) {
         /* the run's own settings; only steps may be extended */
         char *cp = gta_path_join(c0->out, "config.json"),
@@ -324,11 +368,15 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
             rc = gta_train_cfg_apply_json(&c, j, cp);
         }
         cJSON_Delete(j);
-        if (!rc) rc = gta_json_load(sp, &state);
+        /* a kill inside an earlier checkpoint write left at most a partial .tmp */
+        if (!rc) rc = gta_ckpt_recover(c0->out);
+        if (!rc) rc = gta_train_state_load(sp, &state);
         free(cp);
         free(sp);
         if (rc) return rc;
         if (c0->steps > c.steps) c.steps = c0->steps;
+        /* the run is where --out says, even when its directory was moved or copied */
+        snprintf(c.out, sizeof c.out, "%s", c0->out);
     }
     if ((rc = setup(&t, &c, resume))) goto done;
     t.run_dir = gta_strdup(c.out);
@@ -342,21 +390,20 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     }
     long long mbytes = 0, sbytes = 0, ebytes = 0;
     if (resume) {
-        t.step = (long long)cJSON_GetObjectItem(state, "step")->valuedouble;
-        t.cursor = (long long)cJSON_GetObjectItem(state, "cursor")->valuedouble;
-        t.opt.step = (long long)cJSON_GetObjectItem(state, "adam_step")->valuedouble;
-        mbytes = (long long)cJSON_GetObjectItem(state, "metrics_bytes")->valuedouble;
-        sbytes = (long long)cJSON_GetObjectItem(state, "samples_bytes")->valuedouble;
-        const cJSON *eb = cJSON_GetObjectItem(state, "eval_bytes");
-        ebytes = eb ? (long long)eb->valuedouble : 0;
+        if ((rc = check_state(&t, &state))) goto done;
+        t.step = state.step;
+        t.cursor = state.cursor;
+        t.opt.step = state.adam_step;
+        mbytes = state.metrics_bytes;
+        sbytes = state.samples_bytes;
+        ebytes = state.eval_bytes;
         char *ck = gta_path_join(t.run_dir, "checkpoint"), *op = gta_path_join(ck, "optimizer.safetensors"),
              *rp = gta_path_join(ck, "reference.safetensors");
         size_t np = t.policy->n_params;
         rc = load_f32(t.policy, op, "exp_avg", t.opt.m, np);
         if (!rc) rc = load_f32(t.policy, op, "exp_avg_sq", t.opt.v, np);
         if (!rc && t.ref) rc = load_f32(t.ref, rp, "params", t.ref->params, np);
-        if (!rc && cJSON_IsTrue(cJSON_GetObjectItem(state, "rollout")))
-            rc = load_rollout(&t, ck, cJSON_GetObjectItem(state, "rollout_stats"));
+        if (!rc && state.rollout) rc = load_rollout(&t, ck, &state);
         free(ck), free(op), free(rp);
         if (rc) goto done;
         fprintf(stderr, "gta train: resuming %s at step %lld of %lld\n", t.run_dir, t.step, t.total_steps);
@@ -364,6 +411,9 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     if ((rc = open_logs(&t, resume, mbytes, sbytes, ebytes))) goto done;
     fprintf(stderr, "gta train: %s on %s (%zu examples), %lld steps\n", t.cfg.method, t.cfg.data,
             t.ds.train.n, t.total_steps);
+    /* SIGINT/SIGTERM: finish the step, checkpoint, and say how to go on */
+    g_stopped_by = 0;
+    gta_stop_install();
     double t_start = gta_now();
     long long first = t.step;
     long long last = stop_at > 0 && stop_at < t.total_steps ? stop_at : t.total_steps;
@@ -381,12 +431,19 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         progress(&t, &st, gta_now() - t_start, t.step - first);
         if (t.cfg.eval_steps > 0 && (t.step % t.cfg.eval_steps == 0 || t.step == t.total_steps))
             if ((rc = periodic_eval(&t))) break;
+        if (gta_stop_requested()) break;
         if (t.cfg.save_steps > 0 && t.step % t.cfg.save_steps == 0 && t.step < last)
             if ((rc = save_checkpoint(&t))) break;
     }
     if (isatty(2)) fprintf(stderr, "\n");
     if (!rc) rc = save_checkpoint(&t);
-    if (!rc && t.step < t.total_steps) {
+    if (!rc && gta_stop_requested()) {
+        int sig = g_stopped_by = gta_stop_requested();
+        fprintf(stderr,
+                "gta train: %s received: stopped at step %lld of %lld with a checkpoint in %s/checkpoint; "
+                "continue with: gta train --out %s --resume\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", t.step, t.total_steps, t.run_dir, t.run_dir);
+    } else if (!rc && t.step < t.total_steps) {
         fprintf(stderr, "gta train: stopped at step %lld of %lld; continue with --resume\n", t.step,
                 t.total_steps);
     } else if (!rc) {
@@ -396,7 +453,7 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         free(fin);
     }
 done:
-    cJSON_Delete(state);
+    gta_stop_uninstall();
     trainer_free(&t);
     return rc;
 }

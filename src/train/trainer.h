@@ -44,6 +44,7 @@ typedef struct {
     char save_dtype[8];        /* auto | f32 | bf16 | f16: dtype of final/ (auto: the --model
                                   checkpoint's); checkpoint/ is always f32 (exact resume) */
     char device[16];           /* cpu | cuda: the backend that computes */
+    long long skip_nonfinite;  /* 1: skip (and log) an update whose loss or gradient is not finite; 0: stop */
 } gta_train_cfg;
 
 void gta_train_defaults(gta_train_cfg *c, const char *method);
@@ -66,5 +67,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *out, int max);
  * ends the process's work after that optimizer step with a checkpoint (the run can be
  * continued with resume), e.g. for time-limited jobs. */
 int gta_train_run(const gta_train_cfg *c, int resume, long long stop_at);
+/* After gta_train_run: the signal (SIGINT, SIGTERM) that stopped it at a step boundary
+ * with a checkpoint, or 0. */
+int gta_train_stopped_by(void);
 
 #endif

@@ -25,6 +25,7 @@
 #include "text/tokenizer.h"
 #include "train/objective.h"
 #include "train/optim.h"
+#include "train/state.h"
 
 enum { M_SFT, M_GRPO, M_GTA, M_GTARL };
 
@@ -70,7 +71,7 @@ typedef struct {
 
 typedef struct {
     double loss, loss_sft, loss_rl, kl, clip_frac, cos, conflict, grad_norm, lr, seconds;
-    int tokens;
+    int tokens, skipped;
 } step_stats;
 
 /* rollout.c */
@@ -80,11 +81,13 @@ size_t example_at(const trainer *t, long long k);
 int prompt_of(trainer *t, size_t i);
 int build_rollout(trainer *t, long long rollout_index);
 int build_sft_batch(trainer *t);
-int load_rollout(trainer *t, const char *dir, const cJSON *stats);
+int load_rollout(trainer *t, const char *dir, const gta_train_state *stats);
 
 /* step.c */
 double lr_at(const trainer *t, long long step);
 int optimizer_step(trainer *t, step_stats *st);
+/* GTA_EFAIL naming the first tensor with a non-finite weight (when: what the check follows), or GTA_OK */
+int check_weights(const gta_model *m, const char *when, long long step);
 
 /* checkpoint.c */
 int save_model_dir(trainer *t, const char *dir, int final);

@@ -21,6 +21,7 @@
 #include "io/safetensors.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "train/state.h"
 
 /* ------------------------------------------------------------------ files */
 
@@ -1283,6 +1284,99 @@ static void test_bf16_round_nearest_even(void **state) {
     }
 }
 
+/* ------------------------------------------------------------------ trainer_state.json */
+
+static const char *const GOOD_STATE =
+    "{\"step\": 3, \"cursor\": 2, \"adam_step\": 3, \"metrics_bytes\": 100, \"samples_bytes\": 50, "
+    "\"eval_bytes\": 7, \"rollout\": true, \"rollout_stats\": {\"reward\": 0.5, \"reward_format\": 0.25, "
+    "\"reward_accuracy\": 0.25, \"guess_accuracy\": 0.5, \"frac_zero_std\": 1, \"completion_tokens_mean\": 12.5}}";
+
+/* GOOD_STATE with one field changed (value NULL: removed); the parse must fail naming
+ * the field (and the file) with GTA_EINPUT. */
+static void state_case(const char *obj, const char *key, const char *value, const char *needle) {
+    cJSON *j = cJSON_Parse(GOOD_STATE);
+    assert_non_null(j);
+    cJSON *o = obj ? cJSON_GetObjectItemCaseSensitive(j, obj) : j;
+    cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+    if (value) {
+        cJSON *v = cJSON_Parse(value);
+        assert_non_null(v);
+        cJSON_AddItemToObject(o, key, v);
+    }
+    gta_train_state s;
+    gta_err_clear();
+    int rc = gta_train_state_parse("run/checkpoint/trainer_state.json", j, &s);
+    cJSON_Delete(j);
+    if (rc != GTA_EINPUT || !strstr(gta_err_msg(), "run/checkpoint/trainer_state.json") ||
+        !strstr(gta_err_msg(), needle))
+        fail_msg("%s.%s = %s: rc %d, message '%s' (wanted '%s')", obj ? obj : "", key, value ? value : "(removed)",
+                 rc, gta_err_msg(), needle);
+}
+
+static void test_state_fields(void **st) {
+    (void)st;
+    gta_train_state s, s2;
+    cJSON *j = cJSON_Parse(GOOD_STATE);
+    assert_int_equal(gta_train_state_parse("x", j, &s), GTA_OK);
+    cJSON_Delete(j);
+    assert_int_equal(s.step, 3);
+    assert_int_equal(s.cursor, 2);
+    assert_int_equal(s.eval_bytes, 7);
+    assert_int_equal(s.rollout, 1);
+    assert_true(s.completion_tokens_mean == 12.5 && s.frac_zero_std == 1.0 && s.reward == 0.5);
+    char *text = gta_train_state_to_json(&s);
+    j = cJSON_Parse(text);
+    assert_int_equal(gta_train_state_parse("x", j, &s2), GTA_OK);
+    assert_memory_equal(&s, &s2, sizeof s);
+    cJSON_Delete(j);
+    free(text);
+    /* each count: missing, a string, fractional, negative, beyond 2^50 */
+    const char *counts[] = {"step", "cursor", "adam_step", "metrics_bytes", "samples_bytes"};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "missing field '%s'", counts[i]);
+        state_case(NULL, counts[i], NULL, want);
+        snprintf(want, sizeof want, "field '%s': expected an integer", counts[i]);
+        state_case(NULL, counts[i], "\"3\"", want);
+        state_case(NULL, counts[i], "2.5", want);
+        snprintf(want, sizeof want, "field '%s' = -1", counts[i]);
+        state_case(NULL, counts[i], "-1", want);
+        snprintf(want, sizeof want, "field '%s' = 1125899906842625: expected an integer in [0, 2^50]", counts[i]);
+        state_case(NULL, counts[i], "1125899906842625", want);
+    }
+    state_case(NULL, "eval_bytes", "-3", "field 'eval_bytes' = -3");
+    state_case(NULL, "eval_bytes", "null", "field 'eval_bytes': expected an integer");
+    state_case(NULL, "adam_step", "4", "field 'adam_step' = 4 differs from 'step' = 3");
+    state_case(NULL, "rollout", NULL, "missing field 'rollout'");
+    state_case(NULL, "rollout", "1", "field 'rollout': expected true or false");
+    state_case(NULL, "rollout_stats", NULL, "missing field 'rollout_stats' (rollout is true)");
+    state_case(NULL, "rollout_stats", "[]", "field 'rollout_stats': expected an object");
+    const char *stats[] = {"reward", "reward_format", "reward_accuracy", "guess_accuracy", "frac_zero_std",
+                           "completion_tokens_mean"};
+    for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++) {
+        char want[96];
+        snprintf(want, sizeof want, "missing field 'rollout_stats.%s'", stats[i]);
+        state_case("rollout_stats", stats[i], NULL, want);
+        snprintf(want, sizeof want, "field 'rollout_stats.%s': expected a number", stats[i]);
+        state_case("rollout_stats", stats[i], "\"0.5\"", want);
+        snprintf(want, sizeof want, "field 'rollout_stats.%s' = 1e+301", stats[i]);
+        state_case("rollout_stats", stats[i], "1e301", want);
+    }
+    state_case("rollout_stats", "guess_accuracy", "1.5", "field 'rollout_stats.guess_accuracy' = 1.5");
+    state_case("rollout_stats", "frac_zero_std", "-0.5", "field 'rollout_stats.frac_zero_std' = -0.5");
+    state_case("rollout_stats", "completion_tokens_mean", "-1", "field 'rollout_stats.completion_tokens_mean' = -1");
+    /* without a rollout, its statistics are not needed */
+    j = cJSON_Parse(GOOD_STATE);
+    cJSON_ReplaceItemInObjectCaseSensitive(j, "rollout", cJSON_CreateFalse());
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "rollout_stats");
+    assert_int_equal(gta_train_state_parse("x", j, &s), GTA_OK);
+    assert_int_equal(s.rollout, 0);
+    cJSON_Delete(j);
+    gta_err_clear();
+    assert_int_equal(gta_train_state_load("/nonexistent/trainer_state.json", &s), GTA_EINPUT);
+    assert_non_null(strstr(gta_err_msg(), "/nonexistent/trainer_state.json"));
+}
+
 int main(void) {
     const struct CMUnitTest fixed[] = {
         cmocka_unit_test(test_config_line_col),
@@ -1293,6 +1387,7 @@ int main(void) {
         cmocka_unit_test(test_write_roundtrip),
         cmocka_unit_test(test_half_conversions_exhaustive),
         cmocka_unit_test(test_bf16_round_nearest_even),
+        cmocka_unit_test(test_state_fields),
     };
     size_t nf = sizeof fixed / sizeof fixed[0];
     struct CMUnitTest *tests = calloc(nf + (size_t)N_CASES, sizeof *tests);
