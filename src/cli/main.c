@@ -28,9 +28,8 @@ static const struct {
     {"eval", cmd_eval, "score a model on a dataset split"},
     {"report", cmd_report, "HTML report of runs"},
     {"pretrain", cmd_pretrain, "causal-LM pretraining of a small model"},
+    {"init", cmd_init, "a model directory with random weights for a config.json (real shapes for benchmarks)"},
     {"selftest", cmd_selftest, "check every op of a backend (--device cuda|cpu) against a reference"},
-    {"init", cmd_init,
-     "a model directory with random weights for a config.json (real shapes for benchmarks)"},
 };
 
 static void usage(FILE *f) {

@@ -69,9 +69,7 @@ static void *write_begin(gta_ctx *c, void *dev, size_t bytes) {
     return dev;
 }
 
-static void write_end(gta_ctx *c, void *dev, void *view, size_t bytes) {
-    (void)c, (void)dev, (void)view, (void)bytes;
-}
+static void write_end(gta_ctx *c, void *dev, void *view, size_t bytes) { (void)c, (void)dev, (void)view, (void)bytes; }
 
 static size_t mem_free(gta_ctx *c) {
     (void)c;
@@ -103,8 +101,7 @@ static void scratch_release(gta_ctx *c) { cpu_scratch_release(WS(c)); }
 static void embed(gta_ctx *c, float *x, const float *table, const int *ids, int n, int d) {
     (void)c;
 #pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * d))
-    for (int t = 0; t < n; t++)
-        memcpy(x + (size_t)t * d, table + (size_t)ids[t] * d, sizeof(float) * (size_t)d);
+    for (int t = 0; t < n; t++) memcpy(x + (size_t)t * d, table + (size_t)ids[t] * d, sizeof(float) * (size_t)d);
 }
 
 static void embed_backward(gta_ctx *c, float *de, const float *dx, const int *ids, int n, int d) {
@@ -121,20 +118,18 @@ static void embed_backward(gta_ctx *c, float *de, const float *dx, const int *id
     }
 }
 
-static void rmsnorm(gta_ctx *c, float *y, float *rstd, const float *x, const float *w, int n, int d,
-                    float eps) {
+static void rmsnorm(gta_ctx *c, float *y, float *rstd, const float *x, const float *w, int n, int d, float eps) {
     (void)c;
     cpu_rmsnorm(y, rstd, x, w, n, d, eps);
 }
 
-static void rmsnorm_apply(gta_ctx *c, float *y, const float *x, const float *rstd, const float *w, int n,
-                          int d) {
+static void rmsnorm_apply(gta_ctx *c, float *y, const float *x, const float *rstd, const float *w, int n, int d) {
     (void)c;
     cpu_rmsnorm_apply(y, x, rstd, w, n, d);
 }
 
-static void rmsnorm_backward(gta_ctx *c, float *dx, float *dw, const float *dy, const float *x,
-                             const float *rstd, const float *w, int n, int d, int accumulate) {
+static void rmsnorm_backward(gta_ctx *c, float *dx, float *dw, const float *dy, const float *x, const float *rstd,
+                             const float *w, int n, int d, int accumulate) {
     cpu_rmsnorm_backward(WS(c), dx, dw, dy, x, rstd, w, n, d, accumulate);
 }
 
@@ -144,8 +139,8 @@ static void headnorm(gta_ctx *c, float *x, float *rstd, const float *w, int n, i
     cpu_headnorm(x, rstd, w, n, nheads, hd, stride, eps, src);
 }
 
-static void headnorm_backward(gta_ctx *c, float *dx, float *dw, const float *dy, const float *xin,
-                              const float *rstd, const float *w, int n, int nheads, int hd, int stride) {
+static void headnorm_backward(gta_ctx *c, float *dx, float *dw, const float *dy, const float *xin, const float *rstd,
+                              const float *w, int n, int nheads, int hd, int stride) {
     (void)c;
     cpu_headnorm_backward(dx, dw, dy, xin, rstd, w, n, nheads, hd, stride);
 }
@@ -160,26 +155,24 @@ static void rope(gta_ctx *c, float *x, const float *cs, int n, int nheads, int h
     cpu_rope(x, cs, n, nheads, hd, stride, sign);
 }
 
-static void linear(gta_ctx *c, float *y, const float *x, const float *w, const float *b, int n, int in,
-                   int out, float beta) {
+static void linear(gta_ctx *c, float *y, const float *x, const float *w, const float *b, int n, int in, int out,
+                   float beta) {
     (void)c;
     cpu_linear(y, x, w, b, n, in, out, beta);
 }
 
-static void linear_dx(gta_ctx *c, float *dx, const float *dy, const float *w, int n, int in, int out,
-                      float beta) {
+static void linear_dx(gta_ctx *c, float *dx, const float *dy, const float *w, int n, int in, int out, float beta) {
     (void)c;
     cpu_linear_dx(dx, dy, w, n, in, out, beta);
 }
 
-static void linear_dw(gta_ctx *c, float *dw, float *db, const float *dy, const float *x, int n, int in,
-                      int out) {
+static void linear_dw(gta_ctx *c, float *dw, float *db, const float *dy, const float *x, int n, int in, int out) {
     (void)c;
     cpu_linear_dw(dw, db, dy, x, n, in, out);
 }
 
-static void attention(gta_ctx *c, float *out, float *lse, const float *qkv, const gta_segs *s, int n, int H,
-                      int KV, int hd) {
+static void attention(gta_ctx *c, float *out, float *lse, const float *qkv, const gta_segs *s, int n, int H, int KV,
+                      int hd) {
     (void)c;
     cpu_attention(out, lse, qkv, s, n, H, KV, hd);
 }
@@ -189,9 +182,8 @@ static void attention_backward(gta_ctx *c, float *dqkv, const float *dout, const
     cpu_attention_backward(WS(c), dqkv, dout, out, lse, qkv, s, n, H, KV, hd);
 }
 
-static void attention_decode(gta_ctx *c, float *out, const float *q, int ldq, const float *kc,
-                             const float *vc, const int *rs, const int *rl, int nr, int B, int H, int KV,
-                             int hd) {
+static void attention_decode(gta_ctx *c, float *out, const float *q, int ldq, const float *kc, const float *vc,
+                             const int *rs, const int *rl, int nr, int B, int H, int KV, int hd) {
     (void)c;
     cpu_attention_decode(out, q, ldq, kc, vc, rs, rl, nr, B, H, KV, hd);
 }
@@ -233,9 +225,9 @@ static void logprob_head(gta_ctx *c, float *lp, float *dx, float *dw, const floa
     cpu_logprob_head(WS(c), lp, dx, dw, dlp, x, w, row, target, nlp, n, d, V);
 }
 
-static void logprob_head_fused(gta_ctx *c, float *lp, float *dlp_out, gta_dlp_fn fn, void *fctx, float *dx,
-                               float *dw, const float *x, const float *w, const int *row, const int *target,
-                               int nlp, int n, int d, int V) {
+static void logprob_head_fused(gta_ctx *c, float *lp, float *dlp_out, gta_dlp_fn fn, void *fctx, float *dx, float *dw,
+                               const float *x, const float *w, const int *row, const int *target, int nlp, int n,
+                               int d, int V) {
     cpu_logprob_head_fused(WS(c), lp, dlp_out, fn, fctx, dx, dw, x, w, row, target, nlp, n, d, V);
 }
 
@@ -263,8 +255,8 @@ static void pack(gta_ctx *c, void *dst, const float *w, int out, int in, int bf1
         cpu_pack_panels(dst, w, out, in);
 }
 
-static void linear_packed(gta_ctx *c, float *y, const float *x, const void *packed, int bf16, const float *b,
-                          int n, int in, int out, float beta) {
+static void linear_packed(gta_ctx *c, float *y, const float *x, const void *packed, int bf16, const float *b, int n,
+                          int in, int out, float beta) {
     (void)c;
     if (bf16)
         cpu_linear_panels_bf16(y, x, packed, b, n, in, out, beta);
@@ -286,8 +278,8 @@ static void from_bf16(gta_ctx *c, float *dst, const uint16_t *src, size_t n) {
 
 /* ---------------------------------------------------------------- sampling */
 
-static void sample(gta_ctx *c, const float *logits, int V, int n, const int *row, const gta_draw *p,
-                   const double *u, int *tok, float *lp) {
+static void sample(gta_ctx *c, const float *logits, int V, int n, const int *row, const gta_draw *p, const double *u,
+                   int *tok, float *lp) {
     cpu_sample_rows(WS(c), logits, V, n, row, p, u, tok, lp);
 }
 
@@ -319,8 +311,7 @@ static void dot3(gta_ctx *c, size_t n, const float *a, const float *b, double *d
         part[3 * blk] = d, part[3 * blk + 1] = sa, part[3 * blk + 2] = sb;
     }
     double d = 0, sa = 0, sb = 0;
-    for (size_t blk = 0; blk < nbk; blk++)
-        d += part[3 * blk], sa += part[3 * blk + 1], sb += part[3 * blk + 2];
+    for (size_t blk = 0; blk < nbk; blk++) d += part[3 * blk], sa += part[3 * blk + 1], sb += part[3 * blk + 2];
     free(part);
     *dot = d;
     if (na) *na = sa;
