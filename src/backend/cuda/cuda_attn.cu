@@ -382,7 +382,7 @@ static void plan_keys(plan *p, const gta_segs *s) {
             plan_range(p, s->start[i] + k0, s->len[i] - k0);
             for (int k = cnt[i]; k < cnt[i + 1]; k++) plan_range(p, s->start[desc[k]], s->len[desc[k]]);
         }
-    free(cnt), free(chain), free(desc), free(fill);
+    free(cnt), free(desc), free(fill);
 }
 
 /* the plan on the device: tasks, then ranges */

@@ -37,7 +37,7 @@ static gta_ctx *ctx_new(void) {
     LT(cublasLtCreate(&c->lt));
     c->lt_ws_bytes = (size_t)32 << 20;
     CU(cudaMalloc(&c->lt_ws, c->lt_ws_bytes));
-    c->bf16 = math_mode();
+    c->math = math_mode();
     return c;
 }
 
@@ -77,14 +77,14 @@ static void *b_alloc(gta_ctx *c, size_t bytes) {
 
 static void b_free(gta_ctx *c, void *p) {
     if (!p) return;
-    /* cudaFree waits for the device: no kernel still reads the buffer */
-    (void)c;
+    /* no kernel of this context's stream still uses the buffer */
+    if (c) CU(cudaStreamSynchronize(c->st));
     CU(cudaFree(p));
 }
 
 void *cu_scratch(gta_ctx *c, int slot, size_t bytes) {
     if (c->cap[slot] < bytes) {
-        if (c->buf[slot]) CU(cudaFree(c->buf[slot]));
+        if (c->buf[slot]) b_free(c, c->buf[slot]);
         c->buf[slot] = b_alloc(c, bytes);
         c->cap[slot] = bytes;
     }
@@ -186,6 +186,11 @@ static void scratch_release(gta_ctx *c) { cu_scratch_free(c); }
 
 /* ---------------------------------------------------------------- products */
 
+static uint32_t align_of(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    return a % 16 == 0 ? 16 : a % 8 == 0 ? 8 : 4;
+}
+
 void cu_gemm(gta_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
@@ -195,8 +200,8 @@ void cu_gemm(gta_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const
         return;
     }
     /* row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B first */
-    cublasComputeType_t ct = c->bf16 == 1   ? CUBLAS_COMPUTE_32F_FAST_16BF
-                             : c->bf16 == 2 ? CUBLAS_COMPUTE_32F_FAST_TF32
+    cublasComputeType_t ct = c->math == 1   ? CUBLAS_COMPUTE_32F_FAST_16BF
+                             : c->math == 2 ? CUBLAS_COMPUTE_32F_FAST_TF32
                                             : CUBLAS_COMPUTE_32F;
     cublasLtMatmulDesc_t op;
     LT(cublasLtMatmulDescCreate(&op, ct, CUDA_R_32F));
@@ -209,18 +214,34 @@ void cu_gemm(gta_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const
     LT(cublasLtMatrixLayoutCreate(&la, CUDA_R_32F, tb ? K : N, tb ? N : K, ldb));
     LT(cublasLtMatrixLayoutCreate(&lb, CUDA_R_32F, ta ? M : K, ta ? K : M, lda));
     LT(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, N, M, ldc));
-    cublasLtMatmulPreference_t pref;
-    LT(cublasLtMatmulPreferenceCreate(&pref));
-    LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &c->lt_ws_bytes,
-                                            sizeof c->lt_ws_bytes));
-    cublasLtMatmulHeuristicResult_t h;
-    int found = 0;
-    LT(cublasLtMatmulAlgoGetHeuristic(c->lt, op, la, lb, lc, lc, pref, 1, &h, &found));
-    if (!found)
-        cu_fail("cublasLtMatmulAlgoGetHeuristic", "no algorithm for this product", __FILE__, __LINE__);
-    LT(cublasLtMatmul(c->lt, op, &alpha, B, la, A, lb, &beta, C, lc, C, lc, &h.algo, c->lt_ws, c->lt_ws_bytes,
+    /* pointers into a buffer may sit at any float: tell the heuristic how they align */
+    uint32_t al[3] = {align_of(B), align_of(A), align_of(C)};
+    int key[12] = {ta, tb, M, N, K, lda, ldb, ldc, (int)al[0], (int)al[1], (int)al[2], c->math};
+    const cublasLtMatmulAlgo_t *algo = NULL;
+    for (int i = 0; i < c->nalgos && !algo; i++)
+        if (!memcmp(c->algos[i].key, key, sizeof key)) algo = &c->algos[i].algo;
+    if (!algo) {
+        cublasLtMatmulPreference_t pref;
+        LT(cublasLtMatmulPreferenceCreate(&pref));
+        LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                &c->lt_ws_bytes, sizeof c->lt_ws_bytes));
+        LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al[0], 4));
+        LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al[1], 4));
+        LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2], 4));
+        LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[2], 4));
+        cublasLtMatmulHeuristicResult_t h;
+        int found = 0;
+        LT(cublasLtMatmulAlgoGetHeuristic(c->lt, op, la, lb, lc, lc, pref, 1, &h, &found));
+        cublasLtMatmulPreferenceDestroy(pref);
+        if (!found)
+            cu_fail("cublasLtMatmulAlgoGetHeuristic", "no algorithm for this product", __FILE__, __LINE__);
+        int slot = c->nalgos < 128 ? c->nalgos++ : (int)((unsigned)(M * 31 + N * 7 + K) % 128u);
+        memcpy(c->algos[slot].key, key, sizeof key);
+        c->algos[slot].algo = h.algo;
+        algo = &c->algos[slot].algo;
+    }
+    LT(cublasLtMatmul(c->lt, op, &alpha, B, la, A, lb, &beta, C, lc, C, lc, algo, c->lt_ws, c->lt_ws_bytes,
                       c->st));
-    cublasLtMatmulPreferenceDestroy(pref);
     cublasLtMatrixLayoutDestroy(la);
     cublasLtMatrixLayoutDestroy(lb);
     cublasLtMatrixLayoutDestroy(lc);

@@ -21,7 +21,13 @@ struct gta_ctx {
     cublasLtHandle_t lt;
     void *lt_ws;
     size_t lt_ws_bytes;
-    int bf16;          /* products in bfloat16 with fp32 accumulation (GTA_CUDA_MATH=bf16) */
+    int math; /* products: 0 fp32, 1 bfloat16 with fp32 accumulation, 2 tf32 (GTA_CUDA_MATH) */
+    /* cuBLASLt's choice for each product shape seen (a heuristic query costs tens of us) */
+    struct gemm_algo {
+        int key[12];
+        cublasLtMatmulAlgo_t algo;
+    } algos[128];
+    int nalgos;
     size_t head_chunk; /* logits per head chunk; 0: the default */
     void *buf[CS_NSLOT];
     size_t cap[CS_NSLOT];
