@@ -98,7 +98,8 @@ int cmd_eval(int argc, char **argv) {
     cJSON *res = NULL;
     char *json = NULL;
     char *lp = gta_path_join(data_dir, "labels.txt");
-    int eos[GTA_EOS_MAX], neos = 0;
+    gta_tok eos[GTA_EOS_MAX];
+    int neos = 0;
     if ((rc = gta_labels_load(lp, &labels))) goto done;
     if ((rc = gta_split_load(data_dir, split_name, &labels, &split))) goto done;
     if ((rc = gta_model_load(model_dir, &m))) goto done;

@@ -17,9 +17,9 @@
 #include "text/tokenizer.h"
 
 /* "1,2,3" -> ids */
-static int parse_ids(const char *s, int **out, int *n) {
+static int parse_ids(const char *s, gta_tok **out, int *n) {
     int cap = 16, k = 0;
-    int *v = gta_malloc(sizeof(int) * (size_t)cap);
+    gta_tok *v = gta_malloc(sizeof(gta_tok) * (size_t)cap);
     const char *p = s;
     while (*p) {
         char *end;
@@ -29,8 +29,8 @@ static int parse_ids(const char *s, int **out, int *n) {
             return gta_err_set(GTA_EINPUT,
                                "gta generate: --prompt-ids: expected comma-separated ids, got '%s'", s);
         }
-        if (k == cap) v = gta_realloc(v, sizeof(int) * (size_t)(cap *= 2));
-        v[k++] = (int)x;
+        if (k == cap) v = gta_realloc(v, sizeof(gta_tok) * (size_t)(cap *= 2));
+        v[k++] = (gta_tok)x;
         p = end;
         while (*p == ',' || *p == ' ') p++;
     }
@@ -86,7 +86,8 @@ int cmd_generate(int argc, char **argv) {
                                                 "0 <= --min-p <= 1, --top-k >= 0 (or --greedy)"));
     gta_model *m = NULL;
     gta_tokenizer *tok = NULL;
-    int *ids = NULL, np = 0, eos[GTA_EOS_MAX], neos = 0;
+    gta_tok *ids = NULL, eos[GTA_EOS_MAX];
+    int np = 0, neos = 0;
     gta_sample_seq *out = NULL;
     char *rendered = NULL;
     gta_ids enc = {0};
@@ -114,8 +115,8 @@ int cmd_generate(int argc, char **argv) {
             goto done;
         }
         np = (int)enc.n;
-        ids = gta_malloc(sizeof(int) * (size_t)(np ? np : 1));
-        for (int i = 0; i < np; i++) ids[i] = enc.ids[i];
+        ids = enc.ids;
+        enc = (gta_ids){0};
         if (!np) {
             rc = gta_err_set(GTA_EINPUT, "gta generate: the prompt encodes to no tokens");
             goto done;
@@ -149,7 +150,7 @@ int cmd_generate(int argc, char **argv) {
     sp.seed = (uint64_t)seed;
     int G = (int)num_samples;
     out = gta_calloc((size_t)G, sizeof *out);
-    const int *pp = ids;
+    const gta_tok *pp = ids;
     if ((rc = gta_sample(m, &pp, &np, 1, G, NULL, &sp, out))) goto done;
     for (int g = 0; g < G && !rc; g++) {
         cJSON *j = cJSON_CreateObject();
@@ -157,11 +158,8 @@ int cmd_generate(int argc, char **argv) {
         cJSON *arr = cJSON_AddArrayToObject(j, "ids");
         for (int i = 0; i < out[g].n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(out[g].ids[i]));
         if (tok) {
-            int32_t *o32 = gta_malloc(sizeof(int32_t) * (size_t)(out[g].n ? out[g].n : 1));
-            for (int i = 0; i < out[g].n; i++) o32[i] = out[g].ids[i];
             char *text = NULL;
-            rc = gta_tokenizer_decode(tok, o32, (size_t)out[g].n, 1, &text, NULL);
-            free(o32);
+            rc = gta_tokenizer_decode(tok, out[g].ids, (size_t)out[g].n, 1, &text, NULL);
             if (!rc) cJSON_AddStringToObject(j, "text", text);
             free(text);
         } else {

@@ -101,7 +101,8 @@ int gta_eval_run(gta_model *m, gta_tokenizer *tok, const gta_labels *labels, con
 
     /* end of a completion: the caller's set (gta_eos_ids with the model directory), else
      * the one the model and tokenizer give without it */
-    int eos[GTA_EOS_MAX], neos = 0;
+    gta_tok eos[GTA_EOS_MAX];
+    int neos = 0;
     if (o->neos > 0)
         for (int i = 0; i < o->neos && neos < GTA_EOS_MAX; i++) eos[neos++] = o->eos[i];
     else
@@ -129,8 +130,8 @@ int gta_eval_run(gta_model *m, gta_tokenizer *tok, const gta_labels *labels, con
     ex_result *res = gta_calloc(n, sizeof *res);
     int32_t *gold = gta_malloc(sizeof(int32_t) * n), *pred = gta_malloc(sizeof(int32_t) * n);
     int B = o->batch;
-    int **pint = gta_calloc((size_t)B, sizeof(int *));
-    const int **pp = gta_calloc((size_t)B, sizeof(int *));
+    gta_tok **pint = gta_calloc((size_t)B, sizeof(gta_tok *));
+    const gta_tok **pp = gta_calloc((size_t)B, sizeof(gta_tok *));
     int *plen = gta_calloc((size_t)B, sizeof(int));
     gta_sample_seq *smp = gta_calloc((size_t)B, sizeof *smp);
     long truncated = 0, fin[3] = {0, 0, 0};
@@ -151,10 +152,10 @@ int gta_eval_run(gta_model *m, gta_tokenizer *tok, const gta_labels *labels, con
                 break;
             }
             truncated += pr.truncated;
-            pint[p] = gta_malloc(sizeof(int) * (pr.ids.n ? pr.ids.n : 1));
-            for (size_t k = 0; k < pr.ids.n; k++) pint[p][k] = pr.ids.ids[k];
+            pint[p] = pr.ids.ids; /* kept until the batch is sampled */
             pp[p] = pint[p];
             plen[p] = (int)pr.ids.n;
+            pr.ids = (gta_ids){0};
             gta_prompt_free(&pr);
         }
         if (!rc) rc = gta_sample(m, pp, plen, nb, 1, NULL, &sp, smp);
@@ -170,12 +171,9 @@ int gta_eval_run(gta_model *m, gta_tokenizer *tok, const gta_labels *labels, con
             int len = s->n;
             /* the end token is not part of the completion (reward.h) */
             if (s->finish == GTA_FINISH_EOS && len > 0) len--;
-            int32_t *ids32 = gta_malloc(sizeof(int32_t) * (size_t)(len ? len : 1));
-            for (int k = 0; k < len; k++) ids32[k] = s->ids[k];
             char *text = NULL;
             size_t tl = 0;
-            rc = gta_tokenizer_decode(tok, ids32, (size_t)len, 1, &text, &tl);
-            free(ids32);
+            rc = gta_tokenizer_decode(tok, s->ids, (size_t)len, 1, &text, &tl);
             if (rc) break;
             gta_reward rw;
             gta_reward_score(o->format, text, tl, labels, e->label, &rw);

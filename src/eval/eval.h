@@ -54,7 +54,7 @@ typedef struct {
     int n_examples;        /* completions kept in "examples"; default 8 */
     int n_diff_examples;   /* per guess/answer kind; default 3 */
     int max_input_chars;   /* input text kept in an example (bytes, cut at a character); default 600 */
-    const int *eos;        /* the end ids (gta_eos_ids); NULL/0: gta_eos_ids without a model dir */
+    const gta_tok *eos;    /* the end ids (gta_eos_ids); NULL/0: gta_eos_ids without a model dir */
     int neos;
     size_t memory_limit; /* for the sampler's plan; 0: what the machine has */
 } gta_eval_opts;

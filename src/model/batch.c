@@ -46,7 +46,7 @@ int model_seg_max_keys(const gta_batch *b) {
     return mx;
 }
 
-void gta_batch_simple(gta_batch *b, const int *ids, int B, int T) {
+void gta_batch_simple(gta_batch *b, const gta_tok *ids, int B, int T) {
     int n = B * T, nlp = B * (T - 1);
     int *pos = gta_malloc(sizeof(int) * (size_t)n);
     int *row = gta_malloc(sizeof(int) * (size_t)(nlp > 0 ? nlp : 1)), *tg = gta_malloc(sizeof(int) * (size_t)(nlp > 0 ? nlp : 1));

@@ -361,7 +361,7 @@ size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B) {
     return gta_model_infer_bytes(c, prefill_tokens) + sizeof(float) * decode_floats(c, B);
 }
 
-int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, const int *slot,
+int gta_decode(gta_model *m, gta_kv *kv, int B, const gta_tok *tok, const int *pos, const int *slot,
                const gta_range *ranges, int nr, float *logits) {
     const gta_config *c = &m->cfg;
     const int d = c->hidden_size, H = c->num_heads, KV = c->num_kv_heads, hd = c->head_dim, f = c->intermediate_size,

@@ -9,8 +9,8 @@ const char *gta_finish_name(gta_finish f) {
     return f == GTA_FINISH_EOS ? "eos" : f == GTA_FINISH_STOP ? "stop" : "length";
 }
 
-int gta_generate_greedy(gta_model *m, const int *prompt, int np, int max_new, const int *eos, int neos, int *out,
-                        int *n_out, gta_finish *finish) {
+int gta_generate_greedy(gta_model *m, const gta_tok *prompt, int np, int max_new, const gta_tok *eos, int neos,
+                        gta_tok *out, int *n_out, gta_finish *finish) {
     if (np <= 0) return gta_err_set(GTA_EINPUT, "generate: empty prompt");
     int V = m->cfg.vocab_size, cap = np + max_new;
     int *ids = gta_malloc(sizeof(int) * (size_t)cap), *pos = gta_malloc(sizeof(int) * (size_t)cap);

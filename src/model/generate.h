@@ -9,8 +9,8 @@ typedef enum { GTA_FINISH_LENGTH, GTA_FINISH_EOS, GTA_FINISH_STOP } gta_finish;
 
 /* Appends up to max_new argmax tokens to prompt[0..np); stops after emitting any of
  * eos[0..neos). out receives the new tokens (max_new ints). */
-int gta_generate_greedy(gta_model *m, const int *prompt, int np, int max_new, const int *eos, int neos, int *out,
-                        int *n_out, gta_finish *finish);
+int gta_generate_greedy(gta_model *m, const gta_tok *prompt, int np, int max_new, const gta_tok *eos, int neos,
+                        gta_tok *out, int *n_out, gta_finish *finish);
 const char *gta_finish_name(gta_finish f);
 
 #endif

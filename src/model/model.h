@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "base/types.h"
 #include "model/config.h"
 
 typedef struct {
@@ -58,12 +59,13 @@ typedef struct gta_model {
  * because a shared prompt's last row predicts the first token of every branch. */
 typedef struct {
     int n;
-    const int *ids;
+    const gta_tok *ids;
     const int *pos;
     int nseg;
     const int *seg_start, *seg_len, *seg_parent;
     int nlp;
-    const int *lp_row, *lp_target;
+    const int *lp_row;
+    const gta_tok *lp_target;
 } gta_batch;
 
 /* Loads a Hugging Face model directory (config.json + safetensors), on the CPU backend
@@ -137,7 +139,7 @@ int gta_prefill(gta_model *m, const gta_batch *b, gta_kv *kv, const int *slot, c
 /* One decoding step for B new tokens: token i (id tok[i], position pos[i]) is stored at
  * slot[i] and attends to the nr cache ranges ranges[i*nr .. i*nr+nr) (which must include
  * its own slot). Writes logits[B, V]. */
-int gta_decode(gta_model *m, gta_kv *kv, int B, const int *tok, const int *pos, const int *slot,
+int gta_decode(gta_model *m, gta_kv *kv, int B, const gta_tok *tok, const int *pos, const int *slot,
                const gta_range *ranges, int nr, float *logits);
 /* Re-lays the weights out for gta_decode (fp32 panels on AVX-512 machines, bf16 panels on
  * any; fp32 without AVX-512 decodes from the weights as they are). Call it
@@ -151,7 +153,7 @@ size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B);
 /* Convenience: B packed sequences of length T (ids[B*T]); fills a caller-owned batch
  * with positions 0..T-1 and the pairs (t, ids[t+1]) within each sequence, in order
  * (B*(T-1) of them). Free with gta_batch_free_simple. */
-void gta_batch_simple(gta_batch *b, const int *ids, int B, int T);
+void gta_batch_simple(gta_batch *b, const gta_tok *ids, int B, int T);
 void gta_batch_free_simple(gta_batch *b);
 
 #endif

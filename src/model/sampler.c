@@ -89,7 +89,7 @@ static void append(gta_sample_seq *s, int tok, float lp, int cap) {
     }
 }
 
-int gta_sample(gta_model *m, const int *const *prompts, const int *plen, int nprompts, int G,
+int gta_sample(gta_model *m, const gta_tok *const *prompts, const int *plen, int nprompts, int G,
                const uint64_t *sample_ids, const gta_sample_params *p, gta_sample_seq *out) {
     const gta_config *c = &m->cfg;
     const int V = c->vocab_size, nseq = nprompts * G, max_new = p->max_new_tokens;

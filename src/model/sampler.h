@@ -22,7 +22,7 @@ typedef struct {
     double top_p;       /* 1: off */
     double min_p;       /* 0: off */
     int max_new_tokens;
-    const int *eos;
+    const gta_tok *eos;
     int neos;
     const char *const *stop; /* stop strings, matched in the decoded completion (needs tok) */
     int nstop;
@@ -35,7 +35,7 @@ typedef struct {
 } gta_sample_params;
 
 typedef struct {
-    int *ids;   /* generated ids (an end-of-sequence token is included) */
+    gta_tok *ids; /* generated ids (an end-of-sequence token is included) */
     float *lp;  /* log-prob of each id under the distribution it was drawn from (greedy: the model's) */
     int n;
     gta_finish finish;
@@ -44,7 +44,7 @@ typedef struct {
 /* Samples G continuations of each of nprompts prompts; out[p*G + g] (caller's array of
  * nprompts*G) receives sample g of prompt p. sample_ids gives each sample's RNG stream
  * (NULL: its index p*G + g). */
-int gta_sample(gta_model *m, const int *const *prompts, const int *plen, int nprompts, int G,
+int gta_sample(gta_model *m, const gta_tok *const *prompts, const int *plen, int nprompts, int G,
                const uint64_t *sample_ids, const gta_sample_params *p, gta_sample_seq *out);
 void gta_sample_seq_free(gta_sample_seq *s, int n);
 

@@ -8,16 +8,17 @@
 #include "io/json.h"
 #include "task/prompt.h"
 
-static void add(int *eos, int *n, int max, int id) {
+static void add(gta_tok *eos, int *n, int max, gta_tok id) {
     for (int i = 0; i < *n; i++)
         if (eos[i] == id) return;
     if (*n < max) eos[(*n)++] = id;
 }
 
-int gta_eos_ids(const char *model_dir, const gta_config *cfg, const gta_tokenizer *tok, int *eos, int max) {
+int gta_eos_ids(const char *model_dir, const gta_config *cfg, const gta_tokenizer *tok, gta_tok *eos,
+                int max) {
     int n = 0;
     if (tok) {
-        int32_t end = gta_prompt_end_id(tok);
+        gta_tok end = gta_prompt_end_id(tok);
         if (end >= 0) add(eos, &n, max, end);
     }
     if (model_dir) {

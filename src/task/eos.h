@@ -16,6 +16,7 @@ enum { GTA_EOS_MAX = 16 };
  *      the file);
  *   3. config.json's eos ids (cfg->eos_token_ids), when cfg is not NULL.
  * Ids past max are dropped. */
-int gta_eos_ids(const char *model_dir, const gta_config *cfg, const gta_tokenizer *tok, int *eos, int max);
+int gta_eos_ids(const char *model_dir, const gta_config *cfg, const gta_tokenizer *tok, gta_tok *eos,
+                int max);
 
 #endif

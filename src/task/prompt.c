@@ -182,7 +182,7 @@ int gta_prompt_build(gta_tokenizer *tok, const gta_prompt_opts *o, const gta_lab
     return GTA_OK;
 }
 
-int32_t gta_prompt_end_id(const gta_tokenizer *tok) {
+gta_tok gta_prompt_end_id(const gta_tokenizer *tok) {
     int32_t id = -1;
     switch (gta_tokenizer_chat_family(tok)) {
     case GTA_CHAT_QWEN25:

@@ -44,8 +44,8 @@
 #include <stdint.h>
 
 #include "io/dataset.h"
-#include "text/tokenizer.h"
 #include "task/reward.h"
+#include "text/tokenizer.h"
 
 typedef struct {
     gta_format format;       /* the completion format the prompt asks for */
@@ -80,7 +80,7 @@ int gta_prompt_build(gta_tokenizer *tok, const gta_prompt_opts *o, const gta_lab
 void gta_prompt_free(gta_prompt *p);
 
 /* End-of-turn id (see above); -1 when the tokenizer has none. */
-int32_t gta_prompt_end_id(const gta_tokenizer *tok);
+gta_tok gta_prompt_end_id(const gta_tokenizer *tok);
 /* Appends the ids of "<answer>GOLD</answer>" and the end-of-turn id (when there is one). */
 int gta_prompt_sft_target(gta_tokenizer *tok, const char *gold, gta_ids *out);
 /* Appends the ids of "<guess>GOLD</guess>". */

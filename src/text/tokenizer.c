@@ -648,7 +648,7 @@ static void apply_decoder(const tok_dec *d, const strlist *src, strlist *dst) {
     }
 }
 
-int gta_tokenizer_decode(const gta_tokenizer *tok, const int32_t *ids, size_t n, int skip_special,
+int gta_tokenizer_decode(const gta_tokenizer *tok, const gta_tok *ids, size_t n, int skip_special,
                          char **text, size_t *len) {
     *text = NULL;
     strlist cur = {0}, nxt = {0};
@@ -691,7 +691,7 @@ int gta_tokenizer_decode(const gta_tokenizer *tok, const int32_t *ids, size_t n,
 
 /* ---------------- look-ups ---------------- */
 
-int32_t gta_tokenizer_token_to_id(const gta_tokenizer *tok, const char *token) {
+gta_tok gta_tokenizer_token_to_id(const gta_tokenizer *tok, const char *token) {
     size_t n = strlen(token);
     for (size_t i = 0; i < tok->nadded; i++)
         if (tok->added[i].len == n && !memcmp(tok->added_text.p + tok->added[i].off, token, n))
@@ -699,7 +699,7 @@ int32_t gta_tokenizer_token_to_id(const gta_tokenizer *tok, const char *token) {
     return tok_smap_get(&tok->vocab, token, n);
 }
 
-const char *gta_tokenizer_id_to_token(const gta_tokenizer *tok, int32_t id) {
+const char *gta_tokenizer_id_to_token(const gta_tokenizer *tok, gta_tok id) {
     if (id < 0 || id >= tok->vocab_size) return NULL;
     /* HF reports a normalized added token in its normalized form (and decodes it so) */
     if (tok->added_of[id] >= 0) return tok->added_text.p + tok->added[tok->added_of[id]].noff;
@@ -707,11 +707,11 @@ const char *gta_tokenizer_id_to_token(const gta_tokenizer *tok, int32_t id) {
     return tok->vocab.keys.p + tok->str_off[id];
 }
 
-int gta_tokenizer_is_special(const gta_tokenizer *tok, int32_t id) {
+int gta_tokenizer_is_special(const gta_tokenizer *tok, gta_tok id) {
     if (id < 0 || id >= tok->vocab_size || tok->added_of[id] < 0) return 0;
     return tok->added[tok->added_of[id]].special;
 }
 
 int32_t gta_tokenizer_vocab_size(const gta_tokenizer *tok) { return tok->vocab_size; }
-int32_t gta_tokenizer_eos_id(const gta_tokenizer *tok) { return tok->eos_id; }
-int32_t gta_tokenizer_bos_id(const gta_tokenizer *tok) { return tok->bos_id; }
+gta_tok gta_tokenizer_eos_id(const gta_tokenizer *tok) { return tok->eos_id; }
+gta_tok gta_tokenizer_bos_id(const gta_tokenizer *tok) { return tok->bos_id; }

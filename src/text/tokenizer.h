@@ -13,11 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/types.h"
+
 typedef struct gta_tokenizer gta_tokenizer;
 
 /* A growable id array; start zeroed, release with gta_ids_free. Encoding appends. */
 typedef struct {
-    int32_t *ids;
+    gta_tok *ids;
     size_t n, cap;
 } gta_ids;
 void gta_ids_free(gta_ids *v);
@@ -36,18 +38,18 @@ int gta_tokenizer_encode(gta_tokenizer *tok, const char *text, size_t len, int a
 /* Decodes ids into a fresh NUL-terminated string (*len excludes the NUL; len may be NULL).
  * skip_special drops special tokens, as HF's skip_special_tokens.  Invalid UTF-8 produced by
  * partial byte tokens becomes U+FFFD as in HF.  GTA_EINPUT for an id outside the vocabulary. */
-int gta_tokenizer_decode(const gta_tokenizer *tok, const int32_t *ids, size_t n, int skip_special,
+int gta_tokenizer_decode(const gta_tokenizer *tok, const gta_tok *ids, size_t n, int skip_special,
                          char **text, size_t *len);
 
 /* Token strings are as written in tokenizer.json (byte-level form, e.g. "Ġthe"). */
-int32_t gta_tokenizer_token_to_id(const gta_tokenizer *tok, const char *token); /* -1: none */
-const char *gta_tokenizer_id_to_token(const gta_tokenizer *tok, int32_t id);    /* NULL: none */
-int gta_tokenizer_is_special(const gta_tokenizer *tok, int32_t id);
+gta_tok gta_tokenizer_token_to_id(const gta_tokenizer *tok, const char *token); /* -1: none */
+const char *gta_tokenizer_id_to_token(const gta_tokenizer *tok, gta_tok id);    /* NULL: none */
+int gta_tokenizer_is_special(const gta_tokenizer *tok, gta_tok id);
 /* Largest id + 1 over the model vocabulary and the added tokens. */
 int32_t gta_tokenizer_vocab_size(const gta_tokenizer *tok);
 /* From tokenizer_config.json (eos_token, bos_token); -1 when absent. */
-int32_t gta_tokenizer_eos_id(const gta_tokenizer *tok);
-int32_t gta_tokenizer_bos_id(const gta_tokenizer *tok);
+gta_tok gta_tokenizer_eos_id(const gta_tokenizer *tok);
+gta_tok gta_tokenizer_bos_id(const gta_tokenizer *tok);
 
 /* Copies the tokenizer files a Hugging Face model directory carries (tokenizer.json,
  * tokenizer_config.json, special_tokens_map.json, vocab.json, merges.txt,

@@ -14,7 +14,6 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "base/util.h"
-#include "eval/eval.h"
 #include "io/dataset.h"
 #include "io/json.h"
 #include "io/safetensors.h"

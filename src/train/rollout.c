@@ -15,7 +15,6 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "base/util.h"
-#include "eval/eval.h"
 #include "io/dataset.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -84,16 +83,12 @@ int prompt_of(trainer *t, size_t i) {
 /* ------------------------------------------------------------------ rollout */
 
 /* byte length of the decoded prefix ids[0..k) */
-static size_t prefix_bytes(const gta_tokenizer *tok, const int *ids, int k) {
+static size_t prefix_bytes(const gta_tokenizer *tok, const gta_tok *ids, int k) {
     if (k <= 0) return 0;
-    int32_t buf[512];
-    int32_t *p = k <= 512 ? buf : gta_malloc(sizeof(int32_t) * (size_t)k);
-    for (int i = 0; i < k; i++) p[i] = ids[i];
     char *text = NULL;
     size_t len = 0;
-    if (gta_tokenizer_decode(tok, p, (size_t)k, 1, &text, &len) != GTA_OK) len = 0;
+    if (gta_tokenizer_decode(tok, ids, (size_t)k, 1, &text, &len) != GTA_OK) len = 0;
     free(text);
-    if (p != buf) free(p);
     return len;
 }
 
@@ -103,16 +98,13 @@ int build_rollout(trainer *t, long long rollout_index) {
     rollout *r = &t->ro;
     ro_free(r);
     size_t *ex = gta_malloc(sizeof(size_t) * (size_t)P);
-    const int **prompts = gta_malloc(sizeof(int *) * (size_t)P);
+    const gta_tok **prompts = gta_malloc(sizeof(gta_tok *) * (size_t)P);
     int *plen = gta_malloc(sizeof(int) * (size_t)P), rc = GTA_OK;
-    int **pint = gta_calloc((size_t)P, sizeof(int *));
     for (int p = 0; p < P && !rc; p++) {
         ex[p] = example_at(t, t->cursor + p);
         if ((rc = prompt_of(t, ex[p]))) break;
         const gta_ids *pi = &t->prompt_ids[ex[p]];
-        pint[p] = gta_malloc(sizeof(int) * pi->n);
-        for (size_t k = 0; k < pi->n; k++) pint[p][k] = pi->ids[k];
-        prompts[p] = pint[p];
+        prompts[p] = pi->ids;
         plen[p] = (int)pi->n;
     }
     gta_sample_seq *smp = gta_calloc((size_t)(P * G), sizeof *smp);
@@ -144,12 +136,9 @@ int build_rollout(trainer *t, long long rollout_index) {
     int zero = 0;
     for (int s = 0; s < nseq; s++) {
         const gta_example *e = &t->ds.train.ex[ex[s / G]];
-        int32_t *ids32 = gta_malloc(sizeof(int32_t) * (size_t)(smp[s].n ? smp[s].n : 1));
-        for (int k = 0; k < smp[s].n; k++) ids32[k] = smp[s].ids[k];
         char *text = NULL;
         size_t len = 0;
-        rc = gta_tokenizer_decode(t->tok, ids32, (size_t)smp[s].n, 1, &text, &len);
-        free(ids32);
+        rc = gta_tokenizer_decode(t->tok, smp[s].ids, (size_t)smp[s].n, 1, &text, &len);
         if (rc) break;
         gta_reward rw;
         gta_reward_score(t->fmt, text, len, &t->ds.labels, e->label, &rw);
@@ -218,7 +207,7 @@ int build_rollout(trainer *t, long long rollout_index) {
         int nbr = G + (t->method == M_GTA);
         for (int g = 0; g < nbr; g++) {
             int is_guess = g == G, s = p * G + g;
-            const int *tk = is_guess ? NULL : smp[s].ids;
+            const gta_tok *tk = is_guess ? NULL : smp[s].ids;
             int len = is_guess ? (int)t->target_ids[ex[p]].n : smp[s].n;
             /* RL tokens: all of a completion except, for gta, its guess span */
             int nguess = 0;
@@ -251,6 +240,17 @@ int build_rollout(trainer *t, long long rollout_index) {
     gta_loss_agg agg = GTA_AGG_SEQUENCE;
     gta_loss_agg_from_name(c->loss_aggregation, &agg);
     gta_grpo_weights((size_t)nlp, r->seq, r->rl_mask, (size_t)nseq, r->seq_adv, agg, r->w_rl, r->adv);
+    if (t->comm->size > 1) {
+        /* the weights normalise by this rank's sequences (or RL tokens); a data-parallel
+         * step normalises by all ranks' (the counts summed over the ranks) */
+        double cnt[2] = {(double)nseq, 0};
+        for (int q = 0; q < nlp; q++) cnt[1] += r->rl_mask[q] != 0;
+        double mine = agg == GTA_AGG_SEQUENCE ? cnt[0] : cnt[1];
+        if ((rc = t->comm->sum_doubles(t->comm, cnt, 2))) goto done;
+        double all = agg == GTA_AGG_SEQUENCE ? cnt[0] : cnt[1];
+        if (all > 0)
+            for (int q = 0; q < nlp; q++) r->w_rl[q] = (float)((double)r->w_rl[q] * (mine / all));
+    }
     gta_sft_weights((size_t)nlp, r->sft_mask, r->w_sft);
     r->old_lp = gta_malloc(sizeof(float) * (size_t)nlp);
     r->ref_lp = gta_malloc(sizeof(float) * (size_t)nlp);
@@ -264,8 +264,6 @@ int build_rollout(trainer *t, long long rollout_index) {
     r->valid = 1;
     t->cursor += P;
 done:
-    for (int p = 0; p < P; p++) free(pint[p]);
-    free(pint);
     gta_sample_seq_free(smp, P * G);
     free(smp), free(ex), free(prompts), free(plen);
     return rc;

@@ -14,7 +14,6 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "comm/comm.h"
-#include "eval/eval.h"
 #include "io/dataset.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -34,7 +33,8 @@ enum { M_SFT, M_GRPO, M_GTA, M_GTARL };
  * between them). */
 typedef struct {
     int n, nseg, nlp, nseq;
-    int *ids, *pos, *seg_start, *seg_len, *seg_parent, *lp_row, *lp_target;
+    gta_tok *ids, *lp_target;
+    int *pos, *seg_start, *seg_len, *seg_parent, *lp_row;
     int32_t *seq;
     uint8_t *rl_mask, *sft_mask;
     float *old_lp, *ref_lp, *seq_adv, *w_rl, *adv, *w_sft;
@@ -56,7 +56,8 @@ typedef struct {
     float *g_sft;
     gta_ids *prompt_ids, *target_ids; /* per train example, built on first use */
     gta_prompt_opts popts;
-    int eos[GTA_EOS_MAX], neos;
+    gta_tok eos[GTA_EOS_MAX];
+    int neos;
     long long total_steps, step, cursor;
     rollout ro;
     FILE *metrics, *samples, *evals;

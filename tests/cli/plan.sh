@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# gta train's memory plan: printed before the run, one line per buffer, the total the sum
+# of its lines; a run that cannot fit stops with the plan and `gta: error:` (exit 2) before
+# any weight is loaded and before anything is written; the published 3B shape (full
+# fine-tuning needs far more than a 24 GB machine has) is refused the same way.
+set -u
+NAME=plan
+. "$(dirname "$0")/common.bash"
+M=$GTA_SHARED/models/stories260K
+D=$GTA_SHARED/data/emotion
+if [ ! -d "$M" ]; then
+  echo "plan: skipped: $M not found (needs ../shared)"
+  echo "plan: 0 passed, 0 failed"
+  exit 0
+fi
+
+# a small run: the plan's lines add up to its total
+"$GTA" train --method gta --model "$M" --data "$D" --out "$tmp/ok" --steps 1 --batch-prompts 2 --group-size 4 \
+  --max-new-tokens 16 --max-prompt-tokens 440 --num-iterations 1 --save-steps 0 2>"$tmp/ok.err" >/dev/null
+rc=$?
+sum=$(python3 - "$tmp/ok.err" <<'PY'
+import re, sys
+items, total = [], None
+for line in open(sys.argv[1]):
+    m = re.match(r"  (.+?)\s+([0-9]+) MiB", line)
+    if not m: continue
+    if m.group(1) == "total": total = int(m.group(2))
+    else: items.append((m.group(1), int(m.group(2))))
+names = [n for n, _ in items]
+need = ["policy weights", "policy gradients", "AdamW moments", "SFT gradient (the gate)", "reference weights",
+        "policy activations", "reference activations", "sampler KV cache"]
+missing = [n for n in need if n not in names]
+# each line is rounded to a MiB: the sum is within half a MiB a line of the total
+ok = total is not None and not missing and abs(sum(b for _, b in items) - total) <= (len(items) + 1) / 2
+print("ok" if ok else f"bad: total={total} sum={sum(b for _, b in items)} missing={missing}")
+PY
+)
+if [ $rc = 0 ] && [ "$sum" = ok ]; then ok "the plan lists every buffer and its lines add up to the total"
+else bad "the plan lists every buffer and its lines add up to the total" "rc=$rc $sum $(head -30 "$tmp/ok.err")"; fi
+grep -q 'reference activations .* one layer at a time' "$tmp/ok.err" && ok "the reference plans no saved activations" \
+  || bad "the reference plans no saved activations" "$(grep reference "$tmp/ok.err")"
+
+# a run that cannot fit: exit 2 with the plan, nothing written
+"$GTA" train --method gta --model "$M" --data "$D" --out "$tmp/big" --steps 1 --batch-prompts 1 --group-size 4096 \
+  --max-new-tokens 60000 2>"$tmp/big.err" >/dev/null
+rc=$?
+if [ $rc = 2 ] && grep -q '^gta: error: gta train: the run needs [0-9]* MiB but [0-9]* MiB are available' "$tmp/big.err" \
+   && grep -q 'memory plan' "$tmp/big.err" && [ ! -e "$tmp/big" ]; then
+  ok "a run that cannot fit ends with the plan and gta: error:, exit 2, nothing written"
+else
+  bad "a run that cannot fit ends with the plan and gta: error:, exit 2, nothing written" "rc=$rc $(tail -3 "$tmp/big.err")"
+fi
+
+# the Qwen2.5-3B shape, full fine-tuning: refused from config.json alone (no weights exist
+# in this directory, so reaching the loader would be a different error)
+mkdir -p "$tmp/q3b"
+cp bench/configs/qwen2.5-3b.json "$tmp/q3b/config.json"
+cp "$M/tokenizer.json" "$M/tokenizer_config.json" "$tmp/q3b/"
+"$GTA" train --method gta --model "$tmp/q3b" --data "$D" --out "$tmp/q3b-run" --steps 1 --batch-prompts 1 \
+  --group-size 16 --max-new-tokens 128 --max-prompt-tokens 256 --prompt-style compact 2>"$tmp/q3b.err" >/dev/null
+rc=$?
+if [ $rc = 2 ] && grep -q 'policy weights .*3085.9M parameters' "$tmp/q3b.err" && grep -q 'the run needs' "$tmp/q3b.err"; then
+  ok "the Qwen2.5-3B shape (3085.9M parameters) is refused by the plan before any weight is read"
+else
+  bad "the Qwen2.5-3B shape is refused by the plan before any weight is read" "rc=$rc $(cat "$tmp/q3b.err" | tail -5)"
+fi
+finish
