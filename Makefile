@@ -19,19 +19,19 @@ LIB_SRC  = $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
 # The CUDA backend (src/backend/cuda/*.cu, docs/gpu.md) when nvcc is found on PATH or in
-# /usr/local/cuda/bin; `make CUDA=0` builds without it. cudart is linked statically,
-# cuBLASLt dynamically (rpath to the toolkit's lib64).
+# /usr/local/cuda/bin; `make CUDA=0` builds without it. cudart is linked statically;
+# cuBLASLt is opened at run time (dlopen) when --device cuda is asked for.
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CUDA ?= $(if $(NVCC),1,0)
 ifeq ($(CUDA),1)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
              -gencode arch=compute_90,code=compute_90
-NVFLAGS  = -std=c++17 -O3 -g -Isrc $(CUDA_ARCH) --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter
+NVFLAGS  = -std=c++17 -O3 -g -Isrc $(CUDA_ARCH) -DGTA_CUDA_LIB='"$(CUDA_HOME)/lib64"' --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter
 CU_SRC   = $(sort $(wildcard src/backend/cuda/*.cu))
 LIB_OBJ += $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 CFLAGS  += -DGTA_HAVE_CUDA
-LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart_static -ldl -lrt -lstdc++
+LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 endif
 CLI_OBJ  = $(BUILD)/obj/src/cli/main.o
 TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))

@@ -5,13 +5,71 @@
  *
  * Products: fp32 by default (the fixtures' parity mode); GTA_CUDA_MATH=bf16 multiplies in
  * bfloat16 with fp32 accumulation (tensor cores; storage and master weights stay fp32),
- * GTA_CUDA_MATH=tf32 in TensorFloat-32. */
+ * GTA_CUDA_MATH=tf32 in TensorFloat-32.
+ *
+ * cuBLASLt is loaded with dlopen when the first CUDA backend is asked for: linked, its
+ * 500 MiB of relocations would slow every start of gta, GPU or not (0.6 s for --help). */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/cuda_int.h"
+
+/* ---------------------------------------------------------------- cuBLASLt, loaded */
+
+#define LT_FUNCS(X)                                                                                          \
+    X(cublasLtCreate)                                                                                        \
+    X(cublasLtDestroy)                                                                                       \
+    X(cublasLtGetStatusString)                                                                               \
+    X(cublasLtMatmul)                                                                                        \
+    X(cublasLtMatmulAlgoGetHeuristic)                                                                        \
+    X(cublasLtMatmulDescCreate)                                                                              \
+    X(cublasLtMatmulDescDestroy)                                                                             \
+    X(cublasLtMatmulDescSetAttribute)                                                                        \
+    X(cublasLtMatmulPreferenceCreate)                                                                        \
+    X(cublasLtMatmulPreferenceDestroy)                                                                       \
+    X(cublasLtMatmulPreferenceSetAttribute)                                                                  \
+    X(cublasLtMatrixLayoutCreate)                                                                            \
+    X(cublasLtMatrixLayoutDestroy)
+#define LT_DECL(f) static decltype(&f) p_##f;
+LT_FUNCS(LT_DECL)
+#define STR2(x) #x
+#define STR(x) STR2(x)
+#define LT_SONAME "libcublasLt.so." STR(CUBLAS_VER_MAJOR)
+#ifndef GTA_CUDA_LIB
+#define GTA_CUDA_LIB "/usr/local/cuda/lib64"
+#endif
+
+/* GTA_CUBLASLT (a path), the loader's search, then the toolkit's lib64 of the build */
+static int lt_load(char *why, size_t n) {
+    static int loaded;
+    if (loaded) return 1;
+    const char *env = getenv("GTA_CUBLASLT");
+    void *h = env && *env ? dlopen(env, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (!h) h = dlopen(LT_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) h = dlopen(GTA_CUDA_LIB "/" LT_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(why, n, "--device cuda: cuBLASLt (%s) not found (%s); set GTA_CUBLASLT to its path",
+                 LT_SONAME, dlerror());
+        return 0;
+    }
+#define LT_LOAD(f)                                                                                           \
+    if (!(p_##f = (decltype(&f))dlsym(h, #f))) {                                                             \
+        snprintf(why, n, "--device cuda: %s lacks %s", LT_SONAME, #f);                                       \
+        return 0;                                                                                            \
+    }
+    LT_FUNCS(LT_LOAD)
+    loaded = 1;
+    return 1;
+}
+
+#define LT(x)                                                                                                \
+    do {                                                                                                     \
+        cublasStatus_t s_ = (p_##x);                                                                         \
+        if (s_ != CUBLAS_STATUS_SUCCESS) cu_fail(#x, p_cublasLtGetStatusString(s_), __FILE__, __LINE__);     \
+    } while (0)
 
 void cu_fail(const char *what, const char *msg, const char *file, int line) {
     fprintf(stderr, "gta: error: CUDA: %s failed: %s (%s:%d)\n", what, msg, file, line);
@@ -54,7 +112,7 @@ static void ctx_free(gta_ctx *c) {
     if (!c) return;
     cu_scratch_free(c);
     CU(cudaFree(c->lt_ws));
-    cublasLtDestroy(c->lt);
+    p_cublasLtDestroy(c->lt);
     CU(cudaStreamDestroy(c->st));
     free(c);
 }
@@ -232,7 +290,7 @@ void cu_gemm(gta_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const
         cublasLtMatmulHeuristicResult_t h;
         int found = 0;
         LT(cublasLtMatmulAlgoGetHeuristic(c->lt, op, la, lb, lc, lc, pref, 1, &h, &found));
-        cublasLtMatmulPreferenceDestroy(pref);
+        p_cublasLtMatmulPreferenceDestroy(pref);
         if (!found)
             cu_fail("cublasLtMatmulAlgoGetHeuristic", "no algorithm for this product", __FILE__, __LINE__);
         int slot = c->nalgos < 128 ? c->nalgos++ : (int)((unsigned)(M * 31 + N * 7 + K) % 128u);
@@ -242,10 +300,10 @@ void cu_gemm(gta_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const
     }
     LT(cublasLtMatmul(c->lt, op, &alpha, B, la, A, lb, &beta, C, lc, C, lc, algo, c->lt_ws, c->lt_ws_bytes,
                       c->st));
-    cublasLtMatrixLayoutDestroy(la);
-    cublasLtMatrixLayoutDestroy(lb);
-    cublasLtMatrixLayoutDestroy(lc);
-    cublasLtMatmulDescDestroy(op);
+    p_cublasLtMatrixLayoutDestroy(la);
+    p_cublasLtMatrixLayoutDestroy(lb);
+    p_cublasLtMatrixLayoutDestroy(lc);
+    p_cublasLtMatmulDescDestroy(op);
 }
 
 static void linear(gta_ctx *c, float *y, const float *x, const float *w, const float *b, int n, int in,
@@ -387,6 +445,7 @@ extern "C" const gta_backend_ops *gta_backend_cuda_probe(char *why, size_t n) {
         cudaGetLastError();
         return NULL;
     }
+    if (!lt_load(why, n)) return NULL;
     if (!cuda_ops.version) fill_table();
     return &cuda_ops;
 }

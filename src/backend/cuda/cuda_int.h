@@ -41,11 +41,6 @@ void cu_fail(const char *what, const char *msg, const char *file, int line);
         cudaError_t e_ = (x);                                                                                \
         if (e_ != cudaSuccess) cu_fail(#x, cudaGetErrorString(e_), __FILE__, __LINE__);                      \
     } while (0)
-#define LT(x)                                                                                                \
-    do {                                                                                                     \
-        cublasStatus_t s_ = (x);                                                                             \
-        if (s_ != CUBLAS_STATUS_SUCCESS) cu_fail(#x, cublasLtGetStatusString(s_), __FILE__, __LINE__);       \
-    } while (0)
 #define KCHECK() CU(cudaGetLastError())
 
 void *cu_scratch(gta_ctx *c, int slot, size_t bytes);
