@@ -3,8 +3,11 @@
  * kept), top-p (the boundary probability by a bisection over bit patterns, ties at the
  * boundary dropped larger id first, the most probable token always kept), min-p, and the
  * draw: the first token whose running sum passes u * total, from block scans. Greedy is
- * the argmax (the lowest index among equal maxima). Semantics: cpu_sample.c; draws agree
- * with it except when u * total falls within rounding of a boundary. */
+ * the argmax (the lowest index among equal maxima). Semantics: cpu_sample.c. The weights
+ * are the CPU's bit for bit (its Cephes exp of vec.h, its 8-lane float sum), and an
+ * unfiltered draw walks them as the CPU does (float sums of 256 tokens, a double running
+ * sum), so the same u draws the same token; filtered draws sum in another order (in
+ * double), which matters only when u * total falls within 1e-16 of a boundary. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +17,28 @@
 #define ST 1024 /* threads a row */
 #define SR 64   /* rows a launch (the scratch holds SR rows of probabilities) */
 
-size_t cu_sample_bytes(int V) { return sizeof(float) * (size_t)SR * (size_t)V + 64 * (size_t)SR; }
+/* a row's work: V weights, then the float sums of its blocks of 256 */
+static size_t row_stride(int V) { return (size_t)V + (size_t)(V + 255) / 256 + 1; }
+size_t cu_sample_bytes(int V) { return sizeof(float) * (size_t)SR * row_stride(V) + 64 * (size_t)SR; }
+
+/* vec_exp of backend/cpu/vec.h, one lane: the same Cephes polynomial with the same fused
+ * and rounded steps (exp(x) = 0 below -87.3) */
+__device__ __forceinline__ float cephes_exp(float x) {
+    const float hi = 88.3762626647949f, lo = -87.3365478515625f;
+    if (x < lo) return 0.0f;
+    x = fminf(fmaxf(x, lo), hi);
+    float n = rintf(__fmul_rn(x, 1.44269504088896341f));
+    float r = __fmaf_rn(-n, 0.693359375f, x);
+    r = __fmaf_rn(-n, -2.12194440e-4f, r);
+    float p = 1.9875691500e-4f;
+    p = __fmaf_rn(p, r, 1.3981999507e-3f);
+    p = __fmaf_rn(p, r, 8.3334519073e-3f);
+    p = __fmaf_rn(p, r, 4.1665795894e-2f);
+    p = __fmaf_rn(p, r, 1.6666665459e-1f);
+    p = __fmaf_rn(p, r, 5.0000001201e-1f);
+    p = __fmaf_rn(p, __fmul_rn(r, r), __fadd_rn(r, 1.0f));
+    return __fmul_rn(p, __int_as_float(((int)n + 127) << 23));
+}
 
 typedef struct {
     float inv_t; /* (float)(1 / temperature), as the CPU */
@@ -66,14 +90,17 @@ __device__ double bscan_excl(double v, double *sh) {
     return r;
 }
 
-__global__ void __launch_bounds__(ST) k_sample(const float *logits, int V, const int *rows, draw_dev p,
-                                               const double *u, float *work, int *tok, float *lpo) {
+__global__ void __launch_bounds__(ST)
+    k_sample(const float *logits, int V, const int *rows, draw_dev p, const double *u, float *work,
+             size_t stride, int *tok, float *lpo) {
     __shared__ double shd[32];
     __shared__ float shf[32];
     __shared__ int pick_sh, last_sh;
     const int b = blockIdx.x, per = (V + ST - 1) / ST, j0 = threadIdx.x * per, j1 = min(V, j0 + per);
     const float *L = logits + (size_t)rows[b] * V;
-    float *prob = work + (size_t)b * V;
+    float *prob = work + (size_t)b * stride;
+    __shared__ float lanes[8];
+    __shared__ double sum_sh;
     if (p.greedy) {
         float bv = -INFINITY;
         int bi = V;
@@ -109,7 +136,7 @@ __global__ void __launch_bounds__(ST) k_sample(const float *logits, int V, const
     const float inv_t = p.inv_t;
     float mx = -INFINITY;
     for (int j = j0; j < j1; j++) {
-        float z = inv_t != 1.0f ? L[j] * inv_t : L[j];
+        float z = inv_t != 1.0f ? __fmul_rn(L[j], inv_t) : L[j];
         prob[j] = z; /* z for now */
         mx = fmaxf(mx, z);
     }
@@ -127,18 +154,68 @@ __global__ void __launch_bounds__(ST) k_sample(const float *logits, int V, const
         for (int j = j0; j < j1; j++)
             if (prob[j] < thr) prob[j] = -INFINITY;
     }
-    int filt = p.use_k || p.use_p || p.use_min;
-    double sum = 0;
+    int filt = p.use_k || p.use_p || p.use_min, V8 = V & ~7;
+    /* exp(z - max) as vec_exp_scale: Cephes on whole groups of 8, expf on the tail */
     for (int j = j0; j < j1; j++) {
-        float e = prob[j] == -INFINITY ? 0.0f : expf(prob[j] - mx);
-        prob[j] = e;
-        sum += e;
+        float x = __fsub_rn(prob[j], mx);
+        prob[j] = j < V8 ? cephes_exp(x) : expf(x);
     }
-    sum = bsum(sum, shd);
-    if (filt) {
-        float norm = (float)(1.0 / sum);
-        for (int j = j0; j < j1; j++) prob[j] *= norm;
+    __syncthreads();
+    /* its sum: 8 float lanes (lane i sums tokens i, i + 8, ...), combined as vec_hsum,
+     * then the tail in double */
+    if (threadIdx.x < 8) {
+        float a = 0;
+        for (int j = threadIdx.x; j < V8; j += 8) a = __fadd_rn(a, prob[j]);
+        lanes[threadIdx.x] = a;
     }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float t = __fadd_rn(__fadd_rn(__fadd_rn(lanes[0], lanes[4]), __fadd_rn(lanes[2], lanes[6])),
+                            __fadd_rn(__fadd_rn(lanes[1], lanes[5]), __fadd_rn(lanes[3], lanes[7])));
+        double r = t;
+        for (int j = V8; j < V; j++) r += prob[j];
+        sum_sh = r;
+    }
+    __syncthreads();
+    double sum = sum_sh;
+    if (!filt) {
+        /* the CPU's walk: float sums of blocks of 256, skipped while the running sum stays
+         * <= u * total, then token by token */
+        int nblk = (V + 255) / 256;
+        float *bs = prob + V;
+        for (int k = threadIdx.x; k < nblk; k += blockDim.x) {
+            float a = 0;
+            for (int j = k * 256; j < V && j < k * 256 + 256; j++) a = __fadd_rn(a, prob[j]);
+            bs[k] = a;
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            double target = u[b] * sum, acc = 0;
+            int pick = -1;
+            for (int k = 0; k < nblk && pick < 0; k++) {
+                if (acc + bs[k] <= target) {
+                    acc += bs[k];
+                    continue;
+                }
+                for (int j = k * 256; j < V && j < k * 256 + 256; j++) {
+                    if (prob[j] <= 0) continue;
+                    acc += prob[j];
+                    if (acc > target) {
+                        pick = j;
+                        break;
+                    }
+                }
+            }
+            for (int j = V - 1; j >= 0 && pick < 0; j--) /* u * total rounding at the very top */
+                if (prob[j] > 0) pick = j;
+            if (pick < 0) pick = 0;
+            tok[b] = pick;
+            lpo[b] = (float)log(prob[pick] / sum);
+        }
+        return;
+    }
+    float norm = (float)(1.0 / sum);
+    for (int j = j0; j < j1; j++) prob[j] = __fmul_rn(prob[j], norm);
     if (p.use_p) {
         double drop = 1.0 - p.top_p;
         /* the smallest bit pattern B with F(B) = sum of the probabilities whose pattern is
@@ -200,12 +277,9 @@ __global__ void __launch_bounds__(ST) k_sample(const float *logits, int V, const
         for (int j = j0; j < j1; j++)
             if (prob[j] < thr) prob[j] = 0;
     }
-    double total = sum;
-    if (filt) {
-        double t = 0;
-        for (int j = j0; j < j1; j++) t += prob[j];
-        total = bsum(t, shd);
-    }
+    double total = 0;
+    for (int j = j0; j < j1; j++) total += prob[j];
+    total = bsum(total, shd);
     double target = u[b] * total, mine = 0;
     for (int j = j0; j < j1; j++) mine += prob[j];
     double before = bscan_excl(mine, shd);
@@ -262,11 +336,12 @@ void cu_sample(gta_ctx *c, const float *logits, int V, int n, const int *row, co
     free(h); /* a pageable source is staged by the time the copy returns */
     int *dtok = (int *)(d + off_u + sizeof(double) * ni);
     float *dlp = (float *)(dtok + ni);
-    float *work = (float *)cu_scratch(c, CS_SAMPLE, sizeof(float) * (size_t)SR * (size_t)V);
+    size_t stride = row_stride(V);
+    float *work = (float *)cu_scratch(c, CS_SAMPLE, sizeof(float) * (size_t)SR * stride);
     for (int r0 = 0; r0 < n; r0 += SR) {
         int nb = n - r0 < SR ? n - r0 : SR;
         k_sample<<<nb, ST, 0, c->st>>>(logits, V, (const int *)d + r0, dd, (const double *)(d + off_u) + r0,
-                                       work, dtok + r0, dlp + r0);
+                                       work, stride, dtok + r0, dlp + r0);
         KCHECK();
     }
     CU(cudaMemcpyAsync(tok, dtok, sizeof(int) * ni, cudaMemcpyDeviceToHost, c->st));
