@@ -3,7 +3,12 @@
 #ifndef GTA_BENCH_BENCH_H
 #define GTA_BENCH_BENCH_H
 
+#include "backend/backend.h"
 #include "model/config.h"
+
+/* The backend the benchmarks run on (default: the CPU's). */
+void gta_bench_set_backend(const gta_backend_ops *be);
+const gta_backend_ops *gta_bench_backend(void);
 
 /* The named configurations of bench/README.md (tiny, small, q05-4L) or a config.json. */
 int gta_bench_config(const char *name, gta_config *c);

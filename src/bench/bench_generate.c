@@ -40,7 +40,7 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
                        char **json) {
     if (B <= 0 || P <= 0 || N <= 0 || runs <= 0)
         return gta_err_set(GTA_EINPUT, "bench: --batch, --prompt-len, --new-tokens and --runs must be positive");
-    gta_model *m = gta_model_init_random(c, 0);
+    gta_model *m = gta_model_init_random_on(c, 0, gta_bench_backend());
     int *buf = gta_malloc(sizeof(int) * (size_t)B * P), *plen = gta_malloc(sizeof(int) * (size_t)B);
     const int **prompts = gta_malloc(sizeof(int *) * (size_t)B);
     for (int i = 0; i < B; i++) {

@@ -54,8 +54,13 @@ double gta_bench_peak_rss_mib(void) {
 }
 
 /* Independent FMA chains, enough to cover the FMA latency on two pipes. */
+static const gta_backend_ops *bench_be;
+
+void gta_bench_set_backend(const gta_backend_ops *be) { bench_be = be; }
+const gta_backend_ops *gta_bench_backend(void) { return bench_be ? bench_be : gta_backend_cpu(); }
+
 double gta_bench_peak_gflops(void) {
-    const gta_backend_ops *be = gta_backend(NULL);
+    const gta_backend_ops *be = gta_bench_backend();
     return be->peak_gflops(NULL);
 }
 
@@ -71,7 +76,7 @@ double gta_bench_median(double *v, int n) {
 
 int gta_bench_train(const gta_config *c, const char *name, int B, int T, int runs, char **json) {
     if (B <= 0 || T <= 1 || runs <= 0) return gta_err_set(GTA_EINPUT, "bench: --batch, --seq and --runs must be positive");
-    gta_model *m = gta_model_init_random(c, 0);
+    gta_model *m = gta_model_init_random_on(c, 0, gta_bench_backend());
     gta_model_alloc_grads(m);
     gta_adamw opt;
     gta_adamw_init(&opt, m, 1e-4, 0.0);
@@ -187,7 +192,7 @@ static void build_step_batch(int shared, int P, int G, int L, int V, gta_batch *
 
 int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L, int runs, char **json) {
     if (P <= 0 || G <= 0 || L <= 0 || runs <= 0) return gta_err_set(GTA_EINPUT, "bench: sizes and --runs must be positive");
-    gta_model *m = gta_model_init_random(c, 0);
+    gta_model *m = gta_model_init_random_on(c, 0, gta_bench_backend());
     gta_model_alloc_grads(m);
     double med[2], tok[2];
     int rc = GTA_OK;

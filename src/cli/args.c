@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "base/error.h"
 
 void arg_list_free(arg_list *l) {
@@ -89,4 +90,9 @@ int args_parse(const char *cmd, int argc, char **argv, const arg_spec *specs, in
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) set_value(cmd, s, argv[++i]);
     }
     return GTA_OK;
+}
+
+int cli_device_arg(const char *cmd, const char *name, const gta_backend_ops **be) {
+    *be = gta_backend(name ? name : "cpu");
+    return *be ? GTA_OK : gta_err_prefix(GTA_EINPUT, "gta %s", cmd);
 }

@@ -23,4 +23,9 @@ int args_parse(const char *cmd, int argc, char **argv, const arg_spec *specs, in
 void args_usage(const char *cmd, const char *synopsis, const arg_spec *specs, int nspecs);
 void arg_list_free(arg_list *l);
 
+/* The one place a --device argument becomes a backend: cpu (the default, also for NULL) or
+ * cuda; an unknown or absent one is GTA_EINPUT naming the command. */
+struct gta_backend_ops;
+int cli_device_arg(const char *cmd, const char *name, const struct gta_backend_ops **be);
+
 #endif

@@ -4,18 +4,21 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "backend/backend.h"
 #include "bench/bench.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "text/tokenizer.h"
 
 int cmd_bench(int argc, char **argv) {
+    const char *device = NULL;
     const char *what = NULL, *config = "tiny", *tokenizer = NULL, *data = NULL, *weights = "fp32";
     long long batch = -1, seq = 128, runs = 5, prompt_len = 64, new_tokens = 64;
     int share = 0;
     long long group = 16;
     arg_spec specs[] = {
         {"what", ARG_STR, &what, "train | train-prefix | generate | tokenize"},
+        {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
         {"group-size", ARG_INT, &group, "completions per prompt (train-prefix, default 16)"},
         {"config", ARG_STR, &config, "tiny | small | q05-4L | config.json (default tiny)"},
         {"batch", ARG_INT, &batch, "sequences per step (train, default 8; generate, default 16)"},
@@ -34,7 +37,10 @@ int cmd_bench(int argc, char **argv) {
         args_usage("bench", "--what train|generate|tokenize [options]", specs, ns);
         return 0;
     }
+    const gta_backend_ops *be = NULL;
+    if (!rc) rc = cli_device_arg("bench", device, &be);
     if (rc) return cli_fail(rc);
+    gta_bench_set_backend(be);
     if (!what) return cli_fail(gta_err_set(GTA_EINPUT, "gta bench: --what is required (train, generate, tokenize)"));
     char *json = NULL;
     if (!strcmp(what, "train")) {

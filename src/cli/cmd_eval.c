@@ -39,12 +39,14 @@ static int check_out_dir(const char *path) {
 }
 
 int cmd_eval(int argc, char **argv) {
+    const char *device = NULL;
     const char *model_dir = NULL, *data_dir = NULL, *split_name = "test", *format = "gta", *out_path = NULL;
     const char *system = NULL, *prompt_style = "full";
     long long limit = 0, max_new = 256, max_prompt = 4096, batch = 16, n_examples = 8, memory_mb = 0;
     int quiet = 0;
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "model directory (config.json, model.safetensors, tokenizer.json)"},
+        {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
         {"data", ARG_STR, &data_dir, "dataset directory (labels.txt and the split)"},
         {"split", ARG_STR, &split_name, "split to score [test]"},
         {"format", ARG_STR, &format, "completion format asked for and parsed: sft | grpo | gta [gta]"},
@@ -102,7 +104,8 @@ int cmd_eval(int argc, char **argv) {
     int neos = 0;
     if ((rc = gta_labels_load(lp, &labels))) goto done;
     if ((rc = gta_split_load(data_dir, split_name, &labels, &split))) goto done;
-    if ((rc = gta_model_load(model_dir, &m))) goto done;
+    const gta_backend_ops *be = NULL;
+    if ((rc = cli_device_arg("eval", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
     if ((rc = gta_tokenizer_load(model_dir, &tok))) goto done;
     neos = gta_eos_ids(model_dir, &m->cfg, tok, eos, GTA_EOS_MAX);
     o.eos = eos;

@@ -12,11 +12,13 @@
 int cmd_forward(int argc, char **argv) {
     const char *model_dir = NULL, *input = NULL, *out = NULL;
     int grads = 0;
+    const char *device = NULL;
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "Hugging Face model directory"},
         {"input", ARG_STR, &input, "safetensors file with input_ids (int64 [B, T])"},
         {"out", ARG_STR, &out, "output safetensors: logits, loss, grad.<name>"},
         {"grads", ARG_FLAG, &grads, "also write d loss / d parameter for every parameter"},
+        {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
     };
     int ns = sizeof specs / sizeof specs[0];
     int rc = args_parse("forward", argc, argv, specs, ns);
@@ -24,6 +26,8 @@ int cmd_forward(int argc, char **argv) {
         args_usage("forward", "--model DIR --input F.safetensors --out F.safetensors [--grads]", specs, ns);
         return 0;
     }
+    const gta_backend_ops *be = NULL;
+    if (!rc) rc = cli_device_arg("forward", device, &be);
     if (rc) return cli_fail(rc);
     if (!model_dir || !input || !out)
         return cli_fail(gta_err_set(GTA_EINPUT, "gta forward: --model, --input and --out are required"));
@@ -45,7 +49,7 @@ int cmd_forward(int argc, char **argv) {
         free(ids64);
         goto done;
     }
-    if ((rc = gta_model_load(model_dir, &m))) {
+    if ((rc = gta_model_load_on(model_dir, be, &m))) {
         free(ids64);
         goto done;
     }

@@ -44,13 +44,14 @@ static int parse_ids(const char *s, gta_tok **out, int *n) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL;
+    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL, *device = NULL;
     long long max_new = -1, num_samples = 1, seed = 0, top_k = 0;
     double temperature = 1.0, top_p = 1.0, min_p = 0.0;
     int greedy = 0, chat = 0;
     arg_list stops = {0};
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "Hugging Face model directory"},
+        {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
         {"prompt", ARG_STR, &prompt, "prompt text (needs the model's tokenizer.json)"},
         {"prompt-ids", ARG_STR, &prompt_ids, "prompt as comma-separated token ids"},
         {"max-new-tokens", ARG_INT, &max_new, "tokens to generate at most"},
@@ -92,7 +93,8 @@ int cmd_generate(int argc, char **argv) {
     char *rendered = NULL;
     gta_ids enc = {0};
     char *tpath = gta_path_join(model_dir, "tokenizer.json");
-    if ((rc = gta_model_load(model_dir, &m))) goto done;
+    const gta_backend_ops *be = NULL;
+    if ((rc = cli_device_arg("generate", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
     if (gta_file_exists(tpath) && (rc = gta_tokenizer_load(model_dir, &tok))) goto done;
     if (prompt) {
         if (!tok) {
@@ -159,7 +161,8 @@ int cmd_generate(int argc, char **argv) {
         for (int i = 0; i < out[g].n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(out[g].ids[i]));
         if (tok) {
             char *text = NULL;
-            rc = gta_tokenizer_decode(tok, out[g].ids, (size_t)out[g].n, 1, &text, NULL);
+            rc = gta_tokenizer_decode(tok, out[g].ids, (size_t)out[g].n,
+                                      GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN, &text, NULL);
             if (!rc) cJSON_AddStringToObject(j, "text", text);
             free(text);
         } else {

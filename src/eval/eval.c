@@ -173,7 +173,7 @@ int gta_eval_run(gta_model *m, gta_tokenizer *tok, const gta_labels *labels, con
             if (s->finish == GTA_FINISH_EOS && len > 0) len--;
             char *text = NULL;
             size_t tl = 0;
-            rc = gta_tokenizer_decode(tok, s->ids, (size_t)len, 1, &text, &tl);
+            rc = gta_tokenizer_decode(tok, s->ids, (size_t)len, GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN, &text, &tl);
             if (rc) break;
             gta_reward rw;
             gta_reward_score(o->format, text, tl, labels, e->label, &rw);

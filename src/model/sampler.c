@@ -73,7 +73,7 @@ static int hits_stop(const gta_sample_params *p, const gta_sample_seq *s) {
     char *text = NULL;
     size_t len = 0;
     int hit = 0;
-    if (gta_tokenizer_decode(p->tok, ids, (size_t)w, 0, &text, &len) == GTA_OK) {
+    if (gta_tokenizer_decode(p->tok, ids, (size_t)w, GTA_DECODE_SKIP_UNKNOWN, &text, &len) == GTA_OK) {
         for (int k = 0; k < p->nstop && !hit; k++) hit = strstr(text, p->stop[k]) != NULL;
         free(text);
     }

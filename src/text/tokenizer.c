@@ -655,11 +655,12 @@ int gta_tokenizer_decode(const gta_tokenizer *tok, const gta_tok *ids, size_t n,
     for (size_t i = 0; i < n; i++) {
         int32_t id = ids[i];
         const char *s = id >= 0 && id < tok->vocab_size ? gta_tokenizer_id_to_token(tok, id) : NULL;
+        if (!s && (skip_special & GTA_DECODE_SKIP_UNKNOWN) && id >= 0) continue;
         if (!s) {
             sl_free(&cur);
             return gta_err_set(GTA_EINPUT, "id %d is not in the vocabulary of %s", (int)id, tok->file);
         }
-        if (skip_special && gta_tokenizer_is_special(tok, id)) continue;
+        if ((skip_special & GTA_DECODE_SKIP_SPECIAL) && gta_tokenizer_is_special(tok, id)) continue;
         int32_t a = tok->added_of[id];
         size_t sn = a >= 0 ? tok->added[a].nlen : tok->str_len[id];
         sl_add(&cur, s, sn);

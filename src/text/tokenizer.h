@@ -36,10 +36,14 @@ void gta_tokenizer_free(gta_tokenizer *tok);
  * BOS of Llama).  Text must be valid UTF-8: GTA_EINPUT naming the byte offset otherwise. */
 int gta_tokenizer_encode(gta_tokenizer *tok, const char *text, size_t len, int add_special, gta_ids *out);
 /* Decodes ids into a fresh NUL-terminated string (*len excludes the NUL; len may be NULL).
- * skip_special drops special tokens, as HF's skip_special_tokens.  Invalid UTF-8 produced by
- * partial byte tokens becomes U+FFFD as in HF.  GTA_EINPUT for an id outside the vocabulary. */
-int gta_tokenizer_decode(const gta_tokenizer *tok, const gta_tok *ids, size_t n, int skip_special,
-                         char **text, size_t *len);
+ * flags: GTA_DECODE_SKIP_SPECIAL drops special tokens, as HF's skip_special_tokens;
+ * GTA_DECODE_SKIP_UNKNOWN drops ids the tokenizer lacks (a model's vocabulary may be padded
+ * past the tokenizer's, e.g. Qwen's 151,936 rows for 151,665 tokens), as the tokenizers
+ * library's decode does -- for a model's completions. Invalid UTF-8 produced by partial
+ * byte tokens becomes U+FFFD as in HF.  Otherwise GTA_EINPUT for an id outside the
+ * vocabulary. */
+enum { GTA_DECODE_SKIP_SPECIAL = 1, GTA_DECODE_SKIP_UNKNOWN = 2 };
+int gta_tokenizer_decode(const gta_tokenizer *tok, const gta_tok *ids, size_t n, int flags, char **text, size_t *len);
 
 /* Token strings are as written in tokenizer.json (byte-level form, e.g. "Ġthe"). */
 gta_tok gta_tokenizer_token_to_id(const gta_tokenizer *tok, const char *token); /* -1: none */

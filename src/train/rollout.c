@@ -87,7 +87,7 @@ static size_t prefix_bytes(const gta_tokenizer *tok, const gta_tok *ids, int k) 
     if (k <= 0) return 0;
     char *text = NULL;
     size_t len = 0;
-    if (gta_tokenizer_decode(tok, ids, (size_t)k, 1, &text, &len) != GTA_OK) len = 0;
+    if (gta_tokenizer_decode(tok, ids, (size_t)k, GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN, &text, &len) != GTA_OK) len = 0;
     free(text);
     return len;
 }
@@ -138,7 +138,8 @@ int build_rollout(trainer *t, long long rollout_index) {
         const gta_example *e = &t->ds.train.ex[ex[s / G]];
         char *text = NULL;
         size_t len = 0;
-        rc = gta_tokenizer_decode(t->tok, smp[s].ids, (size_t)smp[s].n, 1, &text, &len);
+        rc = gta_tokenizer_decode(t->tok, smp[s].ids, (size_t)smp[s].n, GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN,
+                                  &text, &len);
         if (rc) break;
         gta_reward rw;
         gta_reward_score(t->fmt, text, len, &t->ds.labels, e->label, &rw);

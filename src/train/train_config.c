@@ -41,6 +41,7 @@ void gta_train_defaults(gta_train_cfg *c, const char *method) {
     c->log_examples = 2;
     snprintf(c->prompt_style, sizeof c->prompt_style, "full");
     snprintf(c->rollout_weights, sizeof c->rollout_weights, "fp32");
+    snprintf(c->device, sizeof c->device, "cpu");
 }
 
 int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
@@ -77,6 +78,7 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"system_prompt", 's', c->system_prompt, sizeof c->system_prompt, "system message (empty: none)"},
         {"prompt_style", 's', c->prompt_style, sizeof c->prompt_style, "full | compact (one line, for small models)"},
         {"log_examples", 'i', &c->log_examples, 0, "completions per step written to samples.jsonl"},
+        {"device", 's', c->device, sizeof c->device, "cpu | cuda: the backend that computes"},
         {"rollout_weights", 's', c->rollout_weights, sizeof c->rollout_weights,
          "fp32 | bf16: rollouts decode with the weights rounded to bfloat16 (faster; losses stay fp32)"},
     };

@@ -97,7 +97,7 @@ static void trainer_free(trainer *t) {
  * buffers are allocated by the code whose sizes these are. GTA_EINPUT when it cannot fit. */
 static int plan_memory(trainer *t, const gta_config *mc) {
     const gta_train_cfg *c = &t->cfg;
-    const gta_backend_ops *be = gta_backend(NULL);
+    const gta_backend_ops *be = t->be;
     long long P = c->batch_prompts, G = t->method == M_SFT ? 0 : c->group_size, maxp = 1, maxt = 0;
     for (size_t i = 0; i < t->ds.train.n; i++) {
         if ((long long)t->prompt_ids[i].n > maxp) maxp = (long long)t->prompt_ids[i].n;
@@ -143,6 +143,7 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     if (rc) return rc;
     method_of(c->method, &t->method);
     t->comm = gta_comm_single();
+    if (!(t->be = gta_backend(c->device))) return gta_err_prefix(GTA_EINPUT, "train: device");
     t->fmt = t->method == M_SFT ? GTA_FORMAT_SFT : t->method == M_GRPO ? GTA_FORMAT_GRPO : GTA_FORMAT_GTA;
     if ((rc = gta_dataset_load(c->data, 1, &t->ds))) return rc;
     if (!t->ds.train.n) return gta_err_set(GTA_EINPUT, "%s: the training split is empty", c->data);
@@ -172,7 +173,7 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     /* every prompt is built before the first step: a bad example stops the run here */
     for (size_t i = 0; i < t->ds.train.n && !rc; i++) rc = prompt_of(t, i);
     if (!rc) rc = plan_memory(t, &mc);
-    if (!rc) rc = gta_model_load(src, &t->policy);
+    if (!rc) rc = gta_model_load_on(src, t->be, &t->policy);
     /* the reference starts as the policy; on resume its saved weights replace these */
     if (!rc && t->method != M_SFT && c->beta > 0) t->ref = gta_model_clone(t->policy);
     free(ck);

@@ -41,6 +41,7 @@ typedef struct {
     char prompt_style[16];     /* full | compact */
     long long log_examples;    /* completions written to samples.jsonl per step */
     char rollout_weights[8];   /* fp32 | bf16: weights the rollout sampler decodes with */
+    char device[16];           /* cpu | cuda: the backend that computes */
 } gta_train_cfg;
 
 void gta_train_defaults(gta_train_cfg *c, const char *method);

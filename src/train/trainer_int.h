@@ -50,6 +50,7 @@ typedef struct {
     gta_format fmt;
     gta_model *policy, *ref;
     gta_comm *comm; /* the ranks of a data-parallel run (gta_comm_single: one process) */
+    const gta_backend_ops *be;
     gta_tokenizer *tok;
     gta_dataset ds;
     gta_adamw opt;

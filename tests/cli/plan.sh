@@ -64,4 +64,20 @@ if [ $rc = 2 ] && grep -q 'policy weights .*3085.9M parameters' "$tmp/q3b.err" &
 else
   bad "the Qwen2.5-3B shape is refused by the plan before any weight is read" "rc=$rc $(cat "$tmp/q3b.err" | tail -5)"
 fi
+# gta init: random weights for a config, reproducible by seed, loadable
+"$GTA" init --model-config "$M/config.json" --tokenizer "$M" --out "$tmp/i1" --seed 3 2>/dev/null \
+  && "$GTA" init --model-config "$M/config.json" --out "$tmp/i2" --seed 3 2>/dev/null \
+  && "$GTA" init --model-config "$M/config.json" --out "$tmp/i3" --seed 4 2>/dev/null
+rc=$?
+out=$("$GTA" generate --model "$tmp/i1" --prompt-ids 1,2,3 --max-new-tokens 2 --greedy 2>/dev/null)
+if [ $rc = 0 ] && cmp -s "$tmp/i1/model.safetensors" "$tmp/i2/model.safetensors" \
+   && ! cmp -s "$tmp/i1/model.safetensors" "$tmp/i3/model.safetensors" && [ -f "$tmp/i1/tokenizer.json" ] \
+   && printf '%s' "$out" | python3 -c 'import json,sys; d=json.loads(sys.stdin.readline()); sys.exit(0 if len(d["ids"])==2 else 1)'; then
+  ok "gta init writes a loadable random model, the same for the same seed, another for another"
+else
+  bad "gta init writes a loadable random model, the same for the same seed, another for another" "rc=$rc out=$out"
+fi
+"$GTA" init --model-config "$tmp/none.json" --out "$tmp/i4" 2>"$tmp/i4.err"
+[ $? = 2 ] && grep -q '^gta: error:.*none.json' "$tmp/i4.err" && [ ! -e "$tmp/i4" ] && ok "gta init with a missing config is exit 2 naming it" \
+  || bad "gta init with a missing config is exit 2 naming it" "$(cat "$tmp/i4.err")"
 finish

@@ -744,6 +744,17 @@ static void test_lookups(void **s) {
     assert_int_equal(gta_tokenizer_decode(q, ids, 5, 1, &t, NULL), GTA_OK);
     assert_string_equal(t, "user\nHi");
     free(t);
+    /* Qwen3's embedding has 151,936 rows for 151,669 tokens: a model's completion may hold
+     * a padding id, which decodes as nothing with GTA_DECODE_SKIP_UNKNOWN (as the tokenizers
+     * library's decode) and is an error otherwise (gta tokenize --decode) */
+    int32_t pad[] = {9707, 151900, 21927};
+    assert_int_equal(gta_tokenizer_decode(q, pad, 3, GTA_DECODE_SKIP_UNKNOWN, &t, NULL), GTA_OK);
+    assert_string_equal(t, "Hello Hello");
+    free(t);
+    assert_int_equal(gta_tokenizer_decode(q, pad, 3, GTA_DECODE_SKIP_SPECIAL, &t, NULL), GTA_EINPUT);
+    assert_null(t);
+    int32_t neg[] = {-1};
+    assert_int_equal(gta_tokenizer_decode(q, neg, 1, GTA_DECODE_SKIP_UNKNOWN, &t, NULL), GTA_EINPUT);
     gta_tokenizer_free(q);
 
     gta_tokenizer *l = load("tokenizers/llama3.2/tokenizer.json"); /* a file: config found beside it */
