@@ -125,6 +125,9 @@ if want parity; then
       "$([ "$tol32" = 1e-4 ] && echo 1 || echo 0)" 2>&1)
     rc=$?
     say "$([ $rc = 0 ] && echo PASS || echo FAIL) parity fp32 $name: $(echo "$r" | tr '\n' ';')"
+    # bf16 products against the fp32 references (the bf16/fp16 ones were computed in those
+    # types by transformers: only the loose fp32 check above applies to them)
+    [ "$tol32" = 1e-4 ] || continue
     GTA_CUDA_MATH=bf16 timeout 60 "$GTA" forward --device cuda --model "$fx" --input "$ref" \
       --out "$OUT/fwd16_$name.safetensors" >>"$OUT/parity.log" 2>&1
     r=$(timeout 60 python3 "$OUT/parity.py" "$OUT/fwd16_$name.safetensors" "$ref" 5e-2 0 2>&1)
@@ -143,8 +146,9 @@ if want greedy; then
     [ -f "$ref" ] || continue
     read -r ids want_ids < <(python3 -c "
 from st import load
-r = load('$ref'); p = r['greedy_prompt'][2]; o = r['greedy_output'][2]
-print(','.join(map(str, p)), ','.join(map(str, o)))")
+r = load('$ref')
+if 'greedy_prompt' in r: print(','.join(map(str, r['greedy_prompt'][2])), ','.join(map(str, r['greedy_output'][2])))")
+    [ -n "${ids:-}" ] || continue
     n=$(echo "$want_ids" | tr ',' '\n' | wc -l)
     got=$(timeout 30 "$GTA" generate --device cuda --model "$fx" --prompt-ids "$ids" --max-new-tokens "$n" --greedy \
       2>>"$OUT/greedy.log" | python3 -c "import json,sys; print(','.join(map(str, json.loads(sys.stdin.readline())['ids'])))")
@@ -190,7 +194,7 @@ EOF
 import sys, torch
 from transformers import AutoModelForCausalLM
 from st import load
-m = AutoModelForCausalLM.from_pretrained(sys.argv[1], torch_dtype=torch.float32, attn_implementation="eager").eval()
+m = AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32, attn_implementation="eager").eval()
 ids = torch.tensor([[(7 * i + 3 * b) % 1000 for i in range(24)] for b in range(2)])
 with torch.no_grad():
     ref = m(input_ids=ids).logits.flatten().tolist()

@@ -812,8 +812,8 @@ int cmd_selftest(int argc, char **argv) {
     }
     if (!rc && !device) rc = gta_err_set(GTA_EINPUT, "gta selftest: --device is required (cuda or cpu)");
     if (rc) return cli_fail(rc);
-    const gta_backend_ops *be = gta_backend(device);
-    if (!be) return cli_fail(GTA_EINPUT);
+    const gta_backend_ops *be = NULL;
+    if ((rc = cli_device_arg("selftest", device, &be))) return cli_fail(rc);
     int is_cpu = be == gta_backend_cpu();
     dev d = {be, be->ctx_new()}, cpu = {gta_backend_cpu(), NULL};
     dev *ref = NULL;

@@ -49,7 +49,7 @@ fi
 "$GTA" selftest --device cuda >"$tmp/cuda.out" 2>"$tmp/cuda.err"
 rc=$?
 first=$(head -n 1 "$tmp/cuda.err")
-if [ $rc = 2 ] && [[ $first == "gta: error: --device cuda: "* ]] &&
+if [ $rc = 2 ] && [[ $first == "gta: error: "*"--device cuda: "* ]] &&
   grep -Eq 'no usable CUDA device|no CUDA backend' "$tmp/cuda.err"; then
   ok "--device cuda without a usable GPU: exit 2, $first"
 elif [ $rc = 0 ] && grep -q ' 0 mismatches' "$tmp/cuda.out"; then
