@@ -11,7 +11,9 @@
 #   4. a short instruction stage (gta pretrain --init) on the synthetic documents alone,
 #      the way an instruct checkpoint is made from its base (OUT/model, the base to use).
 # usage: scripts/make_base.sh [OUT=runs/base] [STEPS=800] [INSTRUCT_STEPS=600]
-#   VOCAB=8192 (tokenizer size), SYNTH_N=40000 (synthetic instruction documents)
+#   PRETRAIN_STOP=N (stop pretraining after step N of the STEPS schedule; default: all),
+#   VOCAB=8192 (tokenizer size), SYNTH_N=40000 (synthetic instruction documents),
+#   SAVE_DTYPE=f32 (dtype of OUT/model: f32, bf16 or f16; training itself is fp32)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/base}
@@ -19,6 +21,8 @@ STEPS=${2:-800}
 INSTRUCT_STEPS=${3:-600}
 VOCAB=${VOCAB:-8192}
 SYNTH_N=${SYNTH_N:-40000}
+SAVE_DTYPE=${SAVE_DTYPE:-f32}
+PRETRAIN_STOP=${PRETRAIN_STOP:-0}
 SHARED=${GTA_SHARED:-../shared}
 GTA=${GTA:-build/gta}
 D="$SHARED/data"
@@ -38,9 +42,11 @@ JSON
 if [ ! -f "$OUT/pretrained/.done" ]; then
   "$GTA" pretrain --model-config "$OUT/config.json" --tokenizer "$OUT/tok" \
     --corpus "$D"/{sst5,emotion,massive_scenario,bbc_news}/train.jsonl "$OUT/wordnet.jsonl" \
-    --out "$OUT/pretrained" --steps "$STEPS" --batch 16 --seq 256 --learning-rate 2e-3 --save-steps 100 --seed 0
+    --out "$OUT/pretrained" --steps "$STEPS" --batch 16 --seq 256 --learning-rate 2e-3 --save-steps 100 --seed 0 \
+    --stop-at-step "$PRETRAIN_STOP"
   touch "$OUT/pretrained/.done"
 fi
 python3 scripts/synth_instruct.py --n "$SYNTH_N" --seed 0 >"$OUT/synth.jsonl"
 "$GTA" pretrain --init "$OUT/pretrained" --tokenizer "$OUT/tok" --corpus "$OUT/synth.jsonl" \
-  --out "$OUT/model" --steps "$INSTRUCT_STEPS" --batch 16 --seq 256 --learning-rate 1e-3 --save-steps 100 --seed 1
+  --out "$OUT/model" --steps "$INSTRUCT_STEPS" --batch 16 --seq 256 --learning-rate 1e-3 --save-steps 100 --seed 1 \
+  --save-dtype "$SAVE_DTYPE"

@@ -7,6 +7,7 @@
 
 #include "backend/backend.h"
 #include "base/error.h"
+#include "io/hf_cache.h"
 
 void arg_list_free(arg_list *l) {
     free(l->items);
@@ -89,6 +90,18 @@ int args_parse(const char *cmd, int argc, char **argv, const arg_spec *specs, in
         if (s->kind == ARG_STR_LIST)
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) set_value(cmd, s, argv[++i]);
     }
+    return GTA_OK;
+}
+
+int cli_model_arg(const char *cmd, const char *opt, const char **value, const char *revision, char **owned) {
+    *owned = NULL;
+    if (!*value) {
+        if (revision) return gta_err_set(GTA_EINPUT, "gta %s: --revision needs --%s", cmd, opt);
+        return GTA_OK;
+    }
+    int rc = gta_model_ref_resolve(*value, revision, owned);
+    if (rc) return gta_err_prefix(rc, "gta %s: --%s", cmd, opt);
+    *value = *owned;
     return GTA_OK;
 }
 

@@ -23,6 +23,13 @@ int args_parse(const char *cmd, int argc, char **argv, const arg_spec *specs, in
 void args_usage(const char *cmd, const char *synopsis, const arg_spec *specs, int nspecs);
 void arg_list_free(arg_list *l);
 
+/* The one place a --model argument (or --init, ...) becomes a model directory: a
+ * directory as it is, or a Hub name "Org/Name" found offline in the Hugging Face cache at
+ * revision (NULL: main), see io/hf_cache.h.  On success *value points to the directory,
+ * which *owned holds (free it); a NULL *value is left alone.  Errors name the command
+ * and the option. */
+int cli_model_arg(const char *cmd, const char *opt, const char **value, const char *revision, char **owned);
+
 /* The one place a --device argument becomes a backend: cpu (the default, also for NULL) or
  * cuda; an unknown or absent one is GTA_EINPUT naming the command. */
 struct gta_backend_ops;

@@ -10,7 +10,8 @@
 #include "model/model.h"
 
 int cmd_forward(int argc, char **argv) {
-    const char *model_dir = NULL, *input = NULL, *out = NULL;
+    const char *model_dir = NULL, *input = NULL, *out = NULL, *revision = NULL;
+    char *model_owned = NULL;
     int grads = 0;
     const char *device = NULL;
     arg_spec specs[] = {
@@ -18,6 +19,7 @@ int cmd_forward(int argc, char **argv) {
         {"input", ARG_STR, &input, "safetensors file with input_ids (int64 [B, T])"},
         {"out", ARG_STR, &out, "output safetensors: logits, loss, grad.<name>"},
         {"grads", ARG_FLAG, &grads, "also write d loss / d parameter for every parameter"},
+        {"revision", ARG_STR, &revision, "branch, tag or commit of a Hub --model name [main]"},
         {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
     };
     int ns = sizeof specs / sizeof specs[0];
@@ -31,6 +33,7 @@ int cmd_forward(int argc, char **argv) {
     if (rc) return cli_fail(rc);
     if (!model_dir || !input || !out)
         return cli_fail(gta_err_set(GTA_EINPUT, "gta forward: --model, --input and --out are required"));
+    if ((rc = cli_model_arg("forward", "model", &model_dir, revision, &model_owned))) return cli_fail(rc);
 
     st_set *in = NULL;
     gta_model *m = NULL;
@@ -105,5 +108,6 @@ done:
     free(logits);
     free(lp);
     free(dlp);
+    free(model_owned);
     return rc ? cli_fail(rc) : 0;
 }

@@ -44,7 +44,8 @@ static int parse_ids(const char *s, gta_tok **out, int *n) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL, *device = NULL;
+    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL, *revision = NULL, *device = NULL;
+    char *model_owned = NULL;
     long long max_new = -1, num_samples = 1, seed = 0, top_k = 0;
     double temperature = 1.0, top_p = 1.0, min_p = 0.0;
     int greedy = 0, chat = 0;
@@ -64,6 +65,7 @@ int cmd_generate(int argc, char **argv) {
         {"seed", ARG_INT, &seed, "random seed"},
         {"stop", ARG_STR_LIST, &stops, "stop strings (e.g. </answer>)"},
         {"chat", ARG_FLAG, &chat, "wrap --prompt as a user message in the model's chat template"},
+        {"revision", ARG_STR, &revision, "branch, tag or commit of a Hub --model name [main]"},
     };
     int ns = sizeof specs / sizeof specs[0];
     int rc = args_parse("generate", argc, argv, specs, ns);
@@ -85,6 +87,10 @@ int cmd_generate(int argc, char **argv) {
     if (!(top_p > 0 && top_p <= 1) || min_p < 0 || min_p > 1 || top_k < 0 || (!greedy && !(temperature > 0)))
         return cli_fail(gta_err_set(GTA_EINPUT, "gta generate: need --temperature > 0, 0 < --top-p <= 1, "
                                                 "0 <= --min-p <= 1, --top-k >= 0 (or --greedy)"));
+    if ((rc = cli_model_arg("generate", "model", &model_dir, revision, &model_owned))) {
+        arg_list_free(&stops);
+        return cli_fail(rc);
+    }
     gta_model *m = NULL;
     gta_tokenizer *tok = NULL;
     gta_tok *ids = NULL, eos[GTA_EOS_MAX];
@@ -184,5 +190,6 @@ done:
     gta_ids_free(&enc);
     gta_tokenizer_free(tok);
     gta_model_free(m);
+    free(model_owned);
     return rc ? cli_fail(rc) : 0;
 }

@@ -1,5 +1,6 @@
 /* gta pretrain --model-config F.json --tokenizer DIR --corpus F... --out DIR */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -11,11 +12,17 @@ int cmd_pretrain(int argc, char **argv) {
     gta_pretrain_opts o;
     gta_pretrain_defaults(&o);
     arg_list corpus = {0};
+    const char *revision = NULL;
+    char *init_owned = NULL;
     arg_spec specs[] = {
-        {"model-config", ARG_STR, &o.model_config, "config.json of the model to create (qwen2, qwen3 or llama)"},
-        {"init", ARG_STR, &o.init, "continue from this model directory (a further stage) instead of --model-config"},
-        {"tokenizer", ARG_STR, &o.tokenizer, "tokenizer directory or tokenizer.json (e.g. from tokenizer-train)"},
-        {"corpus", ARG_STR_LIST, &corpus, "text files: .jsonl (a text field) or plain text, one document a line"},
+        {"model-config", ARG_STR, &o.model_config,
+         "config.json of the model to create (qwen2, qwen3 or llama)"},
+        {"init", ARG_STR, &o.init,
+         "continue from this model directory (a further stage) instead of --model-config"},
+        {"tokenizer", ARG_STR, &o.tokenizer,
+         "tokenizer directory or tokenizer.json (e.g. from tokenizer-train)"},
+        {"corpus", ARG_STR_LIST, &corpus,
+         "text files: .jsonl (a text field) or plain text, one document a line"},
         {"out", ARG_STR, &o.out, "model directory to write"},
         {"field", ARG_STR, &o.field, "jsonl field holding the text [text]"},
         {"steps", ARG_INT, &o.steps, "optimizer steps [2000]"},
@@ -27,6 +34,9 @@ int cmd_pretrain(int argc, char **argv) {
         {"holdout", ARG_DOUBLE, &o.holdout, "fraction of documents held out for a validation loss [0.01]"},
         {"save-steps", ARG_INT, &o.save_steps, "write the model every N steps [500]"},
         {"seed", ARG_INT, &o.seed, "random seed [0]"},
+        {"stop-at-step", ARG_INT, &o.stop_at, "save and stop after step N of the --steps schedule [off]"},
+        {"revision", ARG_STR, &revision, "branch, tag or commit of a Hub --init name [main]"},
+        {"save-dtype", ARG_STR, &o.save_dtype, "f32 | bf16 | f16 [auto: f32, or --init's dtype]"},
     };
     int ns = sizeof specs / sizeof specs[0];
     int rc = args_parse("pretrain", argc, argv, specs, ns);
@@ -35,11 +45,13 @@ int cmd_pretrain(int argc, char **argv) {
         arg_list_free(&corpus);
         return 0;
     }
+    if (!rc) rc = cli_model_arg("pretrain", "init", &o.init, revision, &init_owned);
     if (!rc) {
         o.corpus = corpus.items;
         o.ncorpus = corpus.n;
         rc = gta_pretrain_run(&o);
     }
     arg_list_free(&corpus);
+    free(init_owned);
     return rc ? cli_fail(rc) : 0;
 }

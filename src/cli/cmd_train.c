@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "io/json.h"
 #include "train/trainer.h"
@@ -28,6 +29,7 @@ static void usage(gta_train_opt *o, int n) {
     printf("  %-22s %s\n  %-22s %s\n", "--config F.json", "settings as a JSON object (names with underscores)",
            "--resume", "continue the run in --out from its checkpoint");
     printf("  %-22s %s\n", "--stop-at-step N", "checkpoint and stop after step N (continue later with --resume)");
+    printf("  %-22s %s\n", "--revision R", "branch, tag or commit of a Hub --model name (Org/Name) [main]");
 }
 
 static int norm_eq(const char *flag, const char *name) {
@@ -41,6 +43,7 @@ int cmd_train(int argc, char **argv) {
     const char *method = "gta", *config = NULL;
     int resume = 0;
     long long stop_at = 0;
+    const char *revision = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--method") && i + 1 < argc) method = argv[i + 1];
         if (!strncmp(argv[i], "--method=", 9)) method = argv[i] + 9;
@@ -66,6 +69,16 @@ int cmd_train(int argc, char **argv) {
         }
         if (!strcmp(a, "--resume")) {
             resume = 1;
+            continue;
+        }
+        if (!strcmp(a, "--revision") || !strncmp(a, "--revision=", 11)) {
+            if (a[10] == '=') {
+                revision = a + 11;
+            } else {
+                if (i + 1 >= argc)
+                    return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --revision needs a value"));
+                revision = argv[++i];
+            }
             continue;
         }
         if (!strcmp(a, "--stop-at-step")) {
@@ -108,6 +121,18 @@ int cmd_train(int argc, char **argv) {
             if (!*val || *end) return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --%s expects a number, got '%s'", name, val));
             *(double *)o[k].ptr = v;
         }
+    }
+    /* a Hub name in --model (or the config's "model") becomes its cache snapshot */
+    const char *model = c.model[0] ? c.model : NULL;
+    char *model_owned = NULL;
+    if ((rc = cli_model_arg("train", "model", &model, revision, &model_owned))) return cli_fail(rc);
+    if (model_owned) {
+        if (strlen(model_owned) >= sizeof c.model) {
+            free(model_owned);
+            return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --model: the path is too long"));
+        }
+        snprintf(c.model, sizeof c.model, "%s", model_owned);
+        free(model_owned);
     }
     rc = gta_train_run(&c, resume, stop_at);
     return rc ? cli_fail(rc) : 0;

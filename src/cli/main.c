@@ -27,6 +27,7 @@ static const struct {
     {"train", cmd_train, "fine-tune with sft | grpo | gta | gta-rl"},
     {"eval", cmd_eval, "score a model on a dataset split"},
     {"report", cmd_report, "HTML report of runs"},
+    {"predict", cmd_predict, "label new texts with a trained model"},
     {"pretrain", cmd_pretrain, "causal-LM pretraining of a small model"},
     {"init", cmd_init, "a model directory with random weights for a config.json (real shapes for benchmarks)"},
     {"selftest", cmd_selftest, "check every op of a backend (--device cuda|cpu) against a reference"},

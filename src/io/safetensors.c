@@ -322,6 +322,67 @@ float st_f16_to_f32(uint16_t h) {
     return f;
 }
 
+uint16_t st_f32_to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x3ffu)); /* NaN stays NaN */
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* rounds to or above 65520: inf */
+    if (a < 0x38800000u) { /* below 2^-14: a subnormal half (or zero), rounded to nearest even */
+        if (a < 0x33000000u) return sign; /* at most 2^-25: rounds to zero */
+        uint32_t e = a >> 23, man = (a & 0x7fffffu) | 0x800000u;
+        int shift = (int)(126 - e); /* value = man * 2^(e-150); half subnormal unit 2^-24 */
+        uint32_t q = man >> shift, rem = man & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+        if (rem > halfway || (rem == halfway && (q & 1))) q++;
+        return (uint16_t)(sign | q);
+    }
+    /* normal: rebias the exponent, round the mantissa to 10 bits (nearest even); a carry
+     * into the exponent is the correct result */
+    uint32_t r = a - ((uint32_t)(127 - 15) << 23);
+    r += 0xfffu + ((r >> 13) & 1);
+    return (uint16_t)(sign | (r >> 13));
+}
+
+void st_f32_to_dtype(const float *src, size_t n, st_dtype d, void *dst) {
+    unsigned char *o = dst;
+    for (size_t i = 0; i < n; i++) {
+        if (d == ST_F32) {
+            memcpy(o + 4 * i, &src[i], 4);
+        } else {
+            uint16_t h = d == ST_BF16 ? st_f32_to_bf16(src[i]) : st_f32_to_f16(src[i]);
+            memcpy(o + 2 * i, &h, 2);
+        }
+    }
+}
+
+int st_dtype_from_name(const char *name, st_dtype *out) {
+    static const struct {
+        const char *name;
+        st_dtype d;
+    } names[] = {{"f32", ST_F32},       {"fp32", ST_F32}, {"float32", ST_F32}, {"bf16", ST_BF16},
+                 {"bfloat16", ST_BF16}, {"f16", ST_F16},  {"fp16", ST_F16},    {"float16", ST_F16}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i].name)) {
+            *out = names[i].d;
+            return GTA_OK;
+        }
+    return gta_err_set(GTA_EINPUT, "dtype '%s': expected f32, bf16 or f16", name);
+}
+
+st_dtype st_float_dtype(const st_set *s) {
+    int n = st_count(s), seen = -1;
+    for (int i = 0; i < n; i++) {
+        st_dtype d = st_at(s, i)->dtype;
+        if (d != ST_F32 && d != ST_BF16 && d != ST_F16 && d != ST_F64) continue;
+        if (seen < 0)
+            seen = (int)d;
+        else if (seen != (int)d)
+            return ST_F32;
+    }
+    return seen == ST_BF16 || seen == ST_F16 ? (st_dtype)seen : ST_F32;
+}
+
 int st_to_f32(const st_set *s, const st_tensor *t, float *dst) {
     const unsigned char *p = t->data;
     size_t n = (size_t)t->numel;

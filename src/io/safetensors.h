@@ -67,5 +67,14 @@ int st_write(const char *path, const st_entry *e, int n, const char *metadata_js
 float st_bf16_to_f32(uint16_t h);
 uint16_t st_f32_to_bf16(float f); /* round to nearest even, as torch does */
 float st_f16_to_f32(uint16_t h);
+uint16_t st_f32_to_f16(float f); /* round to nearest even (subnormals too), overflow to inf */
+/* src[0..n) as dtype d (ST_F32, ST_BF16 or ST_F16), rounded to nearest even, into dst. */
+void st_f32_to_dtype(const float *src, size_t n, st_dtype d, void *dst);
+/* "f32" | "bf16" | "f16" (also fp32, float32, bfloat16, fp16, float16). */
+int st_dtype_from_name(const char *name, st_dtype *out);
+/* The dtype the float tensors of s share when it is BF16 or F16; ST_F32 otherwise (F32
+ * or F64 tensors, or a mix of float dtypes), so that a model written back in it loses
+ * nothing it had. */
+st_dtype st_float_dtype(const st_set *s);
 
 #endif

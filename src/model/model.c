@@ -101,6 +101,7 @@ size_t gta_model_n_params(const gta_config *c) {
 
 static gta_model *model_new(const gta_config *c, const gta_backend_ops *be) {
     gta_model *m = gta_calloc(1, sizeof *m);
+    m->save_dtype = ST_F32;
     m->cfg = *c;
     m->be = be;
     m->ctx = be->ctx_new();
@@ -190,6 +191,7 @@ int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **ou
         }
         rc = st_to_f32(st, t, host + p->offset);
     }
+    m->save_dtype = (int)st_float_dtype(st);
     be->write_end(m->ctx, m->params, host, sizeof(float) * m->n_params);
     st_close(st);
     if (rc) {
@@ -223,17 +225,22 @@ gta_model *gta_model_init_random_on(const gta_config *cfg, uint64_t seed, const 
 int gta_model_save(const gta_model *m, const char *dir) {
     int rc = gta_mkdir_p(dir);
     if (rc) return rc;
+    st_dtype dt = m->save_dtype == ST_BF16 || m->save_dtype == ST_F16 ? (st_dtype)m->save_dtype : ST_F32;
     st_entry *e = gta_calloc((size_t)m->n_tensors, sizeof *e);
     const float *host = m->be->read_begin(m->ctx, m->params, sizeof(float) * m->n_params);
+    uint16_t *half = dt == ST_F32 ? NULL : gta_malloc(sizeof(uint16_t) * (m->n_params ? m->n_params : 1));
+    if (half) st_f32_to_dtype(host, m->n_params, dt, half);
     for (int i = 0; i < m->n_tensors; i++) {
         const gta_param *p = &m->tensors[i];
-        e[i] = (st_entry){p->name, ST_F32, p->ndim, {p->shape[0], p->shape[1]}, host + p->offset};
+        const void *data = half ? (const void *)(half + p->offset) : (const void *)(host + p->offset);
+        e[i] = (st_entry){p->name, dt, p->ndim, {p->shape[0], p->shape[1]}, data};
     }
     char *path = gta_path_join(dir, "model.safetensors");
     rc = st_write(path, e, m->n_tensors, "{\"format\":\"pt\"}");
     m->be->read_end(m->ctx, host);
     free(path);
     free(e);
+    free(half);
     if (rc) return rc;
     char *cj = gta_config_to_json(&m->cfg);
     path = gta_path_join(dir, "config.json");
@@ -277,6 +284,7 @@ void gta_model_zero_grads(gta_model *m) {
 
 gta_model *gta_model_clone(const gta_model *src) {
     gta_model *m = model_new(&src->cfg, src->be);
+    m->save_dtype = src->save_dtype;
     gta_model_copy_params(m, src);
     return m;
 }

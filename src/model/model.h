@@ -51,6 +51,8 @@ typedef struct gta_model {
     size_t pack_cap;
     void **pk;             /* per layer: wqkv, wo, wgu, wd panels; then lm_head */
     int pack_bf16;         /* the panels hold bfloat16 weights (uint16), not float */
+    int save_dtype;        /* st_dtype gta_model_save writes: the checkpoint's (ST_F32, ST_BF16 or
+                              ST_F16, see st_float_dtype) after gta_model_load, ST_F32 otherwise */
 } gta_model;
 
 /* A tree batch: n tokens in segments; a token attends to every token of its segment's
@@ -75,8 +77,9 @@ int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **ou
 /* A model with random weights (normal(0, 0.02), norms 1, biases 0), for tests/benchmarks. */
 gta_model *gta_model_init_random(const gta_config *cfg, uint64_t seed);
 gta_model *gta_model_init_random_on(const gta_config *cfg, uint64_t seed, const gta_backend_ops *be);
-/* Writes config.json, generation_config.json and model.safetensors (f32) into dir
- * (created if needed); every file is written atomically. */
+/* Writes config.json, generation_config.json and model.safetensors into dir (created if
+ * needed); every file is written atomically.  The weights are stored as m->save_dtype
+ * (rounded to nearest even), so a bf16 checkpoint loaded and saved is bit-identical. */
 int gta_model_save(const gta_model *m, const char *dir);
 void gta_model_free(gta_model *m);
 /* parameters a model of this configuration has (the memory plan's weights) */

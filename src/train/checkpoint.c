@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model/sampler.h"
+#include "task/model_task.h"
 #include "task/prompt.h"
 #include "task/reward.h"
 #include "text/tokenizer.h"
@@ -27,10 +28,40 @@
 
 /* ------------------------------------------------------------------ checkpoints */
 
-/* a model directory: weights, config, and the source model's tokenizer files */
-int save_model_dir(trainer *t, const char *dir) {
+/* a model directory: weights (f32 in a checkpoint, for an exact resume; final_dtype in
+ * final/), config, the source model's tokenizer files and the task (gta_task.json) */
+int save_model_dir(trainer *t, const char *dir, int final) {
+    t->policy->save_dtype = final ? t->final_dtype : ST_F32;
     int rc = gta_model_save(t->policy, dir);
-    return rc ? rc : gta_tokenizer_copy_files(t->cfg.model, dir);
+    if (!rc) rc = gta_tokenizer_copy_files(t->cfg.model, dir);
+    if (rc) return rc;
+    gta_task task;
+    memset(&task, 0, sizeof task);
+    snprintf(task.method, sizeof task.method, "%s", t->cfg.method);
+    task.format = t->fmt;
+    task.labels = t->ds.labels;
+    task.compact = t->popts.compact;
+    task.max_prompt_tokens = t->popts.max_prompt_tokens;
+    task.system = (char *)t->popts.system;
+    task.max_new_tokens = (int)t->cfg.max_new_tokens;
+    return gta_task_write(dir, &task);
+}
+
+/* the dtype final/ is written in: --save-dtype, or (auto) that of --model's checkpoint */
+int resolve_save_dtype(trainer *t) {
+    st_dtype d = ST_F32;
+    if (strcmp(t->cfg.save_dtype, "auto") != 0) {
+        int rc = st_dtype_from_name(t->cfg.save_dtype, &d);
+        if (rc) return gta_err_prefix(rc, "train: save_dtype");
+    } else {
+        st_set *st = NULL;
+        int rc = st_open_dir(t->cfg.model, &st);
+        if (rc) return rc;
+        d = st_float_dtype(st);
+        st_close(st);
+    }
+    t->final_dtype = (int)d;
+    return GTA_OK;
 }
 
 static void rm_rf(const char *path) {
@@ -54,7 +85,7 @@ int save_checkpoint(trainer *t) {
     char *tmp = gta_path_join(t->run_dir, "checkpoint.tmp"), *fin = gta_path_join(t->run_dir, "checkpoint"),
          *old = gta_path_join(t->run_dir, "checkpoint.old");
     rm_rf(tmp);
-    int rc = save_model_dir(t, tmp);
+    int rc = save_model_dir(t, tmp, 0);
     gta_model *m = t->policy;
     size_t np = m->n_params, nb = sizeof(float) * np;
     if (!rc) {

@@ -11,6 +11,7 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "io/json.h"
+#include "io/safetensors.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
 #include "train/objective.h"
@@ -165,6 +166,14 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
         goto done;
     }
     if (!m) m = gta_model_init_random(&c, (uint64_t)o->seed);
+    if (o->save_dtype && strcmp(o->save_dtype, "auto") != 0) {
+        st_dtype sd;
+        if ((rc = st_dtype_from_name(o->save_dtype, &sd))) {
+            gta_err_prefix(rc, "pretrain: --save-dtype");
+            goto done;
+        }
+        m->save_dtype = (int)sd;
+    }
     gta_model_alloc_grads(m);
     gta_adamw opt;
     gta_adamw_init(&opt, m, o->learning_rate, o->weight_decay);
@@ -190,7 +199,8 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
     }
     gta_batch batch = {n, ids, pos, B, ss, sl, sp, n, row, tg};
     double t0 = gta_now();
-    for (long long step = 0; step < o->steps && !rc; step++) {
+    long long end = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
+    for (long long step = 0; step < end && !rc; step++) {
         double ts = gta_now();
         make_batch(&train, B, T, (uint64_t)o->seed, step, ids, row, tg);
         gta_model_zero_grads(m);
@@ -201,7 +211,7 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
         double gn = gta_clip_grad_norm(m, 1.0), lr = lr_at(o, step);
         gta_adamw_step(&opt, m, lr);
         double val_loss = -1;
-        int last = step + 1 == o->steps;
+        int last = step + 1 == end;
         if (val.n > (size_t)T + 1 && ((step + 1) % 100 == 0 || last)) {
             /* held-out loss on fixed windows */
             make_batch(&val, B, T, (uint64_t)o->seed + 1, 0, ids, row, tg);
@@ -210,7 +220,8 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
             for (int k = 0; k < n; k++) val_loss -= lp[k];
             val_loss /= n;
         }
-        double secs = gta_now() - ts, el = gta_now() - t0, eta = el / (double)(step + 1) * (double)(o->steps - step - 1);
+        double secs = gta_now() - ts, el = gta_now() - t0,
+               eta = el / (double)(step + 1) * (double)(end - step - 1);
         fprintf(mf, "{\"step\":%lld,\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.4f,\"tokens_per_s\":%.0f,\"seconds\":%.4f%s",
                 step + 1, loss, lr, gn, n / secs, secs, val_loss >= 0 ? "" : "}\n");
         if (val_loss >= 0) fprintf(mf, ",\"val_loss\":%.6f}\n", val_loss);

@@ -15,7 +15,10 @@ typedef struct {
     const char **corpus;
     int ncorpus;
     const char *field; /* jsonl field, default "text" */
+    const char *save_dtype; /* NULL or "auto": f32 for a fresh model, --init's dtype for a further
+                               stage; else f32 | bf16 | f16 */
     long long steps, batch, seq, seed, save_steps;
+    long long stop_at; /* > 0: save and stop after this step (the schedule stays that of steps) */
     double learning_rate, warmup_ratio, weight_decay, holdout; /* holdout: fraction of documents for validation */
 } gta_pretrain_opts;
 

@@ -41,6 +41,7 @@ void gta_train_defaults(gta_train_cfg *c, const char *method) {
     c->log_examples = 2;
     snprintf(c->prompt_style, sizeof c->prompt_style, "full");
     snprintf(c->rollout_weights, sizeof c->rollout_weights, "fp32");
+    snprintf(c->save_dtype, sizeof c->save_dtype, "auto");
     snprintf(c->device, sizeof c->device, "cpu");
 }
 
@@ -54,7 +55,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"steps", 'i', &c->steps, 0, "optimizer steps (0: from --epochs)"},
         {"epochs", 'd', &c->epochs, 0, "passes over the training split (when --steps is 0)"},
         {"group_size", 'i', &c->group_size, 0, "samples per prompt G"},
-        {"num_iterations", 'i', &c->num_iterations, 0, "optimizer steps per rollout (importance-sampling reuse)"},
+        {"num_iterations", 'i', &c->num_iterations, 0,
+         "optimizer steps per rollout (importance-sampling reuse)"},
         {"beta", 'd', &c->beta, 0, "k3 KL weight"},
         {"epsilon", 'd', &c->epsilon, 0, "clip range of the importance ratio"},
         {"lambda_sft", 'd', &c->lambda_sft, 0, "weight of the guess cross-entropy (gta)"},
@@ -68,7 +70,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"max_new_tokens", 'i', &c->max_new_tokens, 0, "completion length limit"},
         {"temperature", 'd', &c->temperature, 0, "sampling temperature of rollouts"},
         {"top_p", 'd', &c->top_p, 0, "nucleus sampling of rollouts"},
-        {"loss_aggregation", 's', c->loss_aggregation, sizeof c->loss_aggregation, "sequence (eq. 5) | token"},
+        {"loss_aggregation", 's', c->loss_aggregation, sizeof c->loss_aggregation,
+         "sequence (eq. 5) | token"},
         {"save_steps", 'i', &c->save_steps, 0, "checkpoint every N optimizer steps (0: only at the end)"},
         {"batch_prompts", 'i', &c->batch_prompts, 0, "prompts per rollout (RL) / examples per step (sft)"},
         {"adv_eps", 'd', &c->adv_eps, 0, "epsilon added to the group reward std"},
@@ -76,11 +79,14 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"eval_limit", 'i', &c->eval_limit, 0, "examples of the eval split used"},
         {"eval_split", 's', c->eval_split, sizeof c->eval_split, "split for periodic evaluation"},
         {"system_prompt", 's', c->system_prompt, sizeof c->system_prompt, "system message (empty: none)"},
-        {"prompt_style", 's', c->prompt_style, sizeof c->prompt_style, "full | compact (one line, for small models)"},
+        {"prompt_style", 's', c->prompt_style, sizeof c->prompt_style,
+         "full | compact (one line, for small models)"},
         {"log_examples", 'i', &c->log_examples, 0, "completions per step written to samples.jsonl"},
         {"device", 's', c->device, sizeof c->device, "cpu | cuda: the backend that computes"},
         {"rollout_weights", 's', c->rollout_weights, sizeof c->rollout_weights,
          "fp32 | bf16: rollouts decode with the weights rounded to bfloat16 (faster; losses stay fp32)"},
+        {"save_dtype", 's', c->save_dtype, sizeof c->save_dtype,
+         "auto | f32 | bf16 | f16: weights of final/ (auto: the dtype of --model's checkpoint)"},
     };
     int n = (int)(sizeof all / sizeof all[0]);
     if (n > max) n = max;

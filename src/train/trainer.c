@@ -66,6 +66,9 @@ static int check_cfg(const gta_train_cfg *c) {
     if (strcmp(c->rollout_weights, "fp32") != 0 && strcmp(c->rollout_weights, "bf16") != 0)
         return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32 or bf16",
                            c->rollout_weights);
+    st_dtype sd;
+    if (strcmp(c->save_dtype, "auto") != 0 && st_dtype_from_name(c->save_dtype, &sd))
+        return gta_err_set(GTA_EINPUT, "train: save_dtype '%s': expected auto, f32, bf16 or f16", c->save_dtype);
     if (m == M_GTA || m == M_GRPO || m == M_GTARL)
         if (c->group_size < 2)
             return gta_err_set(GTA_EINPUT, "train: group_size must be at least 2 for %s", c->method);
@@ -178,6 +181,7 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     if (!rc && t->method != M_SFT && c->beta > 0) t->ref = gta_model_clone(t->policy);
     free(ck);
     if (rc) return rc;
+    if ((rc = resolve_save_dtype(t))) return rc;
     gta_model *pm = t->policy;
     gta_model_alloc_grads(pm);
     if (t->method == M_GTA) t->g_sft = pm->be->alloc(pm->ctx, sizeof(float) * pm->n_params);
@@ -387,7 +391,7 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
                 t.total_steps);
     } else if (!rc) {
         char *fin = gta_path_join(t.run_dir, "final");
-        rc = save_model_dir(&t, fin);
+        rc = save_model_dir(&t, fin, 1);
         if (!rc) fprintf(stderr, "gta train: done; model in %s\n", fin);
         free(fin);
     }

@@ -41,6 +41,8 @@ typedef struct {
     char prompt_style[16];     /* full | compact */
     long long log_examples;    /* completions written to samples.jsonl per step */
     char rollout_weights[8];   /* fp32 | bf16: weights the rollout sampler decodes with */
+    char save_dtype[8];        /* auto | f32 | bf16 | f16: dtype of final/ (auto: the --model
+                                  checkpoint's); checkpoint/ is always f32 (exact resume) */
     char device[16];           /* cpu | cuda: the backend that computes */
 } gta_train_cfg;
 

@@ -65,6 +65,7 @@ typedef struct {
     gta_split eval_split;
     char *run_dir;
     double t0;
+    int final_dtype; /* st_dtype of final/ (cfg.save_dtype resolved) */
 } trainer;
 
 typedef struct {
@@ -86,7 +87,8 @@ double lr_at(const trainer *t, long long step);
 int optimizer_step(trainer *t, step_stats *st);
 
 /* checkpoint.c */
-int save_model_dir(trainer *t, const char *dir);
+int save_model_dir(trainer *t, const char *dir, int final);
+int resolve_save_dtype(trainer *t);
 int save_checkpoint(trainer *t);
 int load_f32(gta_model *m, const char *path, const char *name, float *dst, size_t n);
 

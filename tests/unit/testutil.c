@@ -9,16 +9,27 @@
 #include "base/error.h"
 #include "base/util.h"
 
-char *tu_shared(const char *rel) {
+static const char *shared_root(void) {
     const char *root = getenv("GTA_SHARED");
-    return gta_path_join(root && *root ? root : "../shared", rel);
+    return root && *root ? root : "../shared";
 }
 
 int tu_have_shared(void) {
-    char *p = tu_shared("fixtures");
+    char *p = gta_path_join(shared_root(), "fixtures");
     int ok = gta_is_dir(p);
     free(p);
     return ok;
+}
+
+char *tu_shared(const char *rel) {
+    char *p = gta_path_join(shared_root(), rel);
+    if (!tu_have_shared()) {
+        /* a test that needs ../shared is skipped, with a message, where it is absent */
+        print_message("skipped: %s needs %s, which is absent\n", p, shared_root());
+        free(p);
+        skip();
+    }
+    return p;
 }
 
 double tu_max_abs_diff(const float *a, const float *b, size_t n, size_t *at) {

@@ -9,7 +9,8 @@
 
 #include <cmocka.h>
 
-/* Path of ../shared (or $GTA_SHARED) joined with rel; caller frees. */
+/* Path of ../shared (or $GTA_SHARED) joined with rel; caller frees.  Where the shared
+ * folder is absent the calling test is skipped (cmocka skip) with a message. */
 char *tu_shared(const char *rel);
 /* Skips the current test (cmocka skip) when the shared folder is absent. */
 int tu_have_shared(void);
