@@ -17,6 +17,22 @@ LDLIBS  = -lopenblas -lcjson -lpcre2-8 -lutf8proc -lm -lpthread
 
 LIB_SRC  = $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+
+# The CUDA backend (src/backend/cuda/*.cu, docs/gpu.md) when nvcc is found on PATH or in
+# /usr/local/cuda/bin; `make CUDA=0` builds without it. cudart is linked statically;
+# cuBLASLt is opened at run time (dlopen) when --device cuda is asked for.
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA ?= $(if $(NVCC),1,0)
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
+NVFLAGS  = -std=c++17 -O3 -g -Isrc $(CUDA_ARCH) -DGTA_CUDA_LIB='"$(CUDA_HOME)/lib64"' --Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter
+CU_SRC   = $(sort $(wildcard src/backend/cuda/*.cu))
+LIB_OBJ += $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+CFLAGS  += -DGTA_HAVE_CUDA
+LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+endif
 CLI_OBJ  = $(BUILD)/obj/src/cli/main.o
 TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -44,6 +60,11 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo CC $<
 	@$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	@echo NVCC $<
+	@$(NVCC) $(NVFLAGS) -MD -MF $(@:.o=.d) -c -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_COMMON) $(BUILD)/libgta.a
 	@mkdir -p $(dir $@)
@@ -84,13 +105,14 @@ test: unit-test cli-test
 check: test asan-test
 
 # Sanitizer build in its own folder; OpenMP runs single-threaded there so that the
-# sanitizers see one deterministic schedule.
+# sanitizers see one deterministic schedule. Without the CUDA backend: no GPU runs in the
+# unit tests, and it halves the build.
 asan-test:
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -march=x86-64-v3 -fno-omit-frame-pointer" \
+	@$(MAKE) --no-print-directory CUDA=0 BUILD=build-asan OPT="-O1 -march=x86-64-v3 -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all" unit-test
 
 format:
-	clang-format -i $$(find src tests bench -name '*.[ch]')
+	clang-format -i $$(find src tests bench -name '*.[ch]' -o -name '*.cu')
 
 clean:
 	rm -rf build build-asan build-fuzz

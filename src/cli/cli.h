@@ -11,6 +11,7 @@ int cmd_tokenizer_train(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
 int cmd_eval(int, char **);
 int cmd_report(int, char **);
 int cmd_predict(int, char **);

@@ -485,13 +485,3 @@ static const gta_backend_ops cpu_ops = {
 };
 
 const gta_backend_ops *gta_backend_cpu(void) { return &cpu_ops; }
-
-const gta_backend_ops *gta_backend(const char *name) {
-    if (!name || !strcmp(name, "cpu")) return &cpu_ops;
-    if (!strcmp(name, "cuda")) {
-        gta_err_set(GTA_EINPUT, "--device cuda: this build has no CUDA backend (built without nvcc)");
-        return NULL;
-    }
-    gta_err_set(GTA_EINPUT, "--device '%s': expected cpu or cuda", name);
-    return NULL;
-}
