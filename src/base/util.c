@@ -63,6 +63,10 @@ void gta_fsync_dir_of(const char *path) {
 }
 
 int gta_write_file_atomic(const char *path, const void *data, size_t len) {
+    return gta_write_parts_atomic(path, 1, &data, &len);
+}
+
+int gta_write_parts_atomic(const char *path, int nparts, const void *const *parts, const size_t *lens) {
     size_t n = strlen(path);
     char *tmp = gta_malloc(n + 16);
     snprintf(tmp, n + 16, "%s.tmp%d", path, (int)getpid());
@@ -72,26 +76,34 @@ int gta_write_file_atomic(const char *path, const void *data, size_t len) {
         free(tmp);
         return rc;
     }
-    const char *p = data;
-    size_t left = len, stop = gta_test_kill_in_write(path) ? len / 2 : SIZE_MAX;
-    while (left) {
-        if (len - left >= stop) { /* test hook: killed inside the write */
-            fprintf(stderr, "gta: test hook: SIGKILL after %zu of %zu bytes of %s\n", len - left, len, path);
-            raise(SIGKILL);
+    size_t len = 0, done = 0;
+    for (int i = 0; i < nparts; i++) len += lens[i];
+    size_t stop = gta_test_kill_in_write(path) ? len / 2 : SIZE_MAX;
+    for (int i = 0; i < nparts; i++) {
+        const char *p = parts[i];
+        size_t left = lens[i];
+        while (left) {
+            if (done >= stop) { /* test hook: killed inside the write */
+                fprintf(stderr, "gta: test hook: SIGKILL after %zu of %zu bytes of %s\n", done, len, path);
+                raise(SIGKILL);
+            }
+            size_t chunk = left < stop - done ? left : stop - done;
+            if (chunk > ((size_t)1 << 30)) chunk = (size_t)1 << 30;
+            ssize_t w = write(fd, p, chunk);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                /* a full disk (ENOSPC) or a file-size limit (EFBIG): the target is untouched */
+                int rc = gta_err_set(GTA_EFAIL, "%s: write failed after %zu of %zu bytes: %s", path, done, len,
+                                     strerror(errno));
+                close(fd);
+                unlink(tmp);
+                free(tmp);
+                return rc;
+            }
+            p += w;
+            left -= (size_t)w;
+            done += (size_t)w;
         }
-        ssize_t w = write(fd, p, stop != SIZE_MAX ? stop - (len - left) : left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            /* a full disk (ENOSPC) or a file-size limit (EFBIG): the target is untouched */
-            int rc = gta_err_set(GTA_EFAIL, "%s: write failed after %zu of %zu bytes: %s", path, len - left,
-                                 len, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return rc;
-        }
-        p += w;
-        left -= (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
         int rc = gta_err_set(GTA_EFAIL, "%s: cannot finish writing: %s", path, strerror(errno));

@@ -10,6 +10,8 @@ int gta_read_file(const char *path, char **data, size_t *len);
 /* Writes len bytes to path atomically (path.tmp + fsync + rename); no partial file is
  * ever left at path. */
 int gta_write_file_atomic(const char *path, const void *data, size_t len);
+/* The same for a file made of nparts pieces written in order (no copy into one buffer). */
+int gta_write_parts_atomic(const char *path, int nparts, const void *const *parts, const size_t *lens);
 /* fsync of a directory (its entries: renames, creations); of the directory holding path. */
 int gta_fsync_dir(const char *dir);
 void gta_fsync_dir_of(const char *path);

@@ -536,22 +536,27 @@ int st_write(const char *path, const st_entry *e, int n, const char *metadata_js
     char *htext = cJSON_PrintUnformatted(h);
     cJSON_Delete(h);
     size_t hlen = strlen(htext), pad = (8 - hlen % 8) % 8; /* align the data to 8 bytes */
-    size_t total = 8 + hlen + pad + off;
-    unsigned char *buf = gta_malloc(total);
+    /* the header, then each tensor's bytes straight from its buffer: no copy of the file in
+     * memory (an optimizer state is twice the model) */
+    unsigned char *head = gta_malloc(8 + hlen + pad);
     uint64_t hl = hlen + pad;
-    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(hl >> (8 * i));
-    memcpy(buf + 8, htext, hlen);
-    memset(buf + 8 + hlen, ' ', pad);
+    for (int i = 0; i < 8; i++) head[i] = (unsigned char)(hl >> (8 * i));
+    memcpy(head + 8, htext, hlen);
+    memset(head + 8 + hlen, ' ', pad);
     free(htext);
-    size_t pos = 8 + hlen + pad;
+    const void **parts = gta_malloc(sizeof(void *) * (size_t)(n + 1));
+    size_t *lens = gta_malloc(sizeof(size_t) * (size_t)(n + 1));
+    parts[0] = head;
+    lens[0] = 8 + hlen + pad;
     for (int i = 0; i < n; i++) {
         size_t numel = 1;
         for (int k = 0; k < e[i].ndim; k++) numel *= (size_t)e[i].shape[k];
-        size_t nb = numel * dtype_sizes[e[i].dtype];
-        if (nb) memcpy(buf + pos, e[i].data, nb);
-        pos += nb;
+        parts[i + 1] = e[i].data;
+        lens[i + 1] = numel * dtype_sizes[e[i].dtype];
     }
-    int rc = gta_write_file_atomic(path, buf, total);
-    free(buf);
+    int rc = gta_write_parts_atomic(path, n + 1, (const void *const *)parts, lens);
+    free(parts);
+    free(lens);
+    free(head);
     return rc;
 }

@@ -55,7 +55,7 @@ static void test_jsonl_errors(void **state) {
                  "in:2: expected a JSON object with a string field 'text'");
     expect_error("{\"text\": \"a\"}\n\n[\"text\"]\n", 0, "in:3: expected a JSON object");
     expect_error("{\"text\": \"a\\u0000b\"}\n", 0, "in:1: the text contains a NUL character");
-    expect_error("{\"text\": \"\xC3\x28\"}\n", 0, "in:1: the text is not valid UTF-8");
+    expect_error("{\"text\": \"\xC3\x28\"}\n", 0, "in:1:1:11: invalid UTF-8");
     expect_error("\n  \n", 0, "in: no input records");
 }
 
