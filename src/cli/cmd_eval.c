@@ -16,6 +16,7 @@
 #include "eval/eval.h"
 #include "io/dataset.h"
 #include "io/json.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "task/eos.h"
 #include "task/reward.h"
@@ -41,11 +42,12 @@ static int check_out_dir(const char *path) {
 int cmd_eval(int argc, char **argv) {
     const char *device = NULL;
     const char *model_dir = NULL, *data_dir = NULL, *split_name = "test", *format = "gta", *out_path = NULL;
-    const char *system = NULL, *prompt_style = "full";
+    const char *system = NULL, *prompt_style = "full", *adapter = NULL;
     long long limit = 0, max_new = 256, max_prompt = 4096, batch = 16, n_examples = 8, memory_mb = 0;
     int quiet = 0;
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "model directory (config.json, model.safetensors, tokenizer.json)"},
+        {"adapter", ARG_STR, &adapter, "PEFT LoRA adapter directory applied over --model"},
         {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
         {"data", ARG_STR, &data_dir, "dataset directory (labels.txt and the split)"},
         {"split", ARG_STR, &split_name, "split to score [test]"},
@@ -106,6 +108,7 @@ int cmd_eval(int argc, char **argv) {
     if ((rc = gta_split_load(data_dir, split_name, &labels, &split))) goto done;
     const gta_backend_ops *be = NULL;
     if ((rc = cli_device_arg("eval", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
+    if (adapter && (rc = gta_lora_load(m, adapter))) goto done;
     if ((rc = gta_tokenizer_load(model_dir, &tok))) goto done;
     neos = gta_eos_ids(model_dir, &m->cfg, tok, eos, GTA_EOS_MAX);
     o.eos = eos;
@@ -120,6 +123,7 @@ int cmd_eval(int argc, char **argv) {
     o.memory_limit = (size_t)memory_mb << 20;
     if ((rc = gta_eval_run(m, tok, &labels, &split, &o, &res))) goto done;
     cJSON_AddStringToObject(res, "model", model_dir);
+    if (adapter) cJSON_AddStringToObject(res, "adapter", adapter);
     cJSON_AddStringToObject(res, "data", data_dir);
     cJSON_AddStringToObject(res, "split_name", split_name);
     json = cJSON_Print(res);

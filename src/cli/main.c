@@ -28,7 +28,9 @@ static const struct {
     {"eval", cmd_eval, "score a model on a dataset split"},
     {"report", cmd_report, "HTML report of runs"},
     {"pretrain", cmd_pretrain, "causal-LM pretraining of a small model"},
-    {"init", cmd_init, "a model directory with random weights for a config.json (real shapes for benchmarks)"},
+    {"merge", cmd_merge, "fold a LoRA adapter (PEFT's format) into its base model"},
+    {"init", cmd_init,
+     "a model directory with random weights for a config.json (real shapes for benchmarks)"},
 };
 
 static void usage(FILE *f) {

@@ -29,7 +29,8 @@
 
 /* a model directory: weights, config, and the source model's tokenizer files */
 int save_model_dir(trainer *t, const char *dir) {
-    int rc = gta_model_save(t->policy, dir);
+    /* under LoRA a PEFT adapter directory over the run's base */
+    int rc = t->lora ? gta_lora_save(t->policy, dir, t->cfg.model) : gta_model_save(t->policy, dir);
     return rc ? rc : gta_tokenizer_copy_files(t->cfg.model, dir);
 }
 
@@ -56,7 +57,7 @@ int save_checkpoint(trainer *t) {
     rm_rf(tmp);
     int rc = save_model_dir(t, tmp);
     gta_model *m = t->policy;
-    size_t np = m->n_params, nb = sizeof(float) * np;
+    size_t np = gta_model_trainable(m).n, nb = sizeof(float) * np;
     if (!rc) {
         const float *hm = m->be->read_begin(m->ctx, t->opt.m, nb), *hv = m->be->read_begin(m->ctx, t->opt.v, nb);
         st_entry e[2] = {{"exp_avg", ST_F32, 1, {(int64_t)np}, hm}, {"exp_avg_sq", ST_F32, 1, {(int64_t)np}, hv}};
@@ -66,8 +67,20 @@ int save_checkpoint(trainer *t) {
         m->be->read_end(m->ctx, hv);
         free(p);
     }
-    if (!rc && t->ref) {
-        const float *hr = m->be->read_begin(t->ref->ctx, t->ref->params, nb);
+    if (!rc && t->ref && t->ref->w16 && !t->lora) {
+        gta_model *r = t->ref;
+        size_t ns = gta_model_small_floats(r);
+        const void *h16 = r->be->read_begin(r->ctx, r->w16, sizeof(uint16_t) * r->n_params);
+        const void *hs = r->be->read_begin(r->ctx, r->small, sizeof(float) * ns);
+        st_entry e[2] = {{"w16", ST_BF16, 1, {(int64_t)r->n_params}, h16},
+                         {"small", ST_F32, 1, {(int64_t)ns}, hs}};
+        char *p = gta_path_join(tmp, "reference.safetensors");
+        rc = st_write(p, e, 2, NULL);
+        r->be->read_end(r->ctx, h16);
+        r->be->read_end(r->ctx, hs);
+        free(p);
+    } else if (!rc && t->ref) {
+        const float *hr = m->be->read_begin(t->ref->ctx, gta_model_trainable(t->ref).params, nb);
         st_entry e = {"params", ST_F32, 1, {(int64_t)np}, hr};
         char *p = gta_path_join(tmp, "reference.safetensors");
         rc = st_write(p, &e, 1, NULL);
@@ -136,6 +149,24 @@ int save_checkpoint(trainer *t) {
             rm_rf(old);
     }
     free(tmp), free(fin), free(old);
+    return rc;
+}
+
+int load_ref_bf16(gta_model *r, const char *path) {
+    st_set *s;
+    int rc = st_open_file(path, &s);
+    if (rc) return rc;
+    size_t ns = gta_model_small_floats(r);
+    const st_tensor *a = st_find(s, "w16"), *b = st_find(s, "small");
+    if (!a || a->dtype != ST_BF16 || (size_t)a->numel != r->n_params || !b || b->dtype != ST_F32 ||
+        (size_t)b->numel != ns) {
+        rc = gta_err_set(GTA_EINPUT, "%s: expected tensors 'w16' (bf16, %zu) and 'small' (f32, %zu)", path,
+                         r->n_params, ns);
+    } else {
+        r->be->from_host(r->ctx, r->w16, a->data, sizeof(uint16_t) * r->n_params);
+        r->be->from_host(r->ctx, r->small, b->data, sizeof(float) * ns);
+    }
+    st_close(s);
     return rc;
 }
 

@@ -41,6 +41,15 @@ void gta_train_defaults(gta_train_cfg *c, const char *method) {
     c->log_examples = 2;
     snprintf(c->prompt_style, sizeof c->prompt_style, "full");
     snprintf(c->rollout_weights, sizeof c->rollout_weights, "fp32");
+    /* LoRA off; when on, PEFT's usual targets (every linear of a block) and alpha 16 */
+    c->lora_r = 0;
+    c->lora_alpha = 16;
+    c->lora_dropout = 0;
+    snprintf(c->lora_targets, sizeof c->lora_targets,
+             "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj");
+    snprintf(c->recompute, sizeof c->recompute, "auto");
+    snprintf(c->base_dtype, sizeof c->base_dtype, "auto");
+    snprintf(c->ref_dtype, sizeof c->ref_dtype, "fp32");
     snprintf(c->device, sizeof c->device, "cpu");
 }
 
@@ -54,7 +63,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"steps", 'i', &c->steps, 0, "optimizer steps (0: from --epochs)"},
         {"epochs", 'd', &c->epochs, 0, "passes over the training split (when --steps is 0)"},
         {"group_size", 'i', &c->group_size, 0, "samples per prompt G"},
-        {"num_iterations", 'i', &c->num_iterations, 0, "optimizer steps per rollout (importance-sampling reuse)"},
+        {"num_iterations", 'i', &c->num_iterations, 0,
+         "optimizer steps per rollout (importance-sampling reuse)"},
         {"beta", 'd', &c->beta, 0, "k3 KL weight"},
         {"epsilon", 'd', &c->epsilon, 0, "clip range of the importance ratio"},
         {"lambda_sft", 'd', &c->lambda_sft, 0, "weight of the guess cross-entropy (gta)"},
@@ -68,7 +78,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"max_new_tokens", 'i', &c->max_new_tokens, 0, "completion length limit"},
         {"temperature", 'd', &c->temperature, 0, "sampling temperature of rollouts"},
         {"top_p", 'd', &c->top_p, 0, "nucleus sampling of rollouts"},
-        {"loss_aggregation", 's', c->loss_aggregation, sizeof c->loss_aggregation, "sequence (eq. 5) | token"},
+        {"loss_aggregation", 's', c->loss_aggregation, sizeof c->loss_aggregation,
+         "sequence (eq. 5) | token"},
         {"save_steps", 'i', &c->save_steps, 0, "checkpoint every N optimizer steps (0: only at the end)"},
         {"batch_prompts", 'i', &c->batch_prompts, 0, "prompts per rollout (RL) / examples per step (sft)"},
         {"adv_eps", 'd', &c->adv_eps, 0, "epsilon added to the group reward std"},
@@ -76,11 +87,26 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"eval_limit", 'i', &c->eval_limit, 0, "examples of the eval split used"},
         {"eval_split", 's', c->eval_split, sizeof c->eval_split, "split for periodic evaluation"},
         {"system_prompt", 's', c->system_prompt, sizeof c->system_prompt, "system message (empty: none)"},
-        {"prompt_style", 's', c->prompt_style, sizeof c->prompt_style, "full | compact (one line, for small models)"},
+        {"prompt_style", 's', c->prompt_style, sizeof c->prompt_style,
+         "full | compact (one line, for small models)"},
         {"log_examples", 'i', &c->log_examples, 0, "completions per step written to samples.jsonl"},
         {"device", 's', c->device, sizeof c->device, "cpu | cuda: the backend that computes"},
         {"rollout_weights", 's', c->rollout_weights, sizeof c->rollout_weights,
          "fp32 | bf16: rollouts decode with the weights rounded to bfloat16 (faster; losses stay fp32)"},
+        {"lora_r", 'i', &c->lora_r, 0, "LoRA rank (0: full fine-tuning); only the adapter trains"},
+        {"lora_alpha", 'd', &c->lora_alpha, 0, "LoRA alpha: the adapter is scaled by alpha / r"},
+        {"lora_dropout", 'd', &c->lora_dropout, 0, "dropout on the adapters' input"},
+        {"lora_targets", 's', c->lora_targets, sizeof c->lora_targets,
+         "modules with an adapter (PEFT's names)"},
+        {"use_rslora", 'b', &c->use_rslora, 0, "rank-stabilized scaling alpha / sqrt(r)"},
+        {"adapter", 's', c->adapter, sizeof c->adapter, "PEFT adapter directory to continue training from"},
+        {"recompute", 's', c->recompute, sizeof c->recompute,
+         "auto | on | off: recompute activations in backward (auto: when the plan would not fit)"},
+        {"ref_dtype", 's', c->ref_dtype, sizeof c->ref_dtype,
+         "fp32 | bf16: full fine-tuning's reference kept in bf16 (half the memory; its log-probs from "
+         "rounded weights)"},
+        {"base_dtype", 's', c->base_dtype, sizeof c->base_dtype,
+         "auto | fp32 | bf16: a LoRA run's frozen base in memory (auto: the checkpoint's torch_dtype)"},
     };
     int n = (int)(sizeof all / sizeof all[0]);
     if (n > max) n = max;
@@ -102,6 +128,10 @@ int gta_train_cfg_apply_json(gta_train_cfg *c, const cJSON *j, const char *name)
             if (strlen(it->valuestring) >= o[k].size)
                 return gta_err_set(GTA_EINPUT, "%s: '%s' is too long", name, it->string);
             snprintf(o[k].ptr, o[k].size, "%s", it->valuestring);
+        } else if (o[k].type == 'b') {
+            if (!cJSON_IsBool(it) && !cJSON_IsNumber(it))
+                return gta_err_set(GTA_EINPUT, "%s: '%s' must be true or false", name, it->string);
+            *(long long *)o[k].ptr = cJSON_IsBool(it) ? cJSON_IsTrue(it) : it->valuedouble != 0;
         } else if (o[k].type == 'i') {
             if (!cJSON_IsNumber(it) || it->valuedouble != (double)(long long)it->valuedouble)
                 return gta_err_set(GTA_EINPUT, "%s: '%s' must be an integer", name, it->string);
@@ -124,6 +154,8 @@ char *gta_train_cfg_to_json(const gta_train_cfg *c0) {
             cJSON_AddStringToObject(j, o[k].name, (const char *)o[k].ptr);
         else if (o[k].type == 'i')
             cJSON_AddNumberToObject(j, o[k].name, (double)*(long long *)o[k].ptr);
+        else if (o[k].type == 'b')
+            cJSON_AddBoolToObject(j, o[k].name, *(long long *)o[k].ptr != 0);
         else
             cJSON_AddNumberToObject(j, o[k].name, *(double *)o[k].ptr);
     }
