@@ -59,7 +59,8 @@ size_t gta_decode_pack_bytes(const gta_backend_ops *be, const gta_config *c, int
 
 void gta_decode_pack(gta_model *m, int bf16) {
     const gta_config *c = &m->cfg;
-    size_t bytes = gta_decode_pack_bytes(m->be, c, bf16);
+    /* a bf16 base decodes from its own bf16 matrices: no second copy */
+    size_t bytes = m->w16 ? 0 : gta_decode_pack_bytes(m->be, c, bf16);
     if (!bytes) { /* decode from the weights as they are; drop panels of an earlier call */
         m->be->free(m->ctx, m->pack);
         m->pack = NULL;
