@@ -50,6 +50,7 @@ static const float *decode_mat(const gta_model *m, int k) {
 
 size_t gta_decode_pack_bytes(const gta_backend_ops *be, const gta_config *c, int bf16) {
     size_t bytes = 0;
+    if (bf16 < 0) return 0; /* decode from the weights as they are */
     for (int k = 0, out, in; k <= 4 * c->num_layers; k++) {
         decode_mat_shape(c, k, &out, &in);
         bytes += be->pack_bytes(NULL, out, in, bf16);

@@ -87,6 +87,14 @@ float gta_lora_scale(const gta_lora_cfg *lc) {
     return (float)(lc->rslora ? lc->alpha / sqrt((double)lc->r) : lc->alpha / (double)lc->r);
 }
 
+/* the adapters' products need the backend's general product */
+static int check_backend(const gta_model *m) {
+    if (m->be->gemm) return GTA_OK;
+    return gta_err_set(GTA_EINPUT,
+                       "lora: the %s backend has no general product (gemm): LoRA is not supported on %s",
+                       m->be->name, m->be->name);
+}
+
 static int check_cfg(const gta_lora_cfg *lc) {
     if (lc->r < 1 || !(lc->alpha > 0) || !(lc->dropout >= 0 && lc->dropout < 1) || !lc->targets ||
         (lc->targets & ~GTA_LORA_ALL))
@@ -137,6 +145,7 @@ static gta_lora *lora_new(gta_model *m, const gta_lora_cfg *lc) {
 
 int gta_lora_attach(gta_model *m, const gta_lora_cfg *lc, uint64_t seed) {
     int rc = check_cfg(lc);
+    if (!rc) rc = check_backend(m);
     if (rc) return rc;
     gta_lora_detach(m);
     gta_lora *a = lora_new(m, lc);
@@ -344,6 +353,7 @@ int gta_lora_read_config(const char *dir, gta_lora_cfg *lc) {
 int gta_lora_load(gta_model *m, const char *dir) {
     gta_lora_cfg lc;
     int rc = gta_lora_read_config(dir, &lc);
+    if (!rc) rc = check_backend(m);
     if (rc) return rc;
     char *path = gta_path_join(dir, "adapter_model.safetensors");
     st_set *st = NULL;

@@ -233,7 +233,17 @@ int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **ou
     return model_load(dir, be, 0, out);
 }
 
+int gta_model_bf16_supported(const gta_backend_ops *be) {
+    return be->linear_bf16 && be->linear_dx_bf16 && be->embed_bf16 && be->logprob_head_bf16 &&
+           be->logprob_head_fused_bf16;
+}
+
 int gta_model_load_bf16(const char *dir, const gta_backend_ops *be, gta_model **out) {
+    if (!gta_model_bf16_supported(be))
+        return gta_err_set(GTA_EINPUT,
+                           "%s: the %s backend cannot keep weights in bf16 (not supported on %s); "
+                           "load them in fp32",
+                           dir, be->name, be->name);
     return model_load(dir, be, 1, out);
 }
 
@@ -428,6 +438,7 @@ gta_trainable gta_model_trainable(const gta_model *m) {
 size_t gta_model_small_floats(const gta_model *m) { return small_floats(m->tensors, m->n_tensors); }
 
 gta_model *gta_model_clone_bf16(const gta_model *src) {
+    if (!gta_model_bf16_supported(src->be)) return NULL; /* the caller checks (trainer setup) */
     gta_model *m = model_new_over(&src->cfg, src->be, NULL, 1);
     gta_model_copy_params_bf16(m, src);
     return m;

@@ -106,6 +106,9 @@ int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **ou
 /* The same with the matrices kept in bfloat16 (a frozen base for LoRA; a bf16 checkpoint's
  * values as they are, others rounded to nearest even). */
 int gta_model_load_bf16(const char *dir, const gta_backend_ops *be, gta_model **out);
+/* 1 when be has the ops of a model with bf16 matrices (linear_bf16, linear_dx_bf16,
+ * embed_bf16, logprob_head_bf16, logprob_head_fused_bf16); a backend may leave them out */
+int gta_model_bf16_supported(const gta_backend_ops *be);
 /* bytes of a model's weights: fp32, or with the matrices in bf16 (the memory plan) */
 size_t gta_model_weight_bytes(const gta_config *c, int bf16);
 /* A model with random weights (normal(0, 0.02), norms 1, biases 0), for tests/benchmarks. */
@@ -193,7 +196,7 @@ int gta_decode(gta_model *m, gta_kv *kv, int B, const gta_tok *tok, const int *p
  * any; fp32 without AVX-512 decodes from the weights as they are). Call it
  * after the weights last changed and before decoding: gta_sample does. The buffer is kept
  * for the next call. */
-void gta_decode_pack(gta_model *m, int bf16);
+void gta_decode_pack(gta_model *m, int bf16); /* bf16 < 0: no panels (frees them) */
 size_t gta_decode_pack_bytes(const gta_backend_ops *be, const gta_config *c, int bf16);
 /* Bytes a prefill of n tokens and a decode of B rows need besides weights and cache. */
 size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B);

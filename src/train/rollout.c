@@ -115,7 +115,9 @@ int build_rollout(trainer *t, long long rollout_index) {
         memset(&sp, 0, sizeof sp);
         sp.temperature = c->temperature;
         sp.top_p = c->top_p;
-        sp.bf16_weights = !strcmp(c->rollout_weights, "bf16");
+        /* a bf16 base decodes from its own matrices; "model": from the weights, no panels */
+        sp.bf16_weights =
+            t->base16 || !strcmp(c->rollout_weights, "model") ? -1 : !strcmp(c->rollout_weights, "bf16");
         sp.max_new_tokens = (int)c->max_new_tokens;
         sp.eos = t->eos;
         sp.neos = t->neos;

@@ -37,10 +37,12 @@ double lr_at(const trainer *t, long long step) {
 /* ------------------------------------------------------------------ one optimizer step */
 
 int check_weights(const gta_model *m, const char *when, long long step) {
-    const float *w = m->be->read_begin(m->ctx, m->params, sizeof(float) * m->n_params);
+    /* what trains: the adapter under LoRA (the frozen base cannot change) */
+    gta_trainable tr = gta_model_trainable(m);
+    const float *w = m->be->read_begin(m->ctx, tr.params, sizeof(float) * tr.n);
     int rc = GTA_OK;
-    for (int i = 0; i < m->n_tensors && !rc; i++) {
-        const gta_param *p = &m->tensors[i];
+    for (int i = 0; i < tr.n_tensors && !rc; i++) {
+        const gta_param *p = &tr.tensors[i];
         size_t n = (size_t)p->shape[0] * (size_t)(p->ndim == 2 ? p->shape[1] : 1);
         for (size_t k = 0; k < n; k++)
             if (!isfinite(w[p->offset + k])) {
@@ -154,7 +156,8 @@ int optimizer_step(trainer *t, step_stats *st) {
         const char *nan_at = getenv("GTA_TEST_NAN_AT"); /* test hook */
         if (nan_at && atoll(nan_at) == t->step + 1) {
             float nan = NAN;
-            gta_model_write(m, m->params + m->n_params / 2, &nan, 1);
+            gta_trainable tw = gta_model_trainable(m);
+            gta_model_write(m, tw.params + tw.n / 2, &nan, 1);
         }
         if ((rc = check_weights(m, "after the update of step", t->step + 1))) goto out;
         t->step++;

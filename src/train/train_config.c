@@ -95,7 +95,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"log_examples", 'i', &c->log_examples, 0, "completions per step written to samples.jsonl"},
         {"device", 's', c->device, sizeof c->device, "cpu | cuda: the backend that computes"},
         {"rollout_weights", 's', c->rollout_weights, sizeof c->rollout_weights,
-         "fp32 | bf16: rollouts decode with the weights rounded to bfloat16 (faster; losses stay fp32)"},
+         "fp32 | bf16 | model: rollouts decode from fp32 panels, from panels rounded to bfloat16 (faster; "
+         "losses stay fp32), or from the model's weights (no panel copy: less memory, slower)"},
         {"save_dtype", 's', c->save_dtype, sizeof c->save_dtype,
          "auto | f32 | bf16 | f16: weights of final/ (auto: the dtype of --model's checkpoint)"},
         {"skip_nonfinite", 'i', &c->skip_nonfinite, 0,

@@ -66,8 +66,9 @@ static int check_cfg(const gta_train_cfg *c) {
                         "0 < top_p <= 1, epsilon, beta >= 0)");
     if (strcmp(c->prompt_style, "full") != 0 && strcmp(c->prompt_style, "compact") != 0)
         return gta_err_set(GTA_EINPUT, "train: prompt_style '%s': expected full or compact", c->prompt_style);
-    if (strcmp(c->rollout_weights, "fp32") != 0 && strcmp(c->rollout_weights, "bf16") != 0)
-        return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32 or bf16",
+    if (strcmp(c->rollout_weights, "fp32") != 0 && strcmp(c->rollout_weights, "bf16") != 0 &&
+        strcmp(c->rollout_weights, "model") != 0)
+        return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32, bf16 or model",
                            c->rollout_weights);
     st_dtype sd;
     if (strcmp(c->save_dtype, "auto") != 0 && st_dtype_from_name(c->save_dtype, &sd))
@@ -157,36 +158,17 @@ static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quie
         return gta_err_set(GTA_EINPUT, "train: the batch shape implies %lld tokens a step", tokens);
     int n = (int)tokens, has_ref = t->method != M_SFT && c->beta > 0;
     gta_plan plan = {0};
-    size_t ntrain = gta_model_n_params(mc);
-    if (t->lora) {
-        /* the base frozen: weights only; the adapter trains */
-        ntrain = gta_lora_n_params(mc, &t->lora_cfg);
-        gta_plan_add(&plan, "base weights", gta_model_weight_bytes(mc, t->base16),
-                     "%.1fM parameters, %s, frozen", gta_model_n_params(mc) / 1e6,
-                     t->base16 ? "bf16 matrices" : "fp32");
-        gta_plan_add(&plan, "LoRA adapter", 4 * sizeof(float) * ntrain,
-                     "r %d, %.2fM parameters: weights, gradients, AdamW", t->lora_cfg.r, ntrain / 1e6);
-    } else {
+    size_t ntrain = t->lora ? gta_lora_n_params(mc, &t->lora_cfg) : gta_model_n_params(mc);
+    if (t->lora)
+        gta_plan_lora(&plan, mc, &t->lora_cfg, t->base16); /* the frozen base, the adapter's state */
+    else
         gta_plan_model(&plan, mc, "policy", 1);
-    }
     if (t->method == M_GTA) gta_plan_add(&plan, "SFT gradient (the gate)", sizeof(float) * ntrain, NULL);
     if (has_ref && t->lora)
         gta_plan_add(&plan, "reference adapter", sizeof(float) * ntrain, "the base shared with the policy");
-    else if (has_ref && !strcmp(c->ref_dtype, "bf16"))
-        gta_plan_add(&plan, "reference weights", gta_model_weight_bytes(mc, 1),
-                     "%.1fM parameters, bf16 matrices", gta_model_n_params(mc) / 1e6);
     else if (has_ref)
-        gta_plan_model(&plan, mc, "reference", 0);
-    if (recompute) {
-        gta_plan_add(&plan, "policy activations", gta_model_act_bytes_recompute(mc, n),
-                     "%d tokens, each layer's input kept, the rest recomputed", n);
-        gta_plan_add(&plan, "policy backend scratch",
-                     be->scratch_bytes(NULL, n, n, mc->hidden_size, mc->num_kv_heads * mc->head_dim,
-                                       mc->vocab_size, 1),
-                     "log-prob head chunks, attention backward");
-    } else {
-        gta_plan_forward(&plan, be, mc, "policy", n, n, 1);
-    }
+        gta_plan_model_dtype(&plan, mc, "reference", !strcmp(c->ref_dtype, "bf16"));
+    gta_plan_forward(&plan, be, mc, "policy", n, n, recompute ? GTA_PLAN_RECOMPUTE : GTA_PLAN_TRAIN);
     if (t->lora)
         gta_plan_add(&plan, "LoRA scratch", gta_lora_scratch_bytes(mc, &t->lora_cfg, n), "%d tokens", n);
     if (G) {
@@ -207,14 +189,14 @@ static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quie
         int *pl = gta_malloc(sizeof(int) * (size_t)P);
         for (int i = 0; i < P; i++) pl[i] = (int)maxp;
         gta_sample_plan sp;
-        gta_sample_plan_make(be, mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, !strcmp(c->rollout_weights, "bf16"),
-                             &sp);
+        int wmode = t->base16 || !strcmp(c->rollout_weights, "model") ? -1 : !strcmp(c->rollout_weights, "bf16");
+        gta_sample_plan_make(be, mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, wmode, &sp);
         free(pl);
         gta_plan_add(&plan, "sampler KV cache", sp.kv_bytes, "%d tokens", sp.cache_tokens);
         gta_plan_add(&plan, "sampler decode workspace", sp.act_bytes - sp.prefill_bytes + sp.scratch_bytes, "%lld rows",
                      P * G);
         gta_plan_add(&plan, "sampler logits", sp.logit_bytes, NULL);
-        if (!t->base16) gta_plan_add(&plan, "sampler weight panels", sp.pack_bytes, "%s", c->rollout_weights);
+        gta_plan_add(&plan, "sampler weight panels", sp.pack_bytes, "%s", c->rollout_weights);
     }
     if (quiet) return gta_plan_total(&plan) <= be->mem_free(NULL) ? GTA_OK : GTA_EINPUT;
     fprintf(stderr, "gta train: a step: %lld prompts of up to %lld tokens, %lld samples of up to %lld new tokens\n", P,
@@ -267,9 +249,21 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     char *cpath = gta_path_join(src, "config.json");
     rc = gta_config_load(cpath, &mc);
     free(cpath);
-    /* a LoRA run's frozen base stays in the checkpoint's dtype when that is bf16 */
-    t->base16 = t->lora && (!strcmp(c->base_dtype, "bf16") ||
-                            (!strcmp(c->base_dtype, "auto") && !rc && !strcmp(mc.dtype, "bfloat16")));
+    /* a LoRA run's frozen base stays in the checkpoint's dtype when that is bf16 (and the
+     * backend has the ops of bf16 matrices; auto falls back to fp32 where it has not) */
+    int bf16_ok = gta_model_bf16_supported(t->be);
+    t->base16 = t->lora && (!strcmp(c->base_dtype, "bf16") || (!strcmp(c->base_dtype, "auto") && !rc &&
+                                                               bf16_ok && !strcmp(mc.dtype, "bfloat16")));
+    if (!rc && !bf16_ok &&
+        (t->base16 || (!strcmp(c->ref_dtype, "bf16") && t->method != M_SFT && c->beta > 0)))
+        rc = gta_err_set(
+            GTA_EINPUT,
+            "train: %s bf16 is not supported on --device %s (its backend keeps no bf16 weights); use fp32",
+            t->base16 ? "base_dtype" : "ref_dtype", t->be->name);
+    if (!rc && t->lora && !t->be->dropout && t->lora_cfg.dropout > 0)
+        rc =
+            gta_err_set(GTA_EINPUT, "train: lora_dropout > 0 is not supported on --device %s (no dropout op)",
+                        t->be->name);
     t->popts.format = t->fmt;
     t->popts.max_prompt_tokens = (int)c->max_prompt_tokens;
     t->popts.system = c->system_prompt[0] ? c->system_prompt : NULL;
