@@ -87,6 +87,45 @@ for k in ("accuracy","format_ok_rate","examples"): assert a.get(k)==b.get(k),k
 assert a["adapter"]' "$tmp/e1.json" "$tmp/e2.json" \
   && ok "eval: merged model = base + --adapter" || bad "eval differs between merged and adapter"
 
+# predict: the task comes from the adapter's gta_task.json; base + --adapter = merged
+head -3 "$D/validation.jsonl" >"$tmp/in.jsonl"
+"$G" predict --model "$M" --adapter "$tmp/a/final" --input "$tmp/in.jsonl" --scores --quiet >"$tmp/p1" 2>"$tmp/p1.err" \
+  && "$G" predict --model "$tmp/merged" --input "$tmp/in.jsonl" --scores --quiet >"$tmp/p2" 2>/dev/null \
+  && python3 -c 'import json,sys
+a,b=([json.loads(l) for l in open(p)] for p in sys.argv[1:3])
+assert len(a)==len(b)==3
+for x,y in zip(a,b):
+    assert x["completion"]==y["completion"] and x["label"]==y["label"], (x,y)
+    assert max(abs(x["scores"][k]-y["scores"][k]) for k in x["scores"])<1e-4' "$tmp/p1" "$tmp/p2" \
+  && ok "predict: base + --adapter (task from the adapter) = merged model" \
+  || bad "predict --adapter" "$(tail -3 "$tmp/p1.err")"
+# merge: gta_task.json carried over; the base's dtype unless --save-dtype; bf16 out when asked
+python3 - "$tmp/merged" "$tmp/a/final" <<'PY' && ok "merged model: the adapter's gta_task.json, the base's dtype (f32)" \
+  || bad "merged task / dtype"
+import json, struct, sys
+m, a = sys.argv[1:3]
+assert json.load(open(m + "/gta_task.json")) == json.load(open(a + "/gta_task.json"))
+b = open(m + "/model.safetensors", "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
+assert {v["dtype"] for v in h.values()} == {"F32"}
+PY
+"$G" merge --model "$M" --adapter "$tmp/a/final" --out "$tmp/merged16" --save-dtype bf16 2>/dev/null \
+  && python3 - "$tmp/merged16" "$tmp/merged" <<'PY' && ok "merge --save-dtype bf16: the merged weights rounded to bf16" || bad "merge --save-dtype bf16"
+import json, struct, sys
+def load(p):
+    b = open(p + "/model.safetensors", "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n]); h.pop("__metadata__", None); return b[8 + n:], h
+d16, h16 = load(sys.argv[1]); d32, h32 = load(sys.argv[2])
+assert {v["dtype"] for v in h16.values()} == {"BF16"}
+k = "model.layers.0.self_attn.q_proj.weight"
+s, e = h16[k]["data_offsets"]; v16 = struct.unpack("<%dH" % ((e - s) // 2), d16[s:e])
+s, e = h32[k]["data_offsets"]; v32 = struct.unpack("<%df" % ((e - s) // 4), d32[s:e])
+def rne(f):
+    u = struct.unpack("<I", struct.pack("<f", f))[0]
+    return (u + 0x7FFF + ((u >> 16) & 1)) >> 16
+assert all(a == rne(b) for a, b in zip(v16, v32))
+PY
+
 # --adapter continues training from an adapter (its config wins)
 "$G" train --method sft --model "$M" --data "$D" --max-prompt-tokens 440 --batch-prompts 2 --adapter "$tmp/a/final" \
   --out "$tmp/c" --steps 1 --save-steps 0 --learning-rate 1e-3 2>"$tmp/c.err" \
@@ -111,6 +150,12 @@ ff=(--method gta --model "$M" --data "$D" --max-prompt-tokens 440 --batch-prompt
   && [ -f "$tmp/h/final/adapter_model.safetensors" ] \
   && ok "LoRA over a bf16 base trains; the plan holds the base once, in bf16" \
   || bad "LoRA over a bf16 base" "$(tail -3 "$tmp/h.err")"
+
+# --rollout-weights model: no panel copy in the plan; the run trains
+"$G" train "${common[@]}" --rollout-weights model --out "$tmp/rw" --steps 1 --save-steps 0 2>"$tmp/rw.err" \
+  && ! grep -q "sampler weight panels" "$tmp/rw.err" && [ -f "$tmp/rw/final/adapter_model.safetensors" ] \
+  && ok "--rollout-weights model: rollouts decode from the weights, no panels planned" \
+  || bad "--rollout-weights model" "$(tail -3 "$tmp/rw.err")"
 
 # errors: exit 2, "gta: error:" naming the file; nothing written
 mkdir -p "$tmp/bad"
