@@ -125,6 +125,19 @@ static struct gta_acts *acts_get(gta_model *m, int n, int train) {
     return a;
 }
 
+void gta_model_release_infer(gta_model *m) {
+    acts_free(m, m->iacts);
+    m->iacts = NULL;
+    m->be->free(m->ctx, m->dec_ws);
+    m->dec_ws = NULL;
+    m->dec_cap = 0;
+}
+
+void gta_model_release_train(gta_model *m) {
+    acts_free(m, m->acts);
+    m->acts = NULL;
+}
+
 void gta_model_release_work(gta_model *m) {
     acts_free(m, m->acts);
     acts_free(m, m->iacts);

@@ -119,6 +119,12 @@ gta_model *gta_model_init_random_on(const gta_config *cfg, uint64_t seed, const 
  * (rounded to nearest even), so a bf16 checkpoint loaded and saved is bit-identical. */
 int gta_model_save(const gta_model *m, const char *dir);
 void gta_model_free(gta_model *m);
+/* Phases of a training run hand back what they no longer need (the next call allocates
+ * it again): release_infer frees one layer's inference activations and the decode
+ * workspace (not the decode panels), release_train the training forward's saved
+ * activations (a backward then needs a new forward). */
+void gta_model_release_infer(gta_model *m);
+void gta_model_release_train(gta_model *m);
 /* parameters a model of this configuration has (the memory plan's weights) */
 size_t gta_model_n_params(const gta_config *c);
 /* a second model with the same configuration, backend and parameters (the reference) */

@@ -266,6 +266,13 @@ int build_rollout(trainer *t, long long rollout_index) {
     } else {
         memcpy(r->ref_lp, r->old_lp, sizeof(float) * (size_t)nlp);
     }
+    /* the training step that follows needs none of the inference buffers: the peak is the
+     * larger of the two phases, not their sum (the plan still adds them up) */
+    gta_model_release_infer(t->policy);
+    if (t->ref) {
+        gta_model_release_infer(t->ref);
+        t->ref->be->scratch_release(t->ref->ctx);
+    }
     r->valid = 1;
     t->cursor += P;
 done:

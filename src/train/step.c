@@ -164,6 +164,8 @@ int optimizer_step(trainer *t, step_stats *st) {
         if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0) ref_sync(t);
     }
 out:
+    /* a new rollout follows: it needs the memory of the saved activations */
+    if (!rc && t->method != M_SFT && t->step % c->num_iterations == 0) gta_model_release_train(m);
     st->tokens = r->n;
     free(lp);
     free(dlp);
