@@ -45,7 +45,8 @@ static int parse_ids(const char *s, gta_tok **out, int *n) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL, *revision = NULL, *adapter = NULL, *device = NULL;
+    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL, *revision = NULL, *adapter = NULL,
+               *device = NULL;
     char *model_owned = NULL;
     long long max_new = -1, num_samples = 1, seed = 0, top_k = 0;
     double temperature = 1.0, top_p = 1.0, min_p = 0.0;

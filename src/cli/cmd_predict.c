@@ -50,7 +50,8 @@ int cmd_predict(int argc, char **argv) {
         {"labels", ARG_STR, &labels_path, "labels.txt, for a model without gta_task.json"},
         {"revision", ARG_STR, &revision, "branch, tag or commit of a Hub --model name [main]"},
         {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
-        {"adapter", ARG_STR, &adapter, "PEFT LoRA adapter directory applied over --model (its gta_task.json first)"},
+        {"adapter", ARG_STR, &adapter,
+         "PEFT LoRA adapter directory applied over --model (its gta_task.json first)"},
         {"memory-mb", ARG_INT, &memory_mb, "memory the sampler may plan for [what is available]"},
         {"quiet", ARG_FLAG, &quiet, "no progress lines on stderr"},
     };

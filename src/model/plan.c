@@ -92,6 +92,8 @@ void gta_plan_forward(gta_plan *p, const gta_backend_ops *be, const gta_config *
     else
         gta_plan_add(p, name, gta_model_infer_bytes(c, n), "%d tokens, one layer at a time", n);
     snprintf(name, sizeof name, "%s backend scratch", role);
-    gta_plan_add(p, name, be->scratch_bytes(NULL, n, nlp, c->hidden_size, c->num_kv_heads * c->head_dim, c->vocab_size, train != 0),
+    gta_plan_add(p, name,
+                 be->scratch_bytes(NULL, n, nlp, c->hidden_size, c->num_kv_heads * c->head_dim, c->vocab_size,
+                                   train != 0),
                  "log-prob head chunks%s", train ? ", attention backward" : "");
 }

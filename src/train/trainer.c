@@ -189,7 +189,8 @@ static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quie
         int *pl = gta_malloc(sizeof(int) * (size_t)P);
         for (int i = 0; i < P; i++) pl[i] = (int)maxp;
         gta_sample_plan sp;
-        int wmode = t->base16 || !strcmp(c->rollout_weights, "model") ? -1 : !strcmp(c->rollout_weights, "bf16");
+        int wmode =
+            t->base16 || !strcmp(c->rollout_weights, "model") ? -1 : !strcmp(c->rollout_weights, "bf16");
         gta_sample_plan_make(be, mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, wmode, &sp);
         free(pl);
         gta_plan_add(&plan, "sampler KV cache", sp.kv_bytes, "%d tokens", sp.cache_tokens);
