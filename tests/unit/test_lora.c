@@ -384,7 +384,7 @@ static void test_save_is_peft(void **s) {
     assert_int_equal(gta_lora_attach(m, &lc, 1), GTA_OK);
     randomize_b(m, 2);
     char *dir = tu_tmpdir();
-    assert_int_equal(gta_lora_save(m, dir, "Qwen/Qwen2.5-0.5B"), GTA_OK);
+    assert_int_equal(gta_lora_save(m, dir, "Qwen/Qwen2.5-0.5B", ST_F32), GTA_OK);
     char *p = gta_path_join(dir, "adapter_config.json");
     cJSON *j = NULL;
     assert_int_equal(gta_json_load(p, &j), GTA_OK);
