@@ -13,7 +13,7 @@ void gta_adamw_init(gta_adamw *o, const gta_model *model, double lr, double weig
     o->beta2 = 0.999;
     o->eps = 1e-8;
     o->weight_decay = weight_decay;
-    o->n = model->n_params;
+    o->n = gta_model_trainable(model).n;
     o->m = model->be->alloc(model->ctx, sizeof(float) * o->n);
     o->v = model->be->alloc(model->ctx, sizeof(float) * o->n);
     model->be->zero(model->ctx, o->m, sizeof(float) * o->n);
@@ -34,9 +34,10 @@ void gta_adamw_step(gta_adamw *o, gta_model *model, double lr) {
     const double bc1 = 1.0 - pow(o->beta1, (double)o->step), bc2 = 1.0 - pow(o->beta2, (double)o->step);
     const float b1 = (float)o->beta1, b2 = (float)o->beta2, step_size = (float)(lr / bc1),
                 inv_bc2_sqrt = (float)(1.0 / sqrt(bc2)), eps = (float)o->eps, wd = (float)(lr * o->weight_decay);
-    float *p = model->params, *g = model->grads, *m = o->m, *v = o->v;
-    for (int k = 0; k < model->n_tensors; k++) {
-        const gta_param *t = &model->tensors[k];
+    gta_trainable tr = gta_model_trainable(model);
+    float *p = tr.params, *g = tr.grads, *m = o->m, *v = o->v;
+    for (int k = 0; k < tr.n_tensors; k++) {
+        const gta_param *t = &tr.tensors[k];
         size_t a = t->offset, n = (size_t)t->shape[0] * (size_t)(t->ndim == 2 ? t->shape[1] : 1);
         /* decoupled weight decay (before the moment update, as torch.optim.AdamW) on
          * matrices only; norms and biases are not decayed */
@@ -46,7 +47,9 @@ void gta_adamw_step(gta_adamw *o, gta_model *model, double lr) {
 }
 
 double gta_clip_grad_norm(gta_model *model, double max_norm) {
-    double norm = sqrt(model->be->sumsq(model->ctx, model->n_params, model->grads));
-    if (max_norm > 0 && norm > max_norm) model->be->scale(model->ctx, model->n_params, (float)(max_norm / (norm + 1e-6)), model->grads);
+    gta_trainable tr = gta_model_trainable(model);
+    double norm = sqrt(model->be->sumsq(model->ctx, tr.n, tr.grads));
+    if (max_norm > 0 && norm > max_norm)
+        model->be->scale(model->ctx, tr.n, (float)(max_norm / (norm + 1e-6)), tr.grads);
     return norm;
 }

@@ -115,7 +115,9 @@ int build_rollout(trainer *t, long long rollout_index) {
         memset(&sp, 0, sizeof sp);
         sp.temperature = c->temperature;
         sp.top_p = c->top_p;
-        sp.bf16_weights = !strcmp(c->rollout_weights, "bf16");
+        /* a bf16 base decodes from its own matrices; "model": from the weights, no panels */
+        sp.bf16_weights =
+            t->base16 || !strcmp(c->rollout_weights, "model") ? -1 : !strcmp(c->rollout_weights, "bf16");
         sp.max_new_tokens = (int)c->max_new_tokens;
         sp.eos = t->eos;
         sp.neos = t->neos;
@@ -263,6 +265,13 @@ int build_rollout(trainer *t, long long rollout_index) {
         if ((rc = gta_forward(t->ref, &b, r->ref_lp, NULL, 0))) goto done;
     } else {
         memcpy(r->ref_lp, r->old_lp, sizeof(float) * (size_t)nlp);
+    }
+    /* the training step that follows needs none of the inference buffers: the peak is the
+     * larger of the two phases, not their sum (the plan still adds them up) */
+    gta_model_release_infer(t->policy);
+    if (t->ref) {
+        gta_model_release_infer(t->ref);
+        t->ref->be->scratch_release(t->ref->ctx);
     }
     r->valid = 1;
     t->cursor += P;

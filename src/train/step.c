@@ -37,10 +37,12 @@ double lr_at(const trainer *t, long long step) {
 /* ------------------------------------------------------------------ one optimizer step */
 
 int check_weights(const gta_model *m, const char *when, long long step) {
-    const float *w = m->be->read_begin(m->ctx, m->params, sizeof(float) * m->n_params);
+    /* what trains: the adapter under LoRA (the frozen base cannot change) */
+    gta_trainable tr = gta_model_trainable(m);
+    const float *w = m->be->read_begin(m->ctx, tr.params, sizeof(float) * tr.n);
     int rc = GTA_OK;
-    for (int i = 0; i < m->n_tensors && !rc; i++) {
-        const gta_param *p = &m->tensors[i];
+    for (int i = 0; i < tr.n_tensors && !rc; i++) {
+        const gta_param *p = &tr.tensors[i];
         size_t n = (size_t)p->shape[0] * (size_t)(p->ndim == 2 ? p->shape[1] : 1);
         for (size_t k = 0; k < n; k++)
             if (!isfinite(w[p->offset + k])) {
@@ -57,7 +59,16 @@ int check_weights(const gta_model *m, const char *when, long long step) {
 static int reduce_grads(trainer *t, float *g) {
     gta_model *m = t->policy;
     if (t->comm->size == 1) return GTA_OK;
-    return t->comm->allreduce_sum(t->comm, m->be, m->ctx, g, m->n_params);
+    return t->comm->allreduce_sum(t->comm, m->be, m->ctx, g, gta_model_trainable(m).n);
+}
+
+void ref_sync(trainer *t) {
+    if (t->lora)
+        gta_lora_copy(t->ref, t->policy);
+    else if (t->ref->w16)
+        gta_model_copy_params_bf16(t->ref, t->policy);
+    else
+        gta_model_copy_params(t->ref, t->policy);
 }
 
 int optimizer_step(trainer *t, step_stats *st) {
@@ -70,11 +81,15 @@ int optimizer_step(trainer *t, step_stats *st) {
     int rc = GTA_OK;
     memset(st, 0, sizeof *st);
     gta_model_zero_grads(m);
+    /* the adapters' dropout masks of this step (and of its backward): a function of the
+     * seed and the step, so a resumed run draws the same */
+    if (m->lora) m->lora->drop_seed = gta_rng_u64((uint64_t)c->seed, 0x4c44u, (uint64_t)t->step);
+    gta_trainable tr = gta_model_trainable(m);
     if (t->method == M_SFT) {
         double loss = 0;
         gta_sft_batch sb = {r->w_sft, &loss};
         rc = gta_forward_backward(m, &b, lp, dlp, gta_sft_dlp, &sb);
-        if (!rc) rc = reduce_grads(t, m->grads);
+        if (!rc) rc = reduce_grads(t, tr.grads);
         st->loss = st->loss_sft = loss;
     } else {
         gta_grpo_acc acc;
@@ -82,7 +97,7 @@ int optimizer_step(trainer *t, step_stats *st) {
         gta_grpo_batch gb = {{c->epsilon, c->beta}, r->old_lp, r->ref_lp, r->adv, r->w_rl, &acc};
         if (t->method != M_GTA) {
             rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
-            if (!rc) rc = reduce_grads(t, m->grads);
+            if (!rc) rc = reduce_grads(t, tr.grads);
             st->loss = st->loss_rl = acc.loss;
         } else {
             /* g_sft and g_rl separately, then the gate of eq. 11 */
@@ -92,7 +107,7 @@ int optimizer_step(trainer *t, step_stats *st) {
                 rc = gta_backward(m, &b, dlp);
             }
             if (!rc) {
-                m->be->copy(m->ctx, t->g_sft, m->grads, sizeof(float) * m->n_params);
+                m->be->copy(m->ctx, t->g_sft, tr.grads, sizeof(float) * tr.n);
                 gta_model_zero_grads(m);
                 gta_grpo_range(&gb, 0, (size_t)r->nlp, lp, dlp);
                 st->loss_rl = acc.loss;
@@ -101,10 +116,10 @@ int optimizer_step(trainer *t, step_stats *st) {
             /* both gradients summed over the ranks before the gate: every rank takes the
              * decision of the global gradients */
             if (!rc) rc = reduce_grads(t, t->g_sft);
-            if (!rc) rc = reduce_grads(t, m->grads);
+            if (!rc) rc = reduce_grads(t, tr.grads);
             if (!rc) {
                 gta_gate_stats gs;
-                gta_grad_gate(m->be, m->ctx, m->n_params, t->g_sft, m->grads, c->lambda_sft, c->lambda_rl, m->grads,
+                gta_grad_gate(m->be, m->ctx, tr.n, t->g_sft, tr.grads, c->lambda_sft, c->lambda_rl, tr.grads,
                               &gs);
                 st->cos = gs.cosine;
                 st->conflict = gs.conflict;
@@ -141,14 +156,16 @@ int optimizer_step(trainer *t, step_stats *st) {
         const char *nan_at = getenv("GTA_TEST_NAN_AT"); /* test hook */
         if (nan_at && atoll(nan_at) == t->step + 1) {
             float nan = NAN;
-            gta_model_write(m, m->params + m->n_params / 2, &nan, 1);
+            gta_trainable tw = gta_model_trainable(m);
+            gta_model_write(m, tw.params + tw.n / 2, &nan, 1);
         }
         if ((rc = check_weights(m, "after the update of step", t->step + 1))) goto out;
         t->step++;
-        if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0)
-            gta_model_copy_params(t->ref, m);
+        if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0) ref_sync(t);
     }
 out:
+    /* a new rollout follows: it needs the memory of the saved activations */
+    if (!rc && t->method != M_SFT && t->step % c->num_iterations == 0) gta_model_release_train(m);
     st->tokens = r->n;
     free(lp);
     free(dlp);

@@ -17,6 +17,7 @@
 #include "io/dataset.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "model/sampler.h"
 #include "task/eos.h"
@@ -49,7 +50,10 @@ typedef struct {
     gta_train_cfg cfg;
     int method;
     gta_format fmt;
-    gta_model *policy, *ref;
+    gta_model *policy, *ref; /* under LoRA the reference shares the policy's base, its own adapter copy */
+    int lora;                /* an adapter trains, the base is frozen */
+    gta_lora_cfg lora_cfg;   /* of a fresh adapter (lora_r > 0, no --adapter) */
+    int base16;              /* the frozen base is kept in bf16 */
     gta_comm *comm; /* the ranks of a data-parallel run (gta_comm_single: one process) */
     const gta_backend_ops *be;
     gta_tokenizer *tok;
@@ -94,5 +98,9 @@ int save_model_dir(trainer *t, const char *dir, int final);
 int resolve_save_dtype(trainer *t);
 int save_checkpoint(trainer *t);
 int load_f32(gta_model *m, const char *path, const char *name, float *dst, size_t n);
+/* a bf16 reference (--ref-dtype bf16) from reference.safetensors: w16 (bf16) and small */
+int load_ref_bf16(gta_model *ref, const char *path);
+/* the reference's refresh: its adapter (LoRA) or its weights <- the policy's */
+void ref_sync(trainer *t);
 
 #endif
