@@ -158,7 +158,11 @@ int gta_bench_step(const gta_config *c, const char *name, int gta, const gta_ste
         cJSON_AddStringToObject(j, "rollout_weights", t.cfg.rollout_weights);
         cJSON_AddNumberToObject(j, "threads", t.policy->be->threads(t.policy->ctx));
         cJSON_AddNumberToObject(j, "runs", sh->runs);
+        double lo = ph[0].total, hi = ph[0].total;
+        for (int k = 1; k < sh->runs; k++) lo = fmin(lo, ph[k].total), hi = fmax(hi, ph[k].total);
         cJSON_AddNumberToObject(j, "seconds", round(med.total * 1e4) / 1e4);
+        cJSON_AddNumberToObject(j, "min", round(lo * 1e4) / 1e4);
+        cJSON_AddNumberToObject(j, "max", round(hi * 1e4) / 1e4);
         add_phases(j, "seconds_median", &med);
         cJSON *all = cJSON_AddArrayToObject(j, "seconds_all");
         for (int k = 0; k < sh->runs; k++) {

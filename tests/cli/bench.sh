@@ -44,6 +44,8 @@ for run in j["seconds_all"]:
     if abs(s - run["total"]) > 0.05 * run["total"] + 0.02: errs.append(f"phases sum {s} vs total {run['total']}")
 if len(j["seconds_all"]) != 3: errs.append("seconds_all has not 3 runs")
 tot = sorted(r["total"] for r in j["seconds_all"])[1]
+if not j["min"] <= j["seconds"] <= j["max"] or abs(j["min"] - min(r["total"] for r in j["seconds_all"])) > 1e-3:
+    errs.append("min/max")
 if abs(j["seconds"] - tot) > 1e-3 or abs(j["seconds_median"]["total"] - tot) > 1e-3: errs.append("seconds is not the median total")
 if j["seconds"] <= 0 or j["seconds_median"]["updates"] <= 0 or j["seconds_median"]["generate"] <= 0: errs.append("zero times")
 if j["tokens_per_forward"] != P * G * (L + N): errs.append(f"tokens_per_forward {j['tokens_per_forward']}")
