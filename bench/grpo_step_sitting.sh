@@ -16,13 +16,14 @@
 #                   program (default 3 for gta, 2 for PyTorch: TORCH_RUNS)
 #   --reps N        the whole alternation N times (default 1); the table takes the median
 #   --no-torch      gta only (e.g. where ../shared is absent)
+#   --shape "P G L N U"  another shape for the configs (e.g. a smoke sitting: "2 4 128 32 2")
 # Needs build/gta (make); the baseline installs python3-torch through apt when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${GTA_SHARED:-../shared}
 OUT=${OUT:-bench/results-step.jsonl}
 GTA=${GTA:-build/gta}
-configs=small,q05-4L runs=3 reps=1 q05=0 torch_q05=0 torch=1
+configs=small,q05-4L runs=3 reps=1 q05=0 torch_q05=0 torch=1 shape="2 16 256 64 4"
 TORCH_RUNS=${TORCH_RUNS:-2}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
     --q05) q05=1 ;;
     --torch-q05) q05=1 torch_q05=1 ;;
     --no-torch) torch=0 ;;
+    --shape) shape=$2; shift ;;
     *) echo "grpo_step_sitting.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -64,16 +66,17 @@ torch_step() { # label, config, P, G, L, N, U
 }
 
 for rep in $(seq "$reps"); do
+  read -r P G L N U <<<"$shape"
   for cfg in ${configs//,/ }; do
-    label="$cfg 2x16 256+64 U=4"
-    gta_step "$label" grpo-step "$cfg" 2 16 256 64 4
-    gta_step "$label" gta-step "$cfg" 2 16 256 64 4
-    [ $torch = 1 ] && torch_step "$label" "$cfg" 2 16 256 64 4
+    label="$cfg ${P}x$G $L+$N U=$U"
+    gta_step "$label" grpo-step "$cfg" "$P" "$G" "$L" "$N" "$U"
+    gta_step "$label" gta-step "$cfg" "$P" "$G" "$L" "$N" "$U"
+    if [ $torch = 1 ]; then torch_step "$label" "$cfg" "$P" "$G" "$L" "$N" "$U"; fi
   done
   if [ $q05 = 1 ]; then
     gta_step "q05 1x8 256+64 U=1" grpo-step q05 1 8 256 64 1
     gta_step "q05 1x8 256+64 U=1" gta-step q05 1 8 256 64 1
-    [ $torch = 1 ] && [ $torch_q05 = 1 ] && torch_step "q05 1x8 256+64 U=1" q05 1 8 256 64 1
+    if [ $torch = 1 ] && [ $torch_q05 = 1 ]; then torch_step "q05 1x8 256+64 U=1" q05 1 8 256 64 1; fi
     gta_step "q05 1x16 256+64 U=1" grpo-step q05 1 16 256 64 1
     gta_step "q05 1x16 256+64 U=1" gta-step q05 1 16 256 64 1
   fi
