@@ -17,13 +17,16 @@
 #   --reps N        the whole alternation N times (default 1); the table takes the median
 #   --no-torch      gta only (e.g. where ../shared is absent)
 #   --shape "P G L N U"  another shape for the configs (e.g. a smoke sitting: "2 4 128 32 2")
+#   --summary       only the table of an existing $OUT
+# THREADS (default 2): OpenMP threads of gta and torch.set_num_threads of the baseline.
 # Needs build/gta (make); the baseline installs python3-torch through apt when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${GTA_SHARED:-../shared}
 OUT=${OUT:-bench/results-step.jsonl}
 GTA=${GTA:-build/gta}
-configs=small,q05-4L runs=3 reps=1 q05=0 torch_q05=0 torch=1 shape="2 16 256 64 4"
+configs=small,q05-4L runs=3 reps=1 q05=0 torch_q05=0 torch=1 shape="2 16 256 64 4" measure=1
+THREADS=${THREADS:-2}
 TORCH_RUNS=${TORCH_RUNS:-2}
 while [ $# -gt 0 ]; do
   case $1 in
@@ -34,6 +37,7 @@ while [ $# -gt 0 ]; do
     --torch-q05) q05=1 torch_q05=1 ;;
     --no-torch) torch=0 ;;
     --shape) shape=$2; shift ;;
+    --summary) measure=0 ;;
     *) echo "grpo_step_sitting.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -42,9 +46,9 @@ if [ $torch = 1 ] && [ ! -x "$SHARED/bench/run_grpo_step_baseline.sh" ]; then
   echo "grpo_step_sitting.sh: $SHARED/bench/run_grpo_step_baseline.sh not found: gta only" >&2
   torch=0
 fi
-: >"$OUT"
+[ $measure = 1 ] && : >"$OUT"
 # gta's setting: OpenBLAS (OpenMP build) with its own kernel detection, 2 threads (as the baseline)
-GTA_ENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=2)
+GTA_ENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$THREADS)
 note() { echo "== $* ($(date -u +%H:%M:%S))" >&2; }
 record() { # who, label, json
   echo "{\"who\":\"$1\",\"label\":\"$2\",\"rep\":$rep,\"result\":$3}" >>"$OUT"
@@ -60,11 +64,12 @@ torch_step() { # label, config, P, G, L, N, U
   note "torch grpo $cfg P=$3 G=$4 L=$5 N=$6 U=$7 (rep $rep)"
   j=$(mktemp)
   "$SHARED/bench/run_grpo_step_baseline.sh" --config "$cfg" --prompts "$3" --group "$4" --prompt-len "$5" --new "$6" \
-    --iterations "$7" --runs "$TORCH_RUNS" --json "$j" >&2
+    --iterations "$7" --runs "$TORCH_RUNS" --threads "$THREADS" --json "$j" >&2
   record torch "$label" "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$j")"
   rm -f "$j"
 }
 
+[ $measure = 1 ] || reps=0
 for rep in $(seq "$reps"); do
   read -r P G L N U <<<"$shape"
   for cfg in ${configs//,/ }; do
