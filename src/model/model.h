@@ -212,5 +212,13 @@ size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B);
  * (B*(T-1) of them). Free with gta_batch_free_simple. */
 void gta_batch_simple(gta_batch *b, const gta_tok *ids, int B, int T);
 void gta_batch_free_simple(gta_batch *b);
+/* The part of a tree batch that the pairs with mask[k] != 0 depend on: the segments that
+ * hold their rows and those segments' ancestors, in their order, with only those pairs
+ * (in their order). A row sees only its segment and that segment's ancestors, so these
+ * pairs' log-probs and gradients are those of the whole batch (e.g. the GTA step's
+ * gold-guess branches with their prompts, without the G completions). Free with
+ * gta_batch_free_select. */
+void gta_batch_select(const gta_batch *b, const uint8_t *mask, gta_batch *out);
+void gta_batch_free_select(gta_batch *b);
 
 #endif

@@ -100,18 +100,28 @@ int optimizer_step(trainer *t, step_stats *st) {
             if (!rc) rc = reduce_grads(t, tr.grads);
             st->loss = st->loss_rl = acc.loss;
         } else {
-            /* g_sft and g_rl separately, then the gate of eq. 11 */
-            if (!(rc = gta_forward(m, &b, lp, NULL, 1))) {
-                size_t nsft = 0;
-                st->loss_sft = gta_sft_loss((size_t)r->nlp, lp, r->sft_mask, dlp, &nsft);
-                rc = gta_backward(m, &b, dlp);
+            /* g_sft and g_rl separately, then the gate of eq. 11. The SFT loss lives on the
+             * gold-guess branches: its forward and backward run on them and their prompts
+             * alone (gta_batch_select), not on the G completions, whose rows carry no SFT gradient */
+            gta_batch sb;
+            gta_batch_select(&b, r->sft_mask, &sb);
+            if (sb.nlp > 0) {
+                float *slp = gta_malloc(sizeof(float) * (size_t)sb.nlp),
+                      *sdlp = gta_malloc(sizeof(float) * (size_t)sb.nlp);
+                uint8_t *all = gta_malloc((size_t)sb.nlp);
+                memset(all, 1, (size_t)sb.nlp);
+                if (!(rc = gta_forward(m, &sb, slp, NULL, 1))) {
+                    st->loss_sft = gta_sft_loss((size_t)sb.nlp, slp, all, sdlp, NULL);
+                    rc = gta_backward(m, &sb, sdlp);
+                }
+                free(slp), free(sdlp), free(all);
             }
+            gta_batch_free_select(&sb);
             if (!rc) {
                 m->be->copy(m->ctx, t->g_sft, tr.grads, sizeof(float) * tr.n);
                 gta_model_zero_grads(m);
-                gta_grpo_range(&gb, 0, (size_t)r->nlp, lp, dlp);
+                rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
                 st->loss_rl = acc.loss;
-                rc = gta_backward(m, &b, dlp);
             }
             /* both gradients summed over the ranks before the gate: every rank takes the
              * decision of the global gradients */

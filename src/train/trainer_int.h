@@ -1,6 +1,8 @@
 /* Internals shared by the trainer's files: trainer.c (setup, the loop, metrics), rollout.c
  * (rollout building and its reload), step.c (one optimizer step), checkpoint.c (saving a
- * model directory and a checkpoint). Not a public interface. */
+ * model directory and a checkpoint). Not a public interface: the whole-step benchmark
+ * (src/bench/bench_step.c) is its one user outside src/train, so that it times the
+ * trainer's own code. */
 #ifndef GTA_TRAIN_TRAINER_INT_H
 #define GTA_TRAIN_TRAINER_INT_H
 
@@ -84,6 +86,10 @@ gta_batch ro_batch(const rollout *r);
 size_t example_at(const trainer *t, long long k);
 int prompt_of(trainer *t, size_t i);
 int build_rollout(trainer *t, long long rollout_index);
+/* build_rollout's two halves after sampling and rewards (also driven by src/bench/bench_step.c) */
+int ro_assemble(trainer *t, const gta_tok *const *prompts, const int *plen, int P, int G,
+                const gta_sample_seq *smp, const gta_ids *const *guess, const int *nguess);
+int ro_logps(trainer *t, double *old_s, double *ref_s);
 int build_sft_batch(trainer *t);
 int load_rollout(trainer *t, const char *dir, const gta_train_state *stats);
 

@@ -1,6 +1,7 @@
 /* The model beyond the transformers fixtures: finite-difference gradients on several
  * shapes (head counts, head_dim != hidden/heads, GQA ratios, tied/untied, biases, qk-norm,
- * llama3 rope), prefix-shared tree batches equal to independent sequences, save/reload,
+ * llama3 rope), prefix-shared tree batches equal to independent sequences, the part of a
+ * batch some pairs depend on (gta_batch_select), save/reload,
  * AdamW against hand-computed values, gradient clipping, and the pretrained
  * stories260K against its float64 reference. */
 #include "testutil.h"
@@ -213,6 +214,75 @@ static void test_tree_batch_equals_independent(void **s) {
     assert_true(worst_lp < 2e-5);
     assert_true(gd < 1e-5 + 1e-5 * gmax);
     free(g_tree);
+    gta_model_free(m);
+}
+
+/* gta_batch_select: the part of a tree batch two prompts' last branches depend on (the
+ * GTA step's gold-guess branches) gives those pairs the log-probs and the gradient of the
+ * whole batch with zero weight elsewhere; branches of other prompts and siblings are left out. */
+static void test_batch_select(void **s) {
+    (void)s;
+    gta_config c = base_config(GTA_ARCH_QWEN2);
+    gta_model *m = random_model(&c, 31);
+    enum { NP = 2, NB = 3 };
+    int plen[NP] = {9, 70}, blen[NB] = {6, 4, 3};
+    int ids[400], pos[400], ss[16], sl[16], sp[16], row[400], tg[400], n = 0, nseg = 0, nlp = 0;
+    uint8_t mask[400];
+    for (int p = 0; p < NP; p++) {
+        int root = nseg, last = n + plen[p] - 1;
+        ss[nseg] = n, sl[nseg] = plen[p], sp[nseg++] = -1;
+        for (int i = 0; i < plen[p]; i++)
+            ids[n] = (int)(gta_rng_u64(3, (uint64_t)p, (uint64_t)i) % 50), pos[n++] = i;
+        for (int j = 0; j < NB; j++) {
+            int b0 = n;
+            ss[nseg] = n, sl[nseg] = blen[j], sp[nseg++] = root;
+            for (int i = 0; i < blen[j]; i++) {
+                int id = (int)(gta_rng_u64(4, (uint64_t)(p * NB + j), (uint64_t)i) % 50);
+                row[nlp] = i == 0 ? last : b0 + i - 1, tg[nlp] = id, mask[nlp++] = j == NB - 1;
+                ids[n] = id, pos[n++] = plen[p] + i;
+            }
+        }
+    }
+    gta_batch full = {n, ids, pos, nseg, ss, sl, sp, nlp, row, tg}, sel;
+    gta_batch_select(&full, mask, &sel);
+    assert_int_equal(gta_batch_check(m, &sel), GTA_OK);
+    assert_int_equal(sel.nseg, 2 * NP);
+    assert_int_equal(sel.n, plen[0] + plen[1] + 2 * blen[NB - 1]);
+    assert_int_equal(sel.nlp, NP * blen[NB - 1]);
+    float w[400], lp[400], lps[400], ws[400];
+    for (int k = 0, j = 0; k < nlp; k++) {
+        w[k] = mask[k] ? (float)(gta_rng_uniform(5, 0, (uint64_t)k) - 0.5) : 0.0f;
+        if (mask[k]) ws[j++] = w[k];
+    }
+    gta_model_alloc_grads(m);
+    assert_int_equal(gta_forward(m, &full, lp, NULL, 1), GTA_OK);
+    assert_int_equal(gta_backward(m, &full, w), GTA_OK);
+    float *g_full = malloc(sizeof(float) * m->n_params);
+    memcpy(g_full, m->grads, sizeof(float) * m->n_params);
+    gta_model_zero_grads(m);
+    assert_int_equal(gta_forward(m, &sel, lps, NULL, 1), GTA_OK);
+    assert_int_equal(gta_backward(m, &sel, ws), GTA_OK);
+    double worst = 0;
+    for (int k = 0, j = 0; k < nlp; k++)
+        if (mask[k]) {
+            assert_int_equal(sel.lp_target[j], tg[k]);
+            worst = fmax(worst, fabs(lp[k] - lps[j++]));
+        }
+    double gmax = tu_max_abs(g_full, m->n_params), gd = tu_max_abs_diff(g_full, m->grads, m->n_params, NULL);
+    printf("  selected vs whole batch: lp max diff %.3g, grad max diff %.3g (max |g| %.3g)\n", worst, gd,
+           gmax);
+    assert_true(gmax > 1e-3);
+    assert_true(worst < 2e-5);
+    assert_true(gd < 1e-5 + 1e-5 * gmax);
+    /* nothing selected: an empty batch */
+    memset(mask, 0, sizeof mask);
+    gta_batch none;
+    gta_batch_select(&full, mask, &none);
+    assert_int_equal(none.n, 0);
+    assert_int_equal(none.nlp, 0);
+    gta_batch_free_select(&none);
+    gta_batch_free_select(&sel);
+    free(g_full);
     gta_model_free(m);
 }
 
@@ -518,6 +588,7 @@ int main(void) {
         cmocka_unit_test(test_fd_llama_mqa_scaled),
         cmocka_unit_test(test_fd_llama_biases_mha),
         cmocka_unit_test(test_tree_batch_equals_independent),
+        cmocka_unit_test(test_batch_select),
         cmocka_unit_test(test_backward_deterministic),
         cmocka_unit_test(test_forward_backward_fused),
         cmocka_unit_test(test_adamw_by_hand),
