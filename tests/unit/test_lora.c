@@ -19,40 +19,6 @@
 #include "model/lora.h"
 #include "model/model.h"
 
-static gta_config base_config(gta_arch arch) {
-    gta_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = arch;
-    c.vocab_size = 50;
-    c.hidden_size = 24;
-    c.intermediate_size = 40;
-    c.num_layers = 2;
-    c.num_heads = 4;
-    c.num_kv_heads = 2;
-    c.head_dim = 6;
-    c.max_position_embeddings = 128;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 10000;
-    c.bos_token_id = -1;
-    c.qkv_bias = arch == GTA_ARCH_QWEN2;
-    c.qk_norm = arch == GTA_ARCH_QWEN3;
-    snprintf(c.dtype, sizeof c.dtype, "float32");
-    return c;
-}
-
-static gta_model *random_model(const gta_config *c, uint64_t seed) {
-    gta_model *m = gta_model_init_random(c, seed);
-    for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)(0.3 * gta_rng_normal(seed + 1, 7, i));
-    for (int i = 0; i < m->n_tensors; i++)
-        if (strstr(m->tensors[i].name, "norm")) {
-            const gta_param *p = &m->tensors[i];
-            for (int64_t k = 0; k < p->shape[0]; k++)
-                m->params[p->offset + (size_t)k] =
-                    1.0f + 0.2f * (float)gta_rng_normal(seed + 2, (uint64_t)i, (uint64_t)k);
-        }
-    return m;
-}
-
 static gta_lora_cfg lcfg(int r, double alpha, double drop, unsigned targets, int rs) {
     return (gta_lora_cfg){r, alpha, drop, targets, rs};
 }
@@ -87,8 +53,8 @@ static void test_b_zero_is_base(void **s) {
     (void)s;
     const gta_arch archs[3] = {GTA_ARCH_QWEN2, GTA_ARCH_QWEN3, GTA_ARCH_LLAMA};
     for (int ai = 0; ai < 3; ai++) {
-        gta_config c = base_config(archs[ai]);
-        gta_model *m = random_model(&c, 21);
+        gta_config c = tu_tiny_config(archs[ai]);
+        gta_model *m = tu_random_model(&c, 21);
         tbatch t;
         make_batch(&t, c.vocab_size);
         size_t nl = (size_t)t.b.n * (size_t)c.vocab_size;
@@ -139,8 +105,8 @@ static double objective(gta_model *m, const gta_batch *b, const float *w, int tr
 }
 
 static void fd_lora(gta_arch arch, double dropout, int rslora, const char *label) {
-    gta_config c = base_config(arch);
-    gta_model *m = random_model(&c, 31);
+    gta_config c = tu_tiny_config(arch);
+    gta_model *m = tu_random_model(&c, 31);
     gta_lora_cfg lc = lcfg(3, 5, dropout, GTA_LORA_ALL, rslora);
     assert_int_equal(gta_lora_attach(m, &lc, 7), GTA_OK);
     randomize_b(m, 8);
@@ -197,8 +163,8 @@ static void test_fd_lora(void **s) {
  * repeat for the same seed. */
 static void test_dropout_masks(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
-    gta_model *m = random_model(&c, 41);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
+    gta_model *m = tu_random_model(&c, 41);
     gta_lora_cfg lc = lcfg(4, 8, 0.5, GTA_LORA_ALL, 0);
     assert_int_equal(gta_lora_attach(m, &lc, 7), GTA_OK);
     randomize_b(m, 8);
@@ -248,8 +214,8 @@ static void add_by_hand(const gta_config *c, const gta_layer_w *lw, float *param
 
 static void test_merge(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN2);
-    gta_model *m = random_model(&c, 51);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN2);
+    gta_model *m = tu_random_model(&c, 51);
     gta_model *ref = gta_model_clone(m);
     gta_lora_cfg lc = lcfg(4, 6, 0, GTA_LORA_ALL & ~(1u << GTA_LORA_K), 1);
     assert_int_equal(gta_lora_attach(m, &lc, 9), GTA_OK);
@@ -286,8 +252,8 @@ static void test_merge(void **s) {
  * known values, loads and gives the logits of the base with W + s B A put in by hand. */
 static void test_load_peft_layout(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
-    gta_model *m = random_model(&c, 61);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
+    gta_model *m = tu_random_model(&c, 61);
     gta_model *ref = gta_model_clone(m);
     char *dir = tu_tmpdir();
     const int r = 2;
@@ -378,8 +344,8 @@ static void test_load_peft_layout(void **s) {
 /* What gta writes: PEFT's file names, tensor names and shapes, config keys and values. */
 static void test_save_is_peft(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN2);
-    gta_model *m = random_model(&c, 71);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN2);
+    gta_model *m = tu_random_model(&c, 71);
     gta_lora_cfg lc = lcfg(4, 16, 0.05, GTA_LORA_ALL, 0);
     assert_int_equal(gta_lora_attach(m, &lc, 1), GTA_OK);
     randomize_b(m, 2);
@@ -434,7 +400,7 @@ static void test_save_is_peft(void **s) {
     }
     st_close(st);
     /* and it loads back to the same parameters */
-    gta_model *m2 = random_model(&c, 71);
+    gta_model *m2 = tu_random_model(&c, 71);
     assert_int_equal(gta_lora_load(m2, dir), GTA_OK);
     assert_int_equal(m2->lora->n, m->lora->n);
     assert_memory_equal(m2->lora->params, m->lora->params, sizeof(float) * m->lora->n);
@@ -447,7 +413,7 @@ static void test_save_is_peft(void **s) {
 /* Recomputation gives the kept activations' log-probs and gradients bit for bit: the same
  * ops on the same inputs in the same order. */
 static void recompute_case(int lora, gta_arch arch) {
-    gta_config c = base_config(arch);
+    gta_config c = tu_tiny_config(arch);
     c.num_layers = 3;
     float *lp[2], *g[2];
     tbatch t;
@@ -456,7 +422,7 @@ static void recompute_case(int lora, gta_arch arch) {
     float *w = malloc(sizeof(float) * np);
     for (size_t k = 0; k < np; k++) w[k] = (float)(2.0 * gta_rng_uniform(5, 0, (uint64_t)k) - 1.0);
     for (int rc = 0; rc < 2; rc++) {
-        gta_model *m = random_model(&c, 81);
+        gta_model *m = tu_random_model(&c, 81);
         if (lora) {
             gta_lora_cfg lc = lcfg(3, 6, 0.2, GTA_LORA_ALL, 0);
             assert_int_equal(gta_lora_attach(m, &lc, 3), GTA_OK);
@@ -497,9 +463,9 @@ static void test_recompute_bitwise(void **s) {
  * summation order. No fp32 copy of the matrices exists. */
 static void test_bf16_base(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN2);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN2);
     c.vocab_size = 50000; /* V * d = 1.2M floats: the head takes two 4 MiB tiles */
-    gta_model *src = random_model(&c, 91);
+    gta_model *src = tu_random_model(&c, 91);
     char *dir = tu_tmpdir();
     assert_int_equal(gta_model_save(src, dir), GTA_OK);
     gta_model *m16 = NULL, *m32 = NULL;
@@ -594,7 +560,7 @@ static void test_targets_parse(void **s) {
     assert_true(t == GTA_LORA_ALL);
     assert_int_equal(gta_lora_targets_parse("q_proj,lm_head", &t), GTA_EINPUT);
     assert_non_null(strstr(gta_err_msg(), "lm_head"));
-    gta_config c = base_config(GTA_ARCH_QWEN2);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN2);
     gta_lora_cfg lc = lcfg(8, 16, 0, GTA_LORA_ALL, 0);
     /* 2 layers x r (in + out) summed: q (24+24), k (24+12), v (24+12), o (24+24), gate, up (24+40), down
      * (40+24) */

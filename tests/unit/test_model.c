@@ -20,40 +20,6 @@
 #include "model/model.h"
 #include "train/optim.h"
 
-static gta_config base_config(gta_arch arch) {
-    gta_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = arch;
-    c.vocab_size = 50;
-    c.hidden_size = 24;
-    c.intermediate_size = 40;
-    c.num_layers = 2;
-    c.num_heads = 4;
-    c.num_kv_heads = 2;
-    c.head_dim = 6;
-    c.max_position_embeddings = 128;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 10000;
-    c.bos_token_id = -1;
-    c.qkv_bias = arch == GTA_ARCH_QWEN2;
-    c.qk_norm = arch == GTA_ARCH_QWEN3;
-    snprintf(c.dtype, sizeof c.dtype, "float32");
-    return c;
-}
-
-/* Randomizes norms and biases too, so their gradients are exercised away from 1 and 0. */
-static gta_model *random_model(const gta_config *c, uint64_t seed) {
-    gta_model *m = gta_model_init_random(c, seed);
-    for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)(0.3 * gta_rng_normal(seed + 1, 7, i));
-    for (int i = 0; i < m->n_tensors; i++)
-        if (strstr(m->tensors[i].name, "norm")) {
-            const gta_param *p = &m->tensors[i];
-            for (int64_t k = 0; k < p->shape[0]; k++)
-                m->params[p->offset + (size_t)k] = 1.0f + 0.2f * (float)gta_rng_normal(seed + 2, (uint64_t)i, (uint64_t)k);
-        }
-    return m;
-}
-
 /* weighted log-prob objective L = sum_k w_k lp_k, in double */
 static double objective(gta_model *m, const gta_batch *b, const float *w) {
     float *lp = malloc(sizeof(float) * (size_t)b->nlp);
@@ -65,7 +31,7 @@ static double objective(gta_model *m, const gta_batch *b, const float *w) {
 }
 
 static void fd_check(const gta_config *c, const char *label) {
-    gta_model *m = random_model(c, 11);
+    gta_model *m = tu_random_model(c, 11);
     int B = 2, T = 9, ids[18];
     for (int i = 0; i < B * T; i++) ids[i] = (int)(gta_rng_u64(3, 0, (uint64_t)i) % (uint64_t)c->vocab_size);
     gta_batch b;
@@ -110,14 +76,14 @@ static void fd_check(const gta_config *c, const char *label) {
 
 static void test_fd_qwen2_gqa(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN2);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN2);
     c.tie_word_embeddings = 1;
     fd_check(&c, "qwen2 H4/KV2 hd6 bias tied");
 }
 
 static void test_fd_qwen3_headdim(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN3);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN3);
     c.num_heads = 6;
     c.num_kv_heads = 3;
     c.head_dim = 8; /* 6 * 8 = 48 != hidden 24 */
@@ -126,7 +92,7 @@ static void test_fd_qwen3_headdim(void **s) {
 
 static void test_fd_llama_mqa_scaled(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     c.num_heads = 4;
     c.num_kv_heads = 1; /* multi-query */
     c.rope_theta = 500000;
@@ -141,7 +107,7 @@ static void test_fd_llama_mqa_scaled(void **s) {
 
 static void test_fd_llama_biases_mha(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     c.num_heads = 3;
     c.num_kv_heads = 3;
     c.head_dim = 10;
@@ -154,8 +120,8 @@ static void test_fd_llama_biases_mha(void **s) {
  * three sequences [prompt | branch] run independently. */
 static void test_tree_batch_equals_independent(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN3);
-    gta_model *m = random_model(&c, 21);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN3);
+    gta_model *m = tu_random_model(&c, 21);
     enum { P = 70, NB = 3 }; /* prompt longer than one 64-row attention block */
     int blen[NB] = {5, 1, 66};
     int prompt[P], br[NB][80];
@@ -222,8 +188,8 @@ static void test_tree_batch_equals_independent(void **s) {
  * whole batch with zero weight elsewhere; branches of other prompts and siblings are left out. */
 static void test_batch_select(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN2);
-    gta_model *m = random_model(&c, 31);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN2);
+    gta_model *m = tu_random_model(&c, 31);
     enum { NP = 2, NB = 3 };
     int plen[NP] = {9, 70}, blen[NB] = {6, 4, 3};
     int ids[400], pos[400], ss[16], sl[16], sp[16], row[400], tg[400], n = 0, nseg = 0, nlp = 0;
@@ -290,8 +256,8 @@ static void test_batch_select(void **s) {
  * reduction order). */
 static void test_backward_deterministic(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN2);
-    gta_model *m = random_model(&c, 5);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN2);
+    gta_model *m = tu_random_model(&c, 5);
     int ids[3 * 40];
     for (int i = 0; i < 120; i++) ids[i] = (int)(gta_rng_u64(8, 0, (uint64_t)i) % 50);
     gta_batch b;
@@ -323,9 +289,9 @@ static void const_dlp(void *ctx, int k0, int n, const float *lp, float *dlp) {
 /* The fused forward+backward gives the same log-probs and gradients as the two calls. */
 static void test_forward_backward_fused(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     c.vocab_size = 3000;
-    gta_model *m = random_model(&c, 9);
+    gta_model *m = tu_random_model(&c, 9);
     m->be->set_head_chunk(m->ctx, 3000 * 100); /* 100-row head chunks: 28 of them, the last partial */
     int B = 4, T = 700, *ids = malloc(sizeof(int) * (size_t)(B * T));
     for (int i = 0; i < B * T; i++) ids[i] = (int)(gta_rng_u64(2, 0, (uint64_t)i) % 3000);
@@ -358,7 +324,7 @@ static void test_forward_backward_fused(void **s) {
 /* AdamW on one parameter against torch.optim.AdamW's update written out by hand. */
 static void test_adamw_by_hand(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     gta_model *m = gta_model_init_random(&c, 1);
     gta_model_alloc_grads(m);
     gta_adamw o;
@@ -388,7 +354,7 @@ static void test_adamw_by_hand(void **s) {
 
 static void test_clip_grad_norm(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     gta_model *m = gta_model_init_random(&c, 1);
     gta_model_alloc_grads(m);
     m->grads[0] = 3.0f;
