@@ -9,6 +9,7 @@
 #   QUICKSTART_OUT=DIR    where the run goes [runs/quickstart]
 #   QUICKSTART_DATA=DIR   the dataset [examples/bbc_news] (examples/emotion: a harder one)
 #   QUICKSTART_STEPS=N    optimizer steps [240] (a smaller N only checks that the job runs)
+#   QUICKSTART_LR=X       peak learning rate [5e-4, the study's]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -17,12 +18,13 @@ base=models/gta-base-5m
 data=${QUICKSTART_DATA:-examples/bbc_news}
 out=${QUICKSTART_OUT:-runs/quickstart}
 steps=${QUICKSTART_STEPS:-240}
+lr=${QUICKSTART_LR:-5e-4}
 rm -rf "$out"
 mkdir -p "$out"
 t0=$SECONDS
 build/gta train --method gta --model "$base" --data "$data" --out "$out/gta" --seed 0 \
   --steps "$steps" --batch-prompts 4 --group-size 8 --num-iterations 4 --max-new-tokens 64 \
-  --prompt-style compact --max-prompt-tokens 256 --learning-rate 1e-3 --rollout-weights bf16 \
+  --prompt-style compact --max-prompt-tokens 256 --learning-rate "$lr" --rollout-weights bf16 \
   --save-steps 0 --log-examples 2
 # the model directory carries its task (gta_task.json): no prompt flags needed from here on
 build/gta eval --model "$out/gta/final" --data "$data" --split test --out "$out/gta/eval.json"
