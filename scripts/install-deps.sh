@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages gta builds and tests with. Idempotent; needs root (or sudo).
 set -euo pipefail
-pkgs=(build-essential libopenblas-openmp-dev libcjson-dev libcmocka-dev libpcre2-dev libutf8proc-dev wordnet-base python3)
+pkgs=(build-essential libopenblas-openmp-dev libcjson-dev libcmocka-dev libpcre2-dev libutf8proc-dev wordnet-base python3
+      libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "comm/comm.h"
 #include "io/json.h"
 #include "train/trainer.h"
 
@@ -135,5 +136,7 @@ int cmd_train(int argc, char **argv) {
         free(model_owned);
     }
     rc = gta_train_run(&c, resume, stop_at);
-    return rc ? cli_fail(rc) : 0;
+    if (rc) return cli_fail(rc);
+    gta_comm_world_finish();
+    return 0;
 }

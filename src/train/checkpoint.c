@@ -81,23 +81,45 @@ static void rm_rf(const char *path) {
     }
 }
 
+/* the AdamW moments this process holds (all of them, or its ZeRO-1 shard) into file */
+static int save_moments(trainer *t, const char *path) {
+    gta_model *m = t->policy;
+    size_t n = t->opt.hi - t->opt.lo, nb = sizeof(float) * n;
+    const float *hm = m->be->read_begin(m->ctx, t->opt.m, nb), *hv = m->be->read_begin(m->ctx, t->opt.v, nb);
+    st_entry e[2] = {{"exp_avg", ST_F32, 1, {(int64_t)n}, hm}, {"exp_avg_sq", ST_F32, 1, {(int64_t)n}, hv}};
+    int rc = st_write(path, e, 2, NULL);
+    m->be->read_end(m->ctx, hm);
+    m->be->read_end(m->ctx, hv);
+    return rc;
+}
+
+/* every rank has reached this point (a sum of one number over the ranks) */
+static int barrier(trainer *t) {
+    double one = 1;
+    return t->comm->size > 1 ? t->comm->sum_doubles(t->comm, &one, 1) : GTA_OK;
+}
+
+/* A checkpoint of a run of several ranks: rank 0 writes the model, the reference, the
+ * whole optimizer state (ZeRO-0: every rank holds the same) and the trainer state; then
+ * each rank its own part (ZeRO-1's moments shard, its part of a rollout in flight) into
+ * the same directory; rank 0 swaps it in when every rank is done. */
 int save_checkpoint(trainer *t) {
     char *tmp = gta_path_join(t->run_dir, "checkpoint.tmp"), *fin = gta_path_join(t->run_dir, "checkpoint"),
          *old = gta_path_join(t->run_dir, "checkpoint.old");
-    rm_rf(tmp);
-    int rc = save_model_dir(t, tmp, 0);
+    const int lead = t->comm->rank == 0, many = t->comm->size > 1, sharded = many && t->cfg.zero;
+    int rc = GTA_OK;
+    if (lead) {
+        rm_rf(tmp);
+        rc = save_model_dir(t, tmp, 0);
+    }
     gta_model *m = t->policy;
     size_t np = m->n_params, nb = sizeof(float) * np;
-    if (!rc) {
-        const float *hm = m->be->read_begin(m->ctx, t->opt.m, nb), *hv = m->be->read_begin(m->ctx, t->opt.v, nb);
-        st_entry e[2] = {{"exp_avg", ST_F32, 1, {(int64_t)np}, hm}, {"exp_avg_sq", ST_F32, 1, {(int64_t)np}, hv}};
+    if (!rc && lead && !sharded) {
         char *p = gta_path_join(tmp, "optimizer.safetensors");
-        rc = st_write(p, e, 2, NULL);
-        m->be->read_end(m->ctx, hm);
-        m->be->read_end(m->ctx, hv);
+        rc = save_moments(t, p);
         free(p);
     }
-    if (!rc && t->ref) {
+    if (!rc && lead && t->ref) {
         const float *hr = m->be->read_begin(t->ref->ctx, t->ref->params, nb);
         st_entry e = {"params", ST_F32, 1, {(int64_t)np}, hr};
         char *p = gta_path_join(tmp, "reference.safetensors");
@@ -107,6 +129,15 @@ int save_checkpoint(trainer *t) {
     }
     rollout *r = &t->ro;
     int keep_ro = r->valid && t->method != M_SFT && t->step % t->cfg.num_iterations != 0;
+    /* rank 0's files (and the directory) exist before the others write theirs */
+    if (!rc) rc = barrier(t);
+    if (!rc && sharded) {
+        char name[64];
+        snprintf(name, sizeof name, "optimizer-rank%d.safetensors", t->comm->rank);
+        char *p = gta_path_join(tmp, name);
+        rc = save_moments(t, p);
+        free(p);
+    }
     if (!rc && keep_ro) {
         st_entry e[] = {
             {"ids", ST_I32, 1, {r->n}, r->ids},
@@ -126,11 +157,17 @@ int save_checkpoint(trainer *t) {
             {"w_sft", ST_F32, 1, {r->nlp}, r->w_sft},
             {"seq_adv", ST_F32, 1, {r->nseq}, r->seq_adv},
         };
-        char *p = gta_path_join(tmp, "rollout.safetensors");
+        char name[64];
+        if (many)
+            snprintf(name, sizeof name, "rollout-rank%d.safetensors", t->comm->rank);
+        else
+            snprintf(name, sizeof name, "rollout.safetensors");
+        char *p = gta_path_join(tmp, name);
         rc = st_write(p, e, (int)(sizeof e / sizeof e[0]), NULL);
         free(p);
     }
-    if (!rc) {
+    if (!rc) rc = barrier(t);
+    if (!rc && lead) {
         fflush(t->metrics);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "step", (double)t->step);
@@ -140,6 +177,8 @@ int save_checkpoint(trainer *t) {
         cJSON_AddNumberToObject(j, "samples_bytes", t->samples ? (double)ftell(t->samples) : 0);
         cJSON_AddNumberToObject(j, "eval_bytes", t->evals ? (double)ftell(t->evals) : 0);
         cJSON_AddBoolToObject(j, "rollout", keep_ro);
+        cJSON_AddNumberToObject(j, "ranks", t->comm->size);
+        cJSON_AddBoolToObject(j, "zero", sharded);
         if (keep_ro) {
             cJSON *s = cJSON_AddObjectToObject(j, "rollout_stats");
             cJSON_AddNumberToObject(s, "reward", r->reward);
@@ -157,7 +196,7 @@ int save_checkpoint(trainer *t) {
         free(text);
     }
     /* swap in: the previous checkpoint stays whole until the new one is complete */
-    if (!rc) {
+    if (!rc && lead) {
         rm_rf(old);
         if (gta_is_dir(fin) && rename(fin, old) != 0)
             rc = gta_err_set(GTA_EFAIL, "%s: cannot move aside: %s", fin, strerror(errno));
@@ -167,6 +206,26 @@ int save_checkpoint(trainer *t) {
             rm_rf(old);
     }
     free(tmp), free(fin), free(old);
+    return rc;
+}
+
+/* floats [at, at + n_dst) of tensor name of n floats into dst */
+int load_f32_slice(gta_model *m, const char *path, const char *name, float *dst, size_t n, size_t at,
+                   size_t n_dst) {
+    if (at == 0 && n_dst == n) return load_f32(m, path, name, dst, n);
+    st_set *s;
+    int rc = st_open_file(path, &s);
+    if (rc) return rc;
+    const st_tensor *t = st_find(s, name);
+    if (!t || t->dtype != ST_F32 || (size_t)t->numel != n || at + n_dst > n) {
+        rc = gta_err_set(GTA_EINPUT, "%s: expected tensor '%s' of %zu floats", path, name, n);
+    } else {
+        float *all = gta_malloc(sizeof(float) * n);
+        rc = st_to_f32(s, t, all);
+        if (!rc) m->be->from_host(m->ctx, dst, all + at, sizeof(float) * n_dst);
+        free(all);
+    }
+    st_close(s);
     return rc;
 }
 

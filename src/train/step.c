@@ -42,6 +42,49 @@ static int reduce_grads(trainer *t, float *g) {
     return t->comm->allreduce_sum(t->comm, m->be, m->ctx, g, m->n_params);
 }
 
+/* The losses and counts of the step over every rank's part of the batch: the loss terms
+ * are sums of weighted per-token terms (weights normalised by the global counts), the KL
+ * and clip fraction ratios of sums. */
+static int sum_stats(trainer *t, step_stats *st, gta_grpo_acc *acc) {
+    if (t->comm->size == 1) return GTA_OK;
+    double v[7] = {st->loss_sft,
+                   st->loss_rl,
+                   acc ? acc->loss : 0,
+                   acc ? acc->kl_sum : 0,
+                   acc ? acc->n_tokens : 0,
+                   acc ? acc->n_clipped : 0,
+                   (double)st->tokens};
+    int rc = t->comm->sum_doubles(t->comm, v, 7);
+    st->loss_sft = v[0], st->loss_rl = v[1], st->tokens = (int)v[6];
+    if (acc) acc->loss = v[2], acc->kl_sum = v[3], acc->n_tokens = v[4], acc->n_clipped = v[5];
+    return rc;
+}
+
+/* GTA's guess cross-entropy over every rank's guess tokens: this rank's share of the mean
+ * (sum / N of all ranks) with dlp = -1 / N on its tokens */
+static int sft_loss_global(trainer *t, const float *lp, float *dlp, double *loss) {
+    const rollout *r = &t->ro;
+    size_t nsft = 0;
+    double mean = gta_sft_loss((size_t)r->nlp, lp, r->sft_mask, dlp, &nsft);
+    if (t->comm->size == 1) {
+        *loss = mean;
+        return GTA_OK;
+    }
+    double all = (double)nsft;
+    int rc = t->comm->sum_doubles(t->comm, &all, 1);
+    if (rc) return rc;
+    for (int k = 0; k < r->nlp; k++) dlp[k] = r->sft_mask[k] && all > 0 ? (float)(-1.0 / all) : 0.0f;
+    *loss = all > 0 ? mean * (double)nsft / all : 0;
+    return GTA_OK;
+}
+
+/* ZeRO-1: each rank updated its shard of the parameters; every rank gets all of them */
+static int gather_params(trainer *t) {
+    gta_model *m = t->policy;
+    if (t->comm->size == 1 || !t->cfg.zero) return GTA_OK;
+    return t->comm->allgather(t->comm, m->be, m->ctx, m->params, m->n_params);
+}
+
 int optimizer_step(trainer *t, step_stats *st) {
     rollout *r = &t->ro;
     gta_batch b = ro_batch(r);
@@ -57,7 +100,10 @@ int optimizer_step(trainer *t, step_stats *st) {
         gta_sft_batch sb = {r->w_sft, &loss};
         rc = gta_forward_backward(m, &b, lp, dlp, gta_sft_dlp, &sb);
         if (!rc) rc = reduce_grads(t, m->grads);
-        st->loss = st->loss_sft = loss;
+        st->loss_sft = loss;
+        st->tokens = r->n;
+        if (!rc) rc = sum_stats(t, st, NULL);
+        st->loss = st->loss_sft;
     } else {
         gta_grpo_acc acc;
         memset(&acc, 0, sizeof acc);
@@ -65,14 +111,13 @@ int optimizer_step(trainer *t, step_stats *st) {
         if (t->method != M_GTA) {
             rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
             if (!rc) rc = reduce_grads(t, m->grads);
+            st->tokens = r->n;
+            if (!rc) rc = sum_stats(t, st, &acc);
             st->loss = st->loss_rl = acc.loss;
         } else {
             /* g_sft and g_rl separately, then the gate of eq. 11 */
-            if (!(rc = gta_forward(m, &b, lp, NULL, 1))) {
-                size_t nsft = 0;
-                st->loss_sft = gta_sft_loss((size_t)r->nlp, lp, r->sft_mask, dlp, &nsft);
+            if (!(rc = gta_forward(m, &b, lp, NULL, 1)) && !(rc = sft_loss_global(t, lp, dlp, &st->loss_sft)))
                 rc = gta_backward(m, &b, dlp);
-            }
             if (!rc) {
                 m->be->copy(m->ctx, t->g_sft, m->grads, sizeof(float) * m->n_params);
                 gta_model_zero_grads(m);
@@ -84,6 +129,9 @@ int optimizer_step(trainer *t, step_stats *st) {
              * decision of the global gradients */
             if (!rc) rc = reduce_grads(t, t->g_sft);
             if (!rc) rc = reduce_grads(t, m->grads);
+            st->tokens = r->n;
+            if (!rc) rc = sum_stats(t, st, &acc);
+            st->loss_rl = acc.loss;
             if (!rc) {
                 gta_gate_stats gs;
                 gta_grad_gate(m->be, m->ctx, m->n_params, t->g_sft, m->grads, c->lambda_sft, c->lambda_rl, m->grads,
@@ -101,11 +149,11 @@ int optimizer_step(trainer *t, step_stats *st) {
         st->grad_norm = gta_clip_grad_norm(m, c->max_grad_norm);
         st->lr = lr_at(t, t->step);
         gta_adamw_step(&t->opt, m, st->lr);
+        rc = gather_params(t);
         t->step++;
         if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0)
             gta_model_copy_params(t->ref, m);
     }
-    st->tokens = r->n;
     free(lp);
     free(dlp);
     return rc;

@@ -87,6 +87,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
          "fp32 | bf16: rollouts decode with the weights rounded to bfloat16 (faster; losses stay fp32)"},
         {"save_dtype", 's', c->save_dtype, sizeof c->save_dtype,
          "auto | f32 | bf16 | f16: weights of final/ (auto: the dtype of --model's checkpoint)"},
+        {"zero", 'i', &c->zero, 0,
+         "0 | 1: under mpirun/srun, 1 shards the AdamW moments over the ranks (ZeRO-1)"},
     };
     int n = (int)(sizeof all / sizeof all[0]);
     if (n > max) n = max;

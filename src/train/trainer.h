@@ -44,6 +44,7 @@ typedef struct {
     char save_dtype[8];        /* auto | f32 | bf16 | f16: dtype of final/ (auto: the --model
                                   checkpoint's); checkpoint/ is always f32 (exact resume) */
     char device[16];           /* cpu | cuda: the backend that computes */
+    long long zero;            /* 0 | 1: ZeRO-1, AdamW moments sharded over the ranks */
 } gta_train_cfg;
 
 void gta_train_defaults(gta_train_cfg *c, const char *method);
