@@ -91,6 +91,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
          "auto | f32 | bf16 | f16: weights of final/ (auto: the dtype of --model's checkpoint)"},
         {"skip_nonfinite", 'i', &c->skip_nonfinite, 0,
          "1: skip and log an update with a non-finite loss or gradient (0: stop the run)"},
+        {"zero", 'i', &c->zero, 0,
+         "0 | 1: under mpirun/srun, 1 shards the AdamW moments over the ranks (ZeRO-1)"},
     };
     int n = (int)(sizeof all / sizeof all[0]);
     if (n > max) n = max;

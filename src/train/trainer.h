@@ -45,6 +45,7 @@ typedef struct {
                                   checkpoint's); checkpoint/ is always f32 (exact resume) */
     char device[16];           /* cpu | cuda: the backend that computes */
     long long skip_nonfinite;  /* 1: skip (and log) an update whose loss or gradient is not finite; 0: stop */
+    long long zero;            /* 0 | 1: ZeRO-1, AdamW moments sharded over the ranks */
 } gta_train_cfg;
 
 void gta_train_defaults(gta_train_cfg *c, const char *method);

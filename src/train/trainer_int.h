@@ -66,7 +66,8 @@ typedef struct {
     gta_split eval_split;
     char *run_dir;
     double t0;
-    int final_dtype; /* st_dtype of final/ (cfg.save_dtype resolved) */
+    int final_dtype;     /* st_dtype of final/ (cfg.save_dtype resolved) */
+    size_t plan_moments; /* the memory plan's AdamW bytes on this rank */
 } trainer;
 
 typedef struct {
@@ -94,5 +95,7 @@ int save_model_dir(trainer *t, const char *dir, int final);
 int resolve_save_dtype(trainer *t);
 int save_checkpoint(trainer *t);
 int load_f32(gta_model *m, const char *path, const char *name, float *dst, size_t n);
+int load_f32_slice(gta_model *m, const char *path, const char *name, float *dst, size_t n, size_t at,
+                   size_t n_dst);
 
 #endif
