@@ -12,6 +12,11 @@
 #     stopped mid-rollout at step 1 and resumed, the weights are within 1e-6 of ZeRO-0's;
 #     resuming its sharded checkpoint with 1 process says that 2 ranks are needed (exit 2),
 #     while the whole-moment checkpoint of step 2 resumes with 1 process, within 1e-6;
+#   - SIGTERM to rank 1 alone stops both ranks after the same step with one checkpoint
+#     (exit 143), and the resumed run gives the uninterrupted weights byte for byte;
+#   - a NaN loss on rank 1 alone: with --skip-nonfinite both ranks skip the update (the
+#     weights stay those of the step before), without it both stop with the error;
+#   - a rollout part of the wrong size in rank 1's checkpoint file is refused (exit 2);
 #   - an error on one rank only (rank 0 cannot open its metrics file) and a rank killed
 #     mid-run each end the job with an error (bounded by timeouts: 120 s for the whole
 #     failing run, 60 s after the kill), no hang.
@@ -139,7 +144,7 @@ grep -q 'communicated [0-9]* bytes a step' "$tmp/two.err" && ok "bytes communica
 
 # --- stop at step 2, resume ------------------------------------------------------------
 mpi2 "$GTA" train "${common[@]}" --out "$tmp/stop" --stop-at-step 2 2>"$tmp/stop.err" \
-  && cp -r "$tmp/stop" "$tmp/stop1" \
+  && cp -r "$tmp/stop" "$tmp/stop1" && cp "$tmp/stop/checkpoint/model.safetensors" "$tmp/w2.safetensors" \
   && mpi2 "$GTA" train --model "$M" --data "$D" --out "$tmp/stop" --resume 2>"$tmp/res.err" \
   && ok "2 ranks: stop at step 2, resume" || bad "2 ranks: stop at step 2, resume" "$(tail -5 "$tmp/stop.err" "$tmp/res.err")"
 cmp -s "$tmp/two/final/model.safetensors" "$tmp/stop/final/model.safetensors" \
@@ -202,6 +207,80 @@ e=$(python3 "$tmp/st.py" relerr "$tmp/z/final/model.safetensors" "$tmp/two/final
 python3 -c "import sys; sys.exit(0 if float('$e') <= 1e-6 else 1)" \
   && ok "ZeRO-1, stopped mid-rollout and resumed: weights within 1e-6 of ZeRO-0's (largest $e)" \
   || bad "ZeRO-1 weights within 1e-6 of ZeRO-0's" "largest $e"
+
+# --- SIGTERM to rank 1 alone: every rank stops after the same step, rank 0 writes the
+# checkpoint and says so once, the job exits 143; resumed, the uninterrupted run's weights
+mpirun --allow-run-as-root --oversubscribe -np 2 "$GTA" train "${common[@]}" --out "$tmp/sig" \
+  >/dev/null 2>"$tmp/sig.err" &
+mp=$!
+for _ in $(seq 1 600); do
+  [ -s "$tmp/sig/metrics.jsonl" ] && break
+  kill -0 $mp 2>/dev/null || break
+  sleep 0.1
+done
+victim=""
+for p in $(pgrep -P $mp); do
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && victim=$p
+done
+[ -n "$victim" ] && kill -TERM "$victim"
+for _ in $(seq 1 1200); do kill -0 $mp 2>/dev/null || break; sleep 0.1; done
+if kill -0 $mp 2>/dev/null; then
+  bad "SIGTERM to rank 1: the job ends within 120 s"
+  kill -9 $mp
+fi
+wait $mp
+rc=$?
+k=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["step"])' "$tmp/sig/checkpoint/trainer_state.json" 2>/dev/null)
+if [ -n "$victim" ] && [ $rc = 143 ] && [ "$(grep -c 'SIGTERM received: stopped at step' "$tmp/sig.err")" = 1 ] &&
+  grep -q "SIGTERM received: stopped at step $k of 3" "$tmp/sig.err" && [ "$(wc -l <"$tmp/sig/metrics.jsonl")" = "$k" ]; then
+  ok "SIGTERM to rank 1 alone: both ranks stopped after step $k, one checkpoint of step $k, exit 143"
+else
+  bad "SIGTERM to rank 1 alone stops every rank at one step" "victim '${victim}', rc $rc, checkpoint step '$k': $(tail -3 "$tmp/sig.err")"
+fi
+if mpi2 "$GTA" train --model "$M" --data "$D" --out "$tmp/sig" --resume 2>"$tmp/sigr.err" &&
+  cmp -s "$tmp/two/final/model.safetensors" "$tmp/sig/final/model.safetensors"; then
+  ok "resumed after the SIGTERM stop: the uninterrupted 2-rank weights (byte for byte)"
+else
+  bad "resumed after the SIGTERM stop: the uninterrupted weights" "$(tail -3 "$tmp/sigr.err")"
+fi
+
+# --- a non-finite loss on rank 1 alone (an MPMD launch: the hook in rank 1's environment)
+# with --skip-nonfinite: every rank skips step 3 (rank 0 logs it), the weights are step 2's
+nc=("${common[@]}" --eval-steps 0)
+timeout 300 mpirun --allow-run-as-root --oversubscribe -np 1 "$GTA" train "${nc[@]}" --out "$tmp/nan" --skip-nonfinite 1 : \
+  -np 1 env GTA_TEST_NAN_LOSS_AT=3 "$GTA" train "${nc[@]}" --out "$tmp/nan" --skip-nonfinite 1 \
+  >/dev/null 2>"$tmp/nan.err"
+rc=$?
+e=$(python3 "$tmp/st.py" relerr "$tmp/nan/final/model.safetensors" "$tmp/w2.safetensors" 2>&1)
+if [ $rc = 0 ] && [ "$(grep -c skipped_nonfinite "$tmp/nan/metrics.jsonl")" = 1 ] &&
+  [ "$(python3 -c 'import json, sys; print([json.loads(l)["step"] for l in open(sys.argv[1]) if "skipped_nonfinite" in l])' "$tmp/nan/metrics.jsonl")" = "[3]" ] && grep -q 'loss (on another rank) is nan; update skipped' "$tmp/nan.err" &&
+  [ "$e" = "0.000e+00" ]; then
+  ok "NaN loss on rank 1 alone, --skip-nonfinite: both ranks skip step 3 (logged by rank 0), weights = step 2's"
+else
+  bad "NaN loss on rank 1 alone: every rank skips" "rc $rc, relerr '$e': $(tail -3 "$tmp/nan.err")"
+fi
+# without it: every rank stops at step 1 with the error, no hang
+t0=$(date +%s)
+timeout 120 mpirun --allow-run-as-root --oversubscribe -np 1 "$GTA" train "${nc[@]}" --out "$tmp/nan2" : \
+  -np 1 env GTA_TEST_NAN_LOSS_AT=1 "$GTA" train "${nc[@]}" --out "$tmp/nan2" >/dev/null 2>"$tmp/nan2.err"
+rc=$?
+secs=$(($(date +%s) - t0))
+[ $rc != 0 ] && [ $rc != 124 ] && grep -q 'gta: error: train: step 1: the loss (on another rank) is nan; stopped' "$tmp/nan2.err" &&
+  [ ! -d "$tmp/nan2/final" ] \
+  && ok "NaN loss on rank 1 alone without --skip-nonfinite: rank 0 stops too, says so (exit $rc in ${secs} s)" \
+  || bad "NaN loss on rank 1 alone stops every rank" "rc $rc: $(grep -v '^  ' "$tmp/nan2.err" | tail -3)"
+
+# --- a bad rollout part on rank 1 alone: the 1-process rollout (16 sequences) in place of
+# rank 1's (8): refused, named, and the job ends (rank 0 would wait in the step's sums)
+cp -r "$tmp/two" "$tmp/badro"
+rm -rf "$tmp/badro/final"
+cp "$tmp/one/checkpoint/rollout.safetensors" "$tmp/badro/checkpoint/rollout-rank1.safetensors"
+timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 "$GTA" train --model "$M" --data "$D" --out "$tmp/badro" \
+  --resume --steps 4 >/dev/null 2>"$tmp/badro.err"
+rc=$?
+[ $rc = 2 ] && grep -q "gta: error: .*rollout-rank1.safetensors: tensor 'seq_adv' has 16 sequences: rank 1 of 2 expects 8" "$tmp/badro.err" \
+  && ok "a rollout part of the wrong size on rank 1: exit 2, the file and the sizes named" \
+  || bad "a bad rollout part on rank 1 is refused" "rc $rc: $(grep -v '^  ' "$tmp/badro.err" | tail -3)"
 
 # --- a failure on one rank: rank 0 alone opens the logs; here metrics.jsonl is a directory,
 # while rank 1 goes on to the first step's sums and would wait for rank 0 forever

@@ -8,10 +8,12 @@
 
 #include "testutil.h"
 
+#include "base/error.h"
 #include "base/rng.h"
 #include "comm/comm.h"
 #include "model/model.h"
 #include "train/optim.h"
+#include "train/state.h"
 
 /* every shard contiguous, in order, covering [0, n) once, sizes within one, the longer first */
 static void test_shard(void **s) {
@@ -133,11 +135,63 @@ static void test_adamw_shards(void **s) {
     gta_model_free(a), gta_model_free(b);
 }
 
+static int parse_text(const char *text, gta_train_state *s) {
+    cJSON *j = cJSON_Parse(text);
+    assert_non_null(j);
+    gta_err_clear();
+    int rc = gta_train_state_parse("ck/trainer_state.json", j, s);
+    cJSON_Delete(j);
+    return rc;
+}
+
+#define STATE_HEAD                                                                                           \
+    "{\"step\": 2, \"cursor\": 4, \"adam_step\": 2, \"metrics_bytes\": 10, \"samples_bytes\": 0, "           \
+    "\"rollout\": false"
+
+/* trainer_state.json's ranks and zero: absent in a one-process checkpoint (1, false) and
+ * not written for one; written back unchanged for several; refused (named) when out of
+ * range or a ZeRO-1 shard without several ranks */
+static void test_state_ranks(void **s) {
+    (void)s;
+    gta_train_state st, st2;
+    assert_int_equal(parse_text(STATE_HEAD "}", &st), GTA_OK);
+    assert_int_equal(st.ranks, 1);
+    assert_int_equal(st.zero, 0);
+    char *text = gta_train_state_to_json(&st);
+    assert_null(strstr(text, "ranks"));
+    assert_null(strstr(text, "zero"));
+    free(text);
+    assert_int_equal(parse_text(STATE_HEAD ", \"ranks\": 8, \"zero\": true}", &st), GTA_OK);
+    assert_int_equal(st.ranks, 8);
+    assert_int_equal(st.zero, 1);
+    text = gta_train_state_to_json(&st);
+    assert_int_equal(parse_text(text, &st2), GTA_OK);
+    assert_memory_equal(&st, &st2, sizeof st);
+    free(text);
+    const struct {
+        const char *tail, *needle;
+    } bad[] = {
+        {", \"ranks\": 0}", "field 'ranks' = 0: expected at least 1"},
+        {", \"ranks\": 2.5}", "field 'ranks': expected an integer"},
+        {", \"ranks\": \"2\"}", "field 'ranks': expected an integer"},
+        {", \"ranks\": 2, \"zero\": 1}", "field 'zero': expected true or false"},
+        {", \"zero\": true}", "field 'zero' is true but 'ranks' = 1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s%s", STATE_HEAD, bad[i].tail);
+        assert_int_equal(parse_text(buf, &st), GTA_EINPUT);
+        if (!strstr(gta_err_msg(), "ck/trainer_state.json") || !strstr(gta_err_msg(), bad[i].needle))
+            fail_msg("%s: '%s' (wanted '%s')", bad[i].tail, gta_err_msg(), bad[i].needle);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shard),
         cmocka_unit_test(test_single),
         cmocka_unit_test(test_adamw_shards),
+        cmocka_unit_test(test_state_ranks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
