@@ -9,7 +9,7 @@
 typedef struct {
     long long step;          /* optimizer steps done */
     long long cursor;        /* training examples consumed (all epochs) */
-    long long adam_step;     /* AdamW's step count (== step) */
+    long long adam_step;     /* AdamW's step count (<= step: skipped updates take none) */
     long long metrics_bytes; /* metrics.jsonl's size at the checkpoint */
     long long samples_bytes; /* samples.jsonl's */
     long long eval_bytes;    /* eval.jsonl's (0 when absent) */
@@ -24,7 +24,7 @@ typedef struct {
 #define GTA_STATE_MAX (1LL << 50)
 
 /* GTA_EINPUT "path: field 'x': ..." for a missing field, a wrong type, a value out of
- * range (negative counts, adam_step != step, a non-finite or out-of-range statistic, ranks
+ * range (negative counts, adam_step > step, a non-finite or out-of-range statistic, ranks
  * < 1, zero without several ranks). */
 int gta_train_state_parse(const char *path, const cJSON *j, gta_train_state *s);
 int gta_train_state_load(const char *path, gta_train_state *s);
