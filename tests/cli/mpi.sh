@@ -247,7 +247,7 @@ fi
 # --- a non-finite loss on rank 1 alone (an MPMD launch: the hook in rank 1's environment)
 # with --skip-nonfinite: every rank skips step 3 (rank 0 logs it), the weights are step 2's
 nc=("${common[@]}" --eval-steps 0)
-timeout 300 mpirun --allow-run-as-root --oversubscribe -np 1 "$GTA" train "${nc[@]}" --out "$tmp/nan" --skip-nonfinite 1 : \
+timeout 600 mpirun --allow-run-as-root --oversubscribe -np 1 "$GTA" train "${nc[@]}" --out "$tmp/nan" --skip-nonfinite 1 : \
   -np 1 env GTA_TEST_NAN_LOSS_AT=3 "$GTA" train "${nc[@]}" --out "$tmp/nan" --skip-nonfinite 1 \
   >/dev/null 2>"$tmp/nan.err"
 rc=$?
@@ -261,26 +261,28 @@ else
 fi
 # without it: every rank stops at step 1 with the error, no hang
 t0=$(date +%s)
-timeout 120 mpirun --allow-run-as-root --oversubscribe -np 1 "$GTA" train "${nc[@]}" --out "$tmp/nan2" : \
+timeout 300 mpirun --allow-run-as-root --oversubscribe -np 1 "$GTA" train "${nc[@]}" --out "$tmp/nan2" : \
   -np 1 env GTA_TEST_NAN_LOSS_AT=1 "$GTA" train "${nc[@]}" --out "$tmp/nan2" >/dev/null 2>"$tmp/nan2.err"
 rc=$?
 secs=$(($(date +%s) - t0))
 [ $rc != 0 ] && [ $rc != 124 ] && grep -q 'gta: error: train: step 1: the loss (on another rank) is nan; stopped' "$tmp/nan2.err" &&
   [ ! -d "$tmp/nan2/final" ] \
   && ok "NaN loss on rank 1 alone without --skip-nonfinite: rank 0 stops too, says so (exit $rc in ${secs} s)" \
-  || bad "NaN loss on rank 1 alone stops every rank" "rc $rc: $(grep -v '^  ' "$tmp/nan2.err" | tail -3)"
+  || bad "NaN loss on rank 1 alone stops every rank" "rc $rc in ${secs} s: $(grep -v '^  ' "$tmp/nan2.err" | tail -3); load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- a bad rollout part on rank 1 alone: the 1-process rollout (16 sequences) in place of
 # rank 1's (8): refused, named, and the job ends (rank 0 would wait in the step's sums)
 cp -r "$tmp/two" "$tmp/badro"
 rm -rf "$tmp/badro/final"
 cp "$tmp/one/checkpoint/rollout.safetensors" "$tmp/badro/checkpoint/rollout-rank1.safetensors"
-timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 "$GTA" train --model "$M" --data "$D" --out "$tmp/badro" \
+t0=$(date +%s)
+timeout 300 mpirun --allow-run-as-root --oversubscribe -np 2 "$GTA" train --model "$M" --data "$D" --out "$tmp/badro" \
   --resume --steps 4 >/dev/null 2>"$tmp/badro.err"
 rc=$?
+secs=$(($(date +%s) - t0))
 [ $rc = 2 ] && grep -q "gta: error: .*rollout-rank1.safetensors: tensor 'seq_adv' has 16 sequences: rank 1 of 2 expects 8" "$tmp/badro.err" \
-  && ok "a rollout part of the wrong size on rank 1: exit 2, the file and the sizes named" \
-  || bad "a bad rollout part on rank 1 is refused" "rc $rc: $(grep -v '^  ' "$tmp/badro.err" | tail -3)"
+  && ok "a rollout part of the wrong size on rank 1: exit 2 in ${secs} s, the file and the sizes named" \
+  || bad "a bad rollout part on rank 1 is refused" "rc $rc in ${secs} s: $(grep -v '^  ' "$tmp/badro.err" | tail -3); load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- a failure on one rank: rank 0 alone opens the logs; here metrics.jsonl is a directory,
 # while rank 1 goes on to the first step's sums and would wait for rank 0 forever
