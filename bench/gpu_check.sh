@@ -204,7 +204,7 @@ sys.exit(0 if d <= 1e-4 else 1)
 EOF
   )
   rc=$?
-  say "$([ $rc = 0 ] && echo PASS || echo FAIL) hf: ${r:-no result (see hf.log)} (LoRA adapters: gta writes none yet, SKIP)"
+  say "$([ $rc = 0 ] && echo PASS || echo FAIL) hf: ${r:-no result (see hf.log)} (PEFT adapter check: not written yet, SKIP)"
 fi
 
 # ------------------------------------------------------------------------------ bench

@@ -78,12 +78,13 @@ typedef struct gta_backend_ops {
     void (*embed)(gta_ctx *c, float *x, const float *table, const int *ids, int n, int d);
     void (*embed_backward)(gta_ctx *c, float *dtable, const float *dx, const int *ids, int n, int d);
     /* y = x * rstd * w per row (rstd[n] saved); apply: with a known rstd (recomputation);
-     * backward: dx (+)= (accumulate selects), dw += */
+     * backward: dx (+)= (accumulate selects), dw += (dw NULL: frozen, not computed) */
     void (*rmsnorm)(gta_ctx *c, float *y, float *rstd, const float *x, const float *w, int n, int d, float eps);
     void (*rmsnorm_apply)(gta_ctx *c, float *y, const float *x, const float *rstd, const float *w, int n, int d);
     void (*rmsnorm_backward)(gta_ctx *c, float *dx, float *dw, const float *dy, const float *x, const float *rstd,
                              const float *w, int n, int d, int accumulate);
-    /* per-head RMSNorm (Qwen3's q/k norms) over rows of hd inside rows of stride floats */
+    /* per-head RMSNorm (Qwen3's q/k norms) over rows of hd inside rows of stride floats;
+     * backward's dw may be NULL (frozen) */
     void (*headnorm)(gta_ctx *c, float *x, float *rstd, const float *w, int n, int nheads, int hd, int stride,
                      float eps, const float *src);
     void (*headnorm_backward)(gta_ctx *c, float *dx, float *dw, const float *dy, const float *xin, const float *rstd,
@@ -97,6 +98,15 @@ typedef struct gta_backend_ops {
                    float beta);
     void (*linear_dx)(gta_ctx *c, float *dx, const float *dy, const float *w, int n, int in, int out, float beta);
     void (*linear_dw)(gta_ctx *c, float *dw, float *db, const float *dy, const float *x, int n, int in, int out);
+    /* The general product C[M,N] = alpha op(A) op(B) + beta C (op: transposed when ta / tb),
+     * row-major with leading dimensions: LoRA's low-rank products over row ranges of the
+     * stacked q/k/v and gate/up outputs. beta 1 adds exactly (C + alpha AB). */
+    void (*gemm)(gta_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+    /* Inverted dropout with a counter-based mask: y[k] = x[k] / (1 - p) where
+     * uniform(seed, stream, k) >= p, else 0 (y may be x). The same call on a gradient is the
+     * backward (the mask is a function of seed, stream and k alone). */
+    void (*dropout)(gta_ctx *c, float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t stream);
     /* attention over a tree batch: qkv[n, (H+2KV)*hd] post-RoPE, out[n, H*hd], lse[n, H];
      * backward overwrites dqkv */
     void (*attention)(gta_ctx *c, float *out, float *lse, const float *qkv, const gta_segs *s, int n, int H, int KV,
@@ -119,7 +129,8 @@ typedef struct gta_backend_ops {
     void (*add)(gta_ctx *c, float *y, const float *a, const float *b, size_t n);
     /* The log-prob head: lp[k] = log softmax(x[row_k] W^T)[target_k] (lp host memory);
      * with dlp (host) also dx (overwritten) and dW +=, in chunks of rows so vocab-sized
-     * logits are never kept for all of them. fused: dlp computed chunk by chunk by fn. */
+     * logits are never kept for all of them. fused: dlp computed chunk by chunk by fn.
+     * dw NULL: the head is frozen (LoRA), only dx. */
     void (*logprob_head)(gta_ctx *c, float *lp, float *dx, float *dw, const float *dlp, const float *x,
                          const float *w, const int *row, const int *target, int nlp, int n, int d, int V);
     void (*logprob_head_fused)(gta_ctx *c, float *lp, float *dlp_out, gta_dlp_fn fn, void *fctx, float *dx, float *dw,
@@ -134,6 +145,21 @@ typedef struct gta_backend_ops {
     void (*pack)(gta_ctx *c, void *dst, const float *w, int out, int in, int bf16);
     void (*linear_packed)(gta_ctx *c, float *y, const float *x, const void *packed, int bf16, const float *b, int n,
                           int in, int out, float beta);
+    /* ---- frozen weights kept in bfloat16 (LoRA's base): W [out, in] as uint16, widened
+     * to fp32 one tile of rows at a time into the context's scratch (4 MiB), products
+     * and sums fp32; the results equal the fp32 ops on the rounded weights up to
+     * summation order. The head's ops are logprob_head's without dW. ---- */
+    void (*linear_bf16)(gta_ctx *c, float *y, const float *x, const uint16_t *w, const float *b, int n,
+                        int in, int out, float beta);
+    void (*linear_dx_bf16)(gta_ctx *c, float *dx, const float *dy, const uint16_t *w, int n, int in, int out,
+                           float beta);
+    void (*embed_bf16)(gta_ctx *c, float *x, const uint16_t *table, const int *ids, int n, int d);
+    void (*logprob_head_bf16)(gta_ctx *c, float *lp, float *dx, const float *dlp, const float *x,
+                              const uint16_t *w, const int *row, const int *target, int nlp, int n, int d,
+                              int V);
+    void (*logprob_head_fused_bf16)(gta_ctx *c, float *lp, float *dlp_out, gta_dlp_fn fn, void *fctx,
+                                    float *dx, const float *x, const uint16_t *w, const int *row,
+                                    const int *target, int nlp, int n, int d, int V);
     /* round to bfloat16 (nearest even, inf and nan kept) and back, n elements */
     void (*to_bf16)(gta_ctx *c, uint16_t *dst, const float *src, size_t n);
     void (*from_bf16)(gta_ctx *c, float *dst, const uint16_t *src, size_t n);

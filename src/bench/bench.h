@@ -10,7 +10,7 @@
 void gta_bench_set_backend(const gta_backend_ops *be);
 const gta_backend_ops *gta_bench_backend(void);
 
-/* The named configurations of bench/README.md (tiny, small, q05-4L) or a config.json. */
+/* The named configurations of bench/README.md (tiny, small, q05-4L, q05) or a config.json. */
 int gta_bench_config(const char *name, gta_config *c);
 /* forward + cross-entropy + backward + AdamW + zero_grad on B x T random tokens. */
 int gta_bench_train(const gta_config *c, const char *name, int B, int T, int runs, char **json);
@@ -21,6 +21,13 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
 /* A GTA step's forward+backward on one P-token prompt with G completions of L tokens,
  * prefix-shared (tree batch) versus G+1 independent sequences. */
 int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L, int runs, char **json);
+/* The shape of a whole RL step (gta_bench_step). */
+typedef struct {
+    int prompts, group, prompt_len, new_tokens, iterations, runs;
+} gta_step_shape;
+/* One whole GRPO step (gta: GTA step) the way the trainer runs it, with the shape and work of
+ * ../shared/bench/torch_grpo_step.py; the median over runs of each phase and of the step. */
+int gta_bench_step(const gta_config *c, const char *name, int gta, const gta_step_shape *shape, char **json);
 /* Measured fp32 FMA peak of this machine on all OpenMP threads, GFLOP/s. */
 double gta_bench_peak_gflops(void);
 /* Median of v[0..n) (sorts v). */

@@ -21,6 +21,7 @@ int gta_bench_config(const char *name, gta_config *c) {
         {"tiny", 8192, 256, 4, 4, 2, 768},
         {"small", 32768, 512, 8, 8, 4, 1536},
         {"q05-4L", 151936, 896, 4, 14, 2, 4864},
+        {"q05", 151936, 896, 24, 14, 2, 4864},
     };
     for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
         if (strcmp(name, named[i].name) != 0) continue;
@@ -44,7 +45,8 @@ int gta_bench_config(const char *name, gta_config *c) {
         return GTA_OK;
     }
     if (gta_file_exists(name)) return gta_config_load(name, c);
-    return gta_err_set(GTA_EINPUT, "bench: --config '%s' is neither tiny, small, q05-4L nor a config.json file", name);
+    return gta_err_set(
+        GTA_EINPUT, "bench: --config '%s' is neither tiny, small, q05-4L, q05 nor a config.json file", name);
 }
 
 double gta_bench_peak_rss_mib(void) {

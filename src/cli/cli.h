@@ -15,6 +15,7 @@ int cmd_selftest(int argc, char **argv);
 int cmd_eval(int, char **);
 int cmd_report(int, char **);
 int cmd_predict(int, char **);
+int cmd_merge(int, char **);
 
 /* Prints "gta: error: <current message>" and returns code. */
 int cli_fail(int code);

@@ -19,6 +19,7 @@
 #include "eval/eval.h"
 #include "io/dataset.h"
 #include "io/json.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "task/eos.h"
 #include "task/model_task.h"
@@ -45,11 +46,12 @@ static int check_out_dir(const char *path) {
 int cmd_eval(int argc, char **argv) {
     const char *device = NULL;
     const char *model_dir = NULL, *data_dir = NULL, *split_name = "test", *format = NULL, *out_path = NULL;
-    const char *system = NULL, *prompt_style = NULL, *revision = NULL;
+    const char *system = NULL, *prompt_style = NULL, *revision = NULL, *adapter = NULL;
     long long limit = 0, max_new = -1, max_prompt = -1, batch = 16, n_examples = 8, memory_mb = 0;
     int quiet = 0;
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "model directory (config.json, model.safetensors, tokenizer.json)"},
+        {"adapter", ARG_STR, &adapter, "PEFT LoRA adapter directory applied over --model"},
         {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
         {"data", ARG_STR, &data_dir, "dataset directory (labels.txt and the split)"},
         {"split", ARG_STR, &split_name, "split to score [test]"},
@@ -87,7 +89,15 @@ int cmd_eval(int argc, char **argv) {
     /* the model's task gives the defaults */
     gta_task task;
     int has_task = 0;
-    if ((rc = gta_task_read(model_dir, &task, &has_task))) {
+    /* an adapter written by gta train carries the task; else the base's */
+    const char *task_dir = model_dir;
+    if (adapter && (rc = gta_task_read(adapter, &task, &has_task))) {
+        free(model_owned);
+        return cli_fail(rc);
+    }
+    if (adapter && has_task)
+        task_dir = adapter;
+    else if ((rc = gta_task_read(model_dir, &task, &has_task))) {
         free(model_owned);
         return cli_fail(rc);
     }
@@ -141,9 +151,10 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr,
                 "gta eval: warning: the labels of %s/labels.txt differ from those in %s/" GTA_TASK_FILE
                 " (the prompt lists the dataset's labels, not the ones the model was trained on)\n",
-                data_dir, model_dir);
+                data_dir, task_dir);
     const gta_backend_ops *be = NULL;
     if ((rc = cli_device_arg("eval", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
+    if (adapter && (rc = gta_lora_load(m, adapter))) goto done;
     if ((rc = gta_tokenizer_load(model_dir, &tok))) goto done;
     neos = gta_eos_ids(model_dir, &m->cfg, tok, eos, GTA_EOS_MAX);
     o.eos = eos;
@@ -158,6 +169,7 @@ int cmd_eval(int argc, char **argv) {
     o.memory_limit = (size_t)memory_mb << 20;
     if ((rc = gta_eval_run(m, tok, &labels, &split, &o, &res))) goto done;
     cJSON_AddStringToObject(res, "model", model_dir);
+    if (adapter) cJSON_AddStringToObject(res, "adapter", adapter);
     cJSON_AddStringToObject(res, "data", data_dir);
     cJSON_AddStringToObject(res, "split_name", split_name);
     json = cJSON_Print(res);

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "io/json.h"
 #include "model/generate.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "model/sampler.h"
 #include "task/eos.h"
@@ -44,7 +45,8 @@ static int parse_ids(const char *s, gta_tok **out, int *n) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL, *revision = NULL, *device = NULL;
+    const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL, *revision = NULL, *adapter = NULL,
+               *device = NULL;
     char *model_owned = NULL;
     long long max_new = -1, num_samples = 1, seed = 0, top_k = 0;
     double temperature = 1.0, top_p = 1.0, min_p = 0.0;
@@ -52,6 +54,7 @@ int cmd_generate(int argc, char **argv) {
     arg_list stops = {0};
     arg_spec specs[] = {
         {"model", ARG_STR, &model_dir, "Hugging Face model directory"},
+        {"adapter", ARG_STR, &adapter, "PEFT LoRA adapter directory applied over --model"},
         {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
         {"prompt", ARG_STR, &prompt, "prompt text (needs the model's tokenizer.json)"},
         {"prompt-ids", ARG_STR, &prompt_ids, "prompt as comma-separated token ids"},
@@ -101,6 +104,7 @@ int cmd_generate(int argc, char **argv) {
     char *tpath = gta_path_join(model_dir, "tokenizer.json");
     const gta_backend_ops *be = NULL;
     if ((rc = cli_device_arg("generate", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
+    if (adapter && (rc = gta_lora_load(m, adapter))) goto done;
     if (gta_file_exists(tpath) && (rc = gta_tokenizer_load(model_dir, &tok))) goto done;
     if (prompt) {
         if (!tok) {

@@ -16,6 +16,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "eval/predict.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "task/eos.h"
 #include "task/model_task.h"
@@ -49,7 +50,8 @@ int cmd_predict(int argc, char **argv) {
         {"labels", ARG_STR, &labels_path, "labels.txt, for a model without gta_task.json"},
         {"revision", ARG_STR, &revision, "branch, tag or commit of a Hub --model name [main]"},
         {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
-        {"adapter", ARG_STR, &adapter, "LoRA adapter directory (not supported yet)"},
+        {"adapter", ARG_STR, &adapter,
+         "PEFT LoRA adapter directory applied over --model (its gta_task.json first)"},
         {"memory-mb", ARG_INT, &memory_mb, "memory the sampler may plan for [what is available]"},
         {"quiet", ARG_FLAG, &quiet, "no progress lines on stderr"},
     };
@@ -63,10 +65,6 @@ int cmd_predict(int argc, char **argv) {
     if (rc) return cli_fail(rc);
     if (!model_dir || !input)
         return cli_fail(gta_err_set(GTA_EINPUT, "gta predict: --model and --input are required"));
-    if (adapter)
-        return cli_fail(gta_err_set(GTA_EINPUT,
-                                    "gta predict: --adapter: LoRA adapters are not supported by this "
-                                    "build yet (train writes full model directories)"));
     if (batch < 1 || batch > 4096 || limit < 0 || memory_mb < 0 || max_new == 0 || max_new > 1 << 20 ||
         max_prompt > 1 << 24)
         return cli_fail(gta_err_set(GTA_EINPUT,
@@ -98,7 +96,9 @@ int cmd_predict(int argc, char **argv) {
     gta_predict_opts_default(&o);
     memset(&task, 0, sizeof task);
     if ((rc = cli_model_arg("predict", "model", &model_dir, revision, &model_owned))) goto done;
-    if ((rc = gta_task_read(model_dir, &task, &has_task))) goto done;
+    /* an adapter written by gta train carries the task; else the base's */
+    if (adapter && (rc = gta_task_read(adapter, &task, &has_task))) goto done;
+    if (!has_task && (rc = gta_task_read(model_dir, &task, &has_task))) goto done;
     if (has_task) {
         o.format = task.format;
         o.compact = task.compact;
@@ -151,6 +151,7 @@ int cmd_predict(int argc, char **argv) {
     if (limit > 0 && (size_t)limit < n) n = (size_t)limit;
     const gta_backend_ops *be = NULL;
     if ((rc = cli_device_arg("predict", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
+    if (adapter && (rc = gta_lora_load(m, adapter))) goto done;
     if ((rc = gta_tokenizer_load(model_dir, &tok))) goto done;
     gta_tok eos[GTA_EOS_MAX];
     o.neos = gta_eos_ids(model_dir, &m->cfg, tok, eos, GTA_EOS_MAX);

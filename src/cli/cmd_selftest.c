@@ -791,6 +791,131 @@ static void check_buffers(st_run *r, dev *d) {
     free(a), free(b), free(want);
 }
 
+/* ------------------------------------------------------------------ LoRA's ops */
+
+static float widen16(uint16_t h) {
+    union {
+        uint32_t u;
+        float f;
+    } v = {(uint32_t)h << 16};
+    return v.f;
+}
+
+/* gemm in its four transpositions with leading dimensions wider than the rows (row ranges
+ * of a stacked output, beta 1), dropout (the counter-based mask), the norm backward with
+ * dw NULL (a frozen base), and the bf16-weight products where the backend has them */
+static void check_lora(st_run *r, dev *d, dev *ref) {
+    const int M = 37, N = 19, K = 23, ld = 29; /* C [M, N] inside rows of ld + N floats */
+    char shape[64];
+    for (int t = 0; t < 4; t++) {
+        int ta = t & 1, tb = t >> 1, lda = ta ? M + 3 : K + 3, ldb = tb ? K + 5 : N + 5, ldc = ld + N;
+        size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+        float *a = rnd(r, na, 1), *b = rnd(r, nb, 1), *c0 = rnd(r, nc, 1), *got = zeros(nc),
+              *want = zeros(nc);
+        dev *dv[2] = {d, ref};
+        for (int j = 0; j < (ref ? 2 : 1); j++) {
+            float *A = up(dv[j], a, na), *B = up(dv[j], b, nb), *C = up(dv[j], c0, nc);
+            dv[j]->be->gemm(dv[j]->cx, ta, tb, M, N, K, 0.75f, A, lda, B, ldb, 1.0f, C + ld, ldc);
+            down(dv[j], j ? want : got, C, nc);
+            dfree(dv[j], A), dfree(dv[j], B), dfree(dv[j], C);
+        }
+        if (!ref) {
+            memcpy(want, c0, sizeof(float) * nc);
+            for (int i = 0; i < M; i++)
+                for (int jn = 0; jn < N; jn++) {
+                    double acc = 0;
+                    for (int k = 0; k < K; k++)
+                        acc += (double)(ta ? a[(size_t)k * lda + i] : a[(size_t)i * lda + k]) *
+                               (tb ? b[(size_t)jn * ldb + k] : b[(size_t)k * ldb + jn]);
+                    want[(size_t)i * ldc + ld + jn] = (float)(c0[(size_t)i * ldc + ld + jn] + 0.75 * acc);
+                }
+        }
+        snprintf(shape, sizeof shape, "%s%s M %d N %d K %d, beta 1", ta ? "A^T" : "A", tb ? " B^T" : " B", M,
+                 N, K);
+        cmp(r, "gemm", shape, got, want, nc, 1e-5, 1e-5);
+        free(a), free(b), free(c0), free(got), free(want);
+    }
+    {
+        size_t n = 100003;
+        float *x = rnd(r, n, 1), *got = zeros(n), *want = zeros(n);
+        dev *dv[2] = {d, ref};
+        for (int j = 0; j < (ref ? 2 : 1); j++) {
+            float *X = up(dv[j], x, n);
+            dv[j]->be->dropout(dv[j]->cx, X, X, n, 0.3f, 77, 5);
+            down(dv[j], j ? want : got, X, n);
+            dfree(dv[j], X);
+        }
+        if (!ref)
+            for (size_t i = 0; i < n; i++)
+                want[i] = gta_rng_uniform(77, 5, i) >= (double)0.3f ? x[i] * (1.0f / (1.0f - 0.3f)) : 0.0f;
+        cmp(r, "dropout", "n 100003, p 0.3, in place", got, want, n, 0, 0);
+        free(x), free(got), free(want);
+    }
+    { /* rmsnorm backward: dx with dw NULL equals dx with dw */
+        int n = 9, dd = 67;
+        float *x = rnd(r, (size_t)n * dd, 1), *w = rnd(r, (size_t)dd, 1), *dy = rnd(r, (size_t)n * dd, 1),
+              *got = zeros((size_t)n * dd), *want = zeros((size_t)n * dd), *rs = zeros((size_t)n);
+        float *X = up(d, x, (size_t)n * dd), *W = up(d, w, (size_t)dd), *DY = up(d, dy, (size_t)n * dd),
+              *Y = up(d, got, (size_t)n * dd), *R = up(d, rs, (size_t)n), *DX = up(d, got, (size_t)n * dd),
+              *DW = up(d, w, (size_t)dd);
+        d->be->rmsnorm(d->cx, Y, R, X, W, n, dd, 1e-6f);
+        d->be->rmsnorm_backward(d->cx, DX, DW, DY, X, R, W, n, dd, 0);
+        down(d, want, DX, (size_t)n * dd);
+        d->be->rmsnorm_backward(d->cx, DX, NULL, DY, X, R, W, n, dd, 0);
+        down(d, got, DX, (size_t)n * dd);
+        cmp(r, "rmsnorm_backward dw NULL", "n 9, d 67", got, want, (size_t)n * dd, 0, 0);
+        dfree(d, X), dfree(d, W), dfree(d, DY), dfree(d, Y), dfree(d, R), dfree(d, DX), dfree(d, DW);
+        free(x), free(w), free(dy), free(got), free(want), free(rs);
+    }
+    if (!d->be->linear_bf16 || (ref && !ref->be->linear_bf16)) {
+        if (r->verbose)
+            printf("skip     %-22s the %s backend keeps no bf16 weights\n", "linear_bf16", d->be->name);
+        return;
+    }
+    { /* y = x W16^T (+ b), dx = dy W16: against fp32 products of the widened weights */
+        int n = 13, in = 70, out = 45;
+        float *x = rnd(r, (size_t)n * in, 1), *wf = rnd(r, (size_t)out * in, 1), *b = rnd(r, (size_t)out, 1),
+              *dy = rnd(r, (size_t)n * out, 1);
+        uint16_t *w16 = gta_malloc(sizeof(uint16_t) * (size_t)out * in);
+        for (size_t i = 0; i < (size_t)out * in; i++) {
+            union {
+                float f;
+                uint32_t u;
+            } v = {wf[i]};
+            w16[i] = (uint16_t)(v.u >> 16); /* truncated: any bf16 values do */
+            wf[i] = widen16(w16[i]);
+        }
+        float *got[2] = {zeros((size_t)n * out), zeros((size_t)n * in)},
+              *want[2] = {zeros((size_t)n * out), zeros((size_t)n * in)};
+        float *X = up(d, x, (size_t)n * in), *B = up(d, b, (size_t)out), *DY = up(d, dy, (size_t)n * out),
+              *Y = d->be->alloc(d->cx, sizeof(float) * (size_t)n * out),
+              *DX = d->be->alloc(d->cx, sizeof(float) * (size_t)n * in);
+        uint16_t *W = d->be->alloc(d->cx, sizeof(uint16_t) * (size_t)out * in);
+        d->be->from_host(d->cx, W, w16, sizeof(uint16_t) * (size_t)out * in);
+        d->be->linear_bf16(d->cx, Y, X, W, B, n, in, out, 0.0f);
+        d->be->linear_dx_bf16(d->cx, DX, DY, W, n, in, out, 0.0f);
+        down(d, got[0], Y, (size_t)n * out);
+        down(d, got[1], DX, (size_t)n * in);
+        for (int t = 0; t < n; t++) {
+            for (int o = 0; o < out; o++) {
+                double acc = b[o];
+                for (int i = 0; i < in; i++) acc += (double)x[(size_t)t * in + i] * wf[(size_t)o * in + i];
+                want[0][(size_t)t * out + o] = (float)acc;
+            }
+            for (int i = 0; i < in; i++) {
+                double acc = 0;
+                for (int o = 0; o < out; o++) acc += (double)dy[(size_t)t * out + o] * wf[(size_t)o * in + i];
+                want[1][(size_t)t * in + i] = (float)acc;
+            }
+        }
+        cmp(r, "linear_bf16", "n 13, in 70, out 45, bias", got[0], want[0], (size_t)n * out, 1e-5, 1e-5);
+        cmp(r, "linear_dx_bf16", "n 13, in 70, out 45", got[1], want[1], (size_t)n * in, 1e-5, 1e-5);
+        dfree(d, X), dfree(d, B), dfree(d, DY), dfree(d, Y), dfree(d, DX), dfree(d, W);
+        for (int j = 0; j < 2; j++) free(got[j]), free(want[j]);
+        free(x), free(wf), free(b), free(dy), free(w16);
+    }
+}
+
 /* ------------------------------------------------------------------ the command */
 
 int cmd_selftest(int argc, char **argv) {
@@ -833,6 +958,7 @@ int cmd_selftest(int argc, char **argv) {
     check_head(&r, &d, ref);
     check_sample(&r, &d, ref);
     check_vec(&r, &d, ref);
+    check_lora(&r, &d, ref);
     if (ref) {
         check_headnorm(&r, &d, ref);
         check_rows(&r, &d, ref);

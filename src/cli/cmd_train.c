@@ -24,6 +24,8 @@ static void usage(gta_train_opt *o, int n) {
             snprintf(def, sizeof def, "%s", (const char *)o[k].ptr);
         else if (o[k].type == 'i')
             snprintf(def, sizeof def, "%lld", *(long long *)o[k].ptr);
+        else if (o[k].type == 'b')
+            snprintf(def, sizeof def, "%s", *(long long *)o[k].ptr ? "on" : "off");
         else
             snprintf(def, sizeof def, "%g", *(double *)o[k].ptr);
         printf("  %-22s %s%s%s%s\n", name, o[k].help, def[0] ? " [" : "", def, def[0] ? "]" : "");
@@ -108,6 +110,14 @@ int cmd_train(int argc, char **argv) {
         if (k == n) return cli_fail(gta_err_set(GTA_EINPUT, "gta train: unknown option '--%s' (see gta train --help)", name));
         if (!val && !strcmp(o[k].name, "skip_nonfinite") && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2)))
             val = "1"; /* --skip-nonfinite alone */
+        if (o[k].type == 'b') {
+            /* a switch: --name, or --name=0 / --name=1 */
+            if (val && strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+                return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --%s is a switch (--%s or --%s=0)", name,
+                                            name, name));
+            *(long long *)o[k].ptr = !val || !strcmp(val, "1");
+            continue;
+        }
         if (!val) {
             if (i + 1 >= argc) return cli_fail(gta_err_set(GTA_EINPUT, "gta train: --%s needs a value", name));
             val = argv[++i];

@@ -33,7 +33,9 @@ static const struct {
     {"report", cmd_report, "HTML report of runs"},
     {"predict", cmd_predict, "label new texts with a trained model"},
     {"pretrain", cmd_pretrain, "causal-LM pretraining of a small model"},
-    {"init", cmd_init, "a model directory with random weights for a config.json (real shapes for benchmarks)"},
+    {"merge", cmd_merge, "fold a LoRA adapter (PEFT's format) into its base model"},
+    {"init", cmd_init,
+     "a model directory with random weights for a config.json (real shapes for benchmarks)"},
     {"selftest", cmd_selftest, "check every op of a backend (--device cuda|cpu) against a reference"},
 };
 

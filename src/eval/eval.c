@@ -14,6 +14,27 @@
 #include "task/eos.h"
 #include "task/prompt.h"
 
+void gta_greedy_params(const gta_model *m, const gta_tokenizer *tok, const gta_tok *eos, int neos,
+                       int max_new_tokens, size_t memory_limit, gta_greedy_ends *ends,
+                       gta_sample_params *sp) {
+    int n = 0;
+    if (neos > 0)
+        for (int i = 0; i < neos && n < GTA_EOS_MAX; i++) ends->eos[n++] = eos[i];
+    else
+        n = gta_eos_ids(NULL, &m->cfg, tok, ends->eos, GTA_EOS_MAX);
+    ends->stop[0] = "</answer>";
+    memset(sp, 0, sizeof *sp);
+    sp->temperature = 0; /* greedy */
+    sp->top_p = 1;
+    sp->max_new_tokens = max_new_tokens;
+    sp->eos = ends->eos;
+    sp->neos = n;
+    sp->stop = ends->stop;
+    sp->nstop = 1;
+    sp->tok = tok;
+    sp->memory_limit = memory_limit;
+}
+
 void gta_eval_opts_default(gta_eval_opts *o) {
     memset(o, 0, sizeof *o);
     o->format = GTA_FORMAT_GTA;
@@ -101,24 +122,9 @@ int gta_eval_run(gta_model *m, gta_tokenizer *tok, const gta_labels *labels, con
 
     /* end of a completion: the caller's set (gta_eos_ids with the model directory), else
      * the one the model and tokenizer give without it */
-    gta_tok eos[GTA_EOS_MAX];
-    int neos = 0;
-    if (o->neos > 0)
-        for (int i = 0; i < o->neos && neos < GTA_EOS_MAX; i++) eos[neos++] = o->eos[i];
-    else
-        neos = gta_eos_ids(NULL, &m->cfg, tok, eos, GTA_EOS_MAX);
-    const char *stop[1] = {"</answer>"};
+    gta_greedy_ends ends;
     gta_sample_params sp;
-    memset(&sp, 0, sizeof sp);
-    sp.temperature = 0; /* greedy */
-    sp.top_p = 1;
-    sp.max_new_tokens = o->max_new_tokens;
-    sp.eos = eos;
-    sp.neos = neos;
-    sp.stop = stop;
-    sp.nstop = 1;
-    sp.tok = tok;
-    sp.memory_limit = o->memory_limit;
+    gta_greedy_params(m, tok, o->eos, o->neos, o->max_new_tokens, o->memory_limit, &ends, &sp);
 
     gta_prompt_opts po;
     memset(&po, 0, sizeof po);
@@ -173,7 +179,8 @@ int gta_eval_run(gta_model *m, gta_tokenizer *tok, const gta_labels *labels, con
             if (s->finish == GTA_FINISH_EOS && len > 0) len--;
             char *text = NULL;
             size_t tl = 0;
-            rc = gta_tokenizer_decode(tok, s->ids, (size_t)len, GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN, &text, &tl);
+            rc = gta_tokenizer_decode(tok, s->ids, (size_t)len,
+                                      GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN, &text, &tl);
             if (rc) break;
             gta_reward rw;
             gta_reward_score(o->format, text, tl, labels, e->label, &rw);

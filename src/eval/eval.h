@@ -38,6 +38,8 @@
 
 #include "io/dataset.h"
 #include "model/model.h"
+#include "model/sampler.h"
+#include "task/eos.h"
 #include "task/reward.h"
 #include "text/tokenizer.h"
 
@@ -67,5 +69,15 @@ void gta_eval_opts_default(gta_eval_opts *o);
 struct cJSON;
 int gta_eval_run(gta_model *m, gta_tokenizer *tok, const gta_labels *labels, const gta_split *split,
                  const gta_eval_opts *o, struct cJSON **out);
+
+/* The greedy decoding that eval and predict share: temperature 0, the stop string
+ * "</answer>", and the end ids eos[0..neos) (neos 0: gta_eos_ids without a model
+ * directory). *sp points into *ends, which must outlive it. */
+typedef struct {
+    gta_tok eos[GTA_EOS_MAX];
+    const char *stop[1];
+} gta_greedy_ends;
+void gta_greedy_params(const gta_model *m, const gta_tokenizer *tok, const gta_tok *eos, int neos,
+                       int max_new_tokens, size_t memory_limit, gta_greedy_ends *ends, gta_sample_params *sp);
 
 #endif

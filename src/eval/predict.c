@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/util.h"
+#include "eval/eval.h"
 #include "io/json.h"
 #include "model/sampler.h"
 #include "task/eos.h"
@@ -406,24 +407,9 @@ int gta_predict_batch(gta_model *m, gta_tokenizer *tok, const gta_labels *labels
     if (o->max_new_tokens < 1 || o->max_prompt_tokens < 0)
         return gta_err_set(GTA_EINPUT, "predict: need max_new_tokens >= 1, max_prompt_tokens >= 0");
     /* end of a completion: as gta eval (the caller's gta_eos_ids, else the model's and tokenizer's) */
-    gta_tok eos[GTA_EOS_MAX];
-    int neos = 0;
-    if (o->neos > 0)
-        for (int i = 0; i < o->neos && neos < GTA_EOS_MAX; i++) eos[neos++] = o->eos[i];
-    else
-        neos = gta_eos_ids(NULL, &m->cfg, tok, eos, GTA_EOS_MAX);
-    const char *stop[1] = {"</answer>"};
+    gta_greedy_ends ends;
     gta_sample_params sp;
-    memset(&sp, 0, sizeof sp);
-    sp.temperature = 0;
-    sp.top_p = 1;
-    sp.max_new_tokens = o->max_new_tokens;
-    sp.eos = eos;
-    sp.neos = neos;
-    sp.stop = stop;
-    sp.nstop = 1;
-    sp.tok = tok;
-    sp.memory_limit = o->memory_limit;
+    gta_greedy_params(m, tok, o->eos, o->neos, o->max_new_tokens, o->memory_limit, &ends, &sp);
     gta_prompt_opts po;
     memset(&po, 0, sizeof po);
     po.format = o->format;

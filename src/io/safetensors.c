@@ -39,6 +39,13 @@ static const size_t dtype_sizes[ST_NDTYPES] = {8, 4, 2, 2, 8, 4, 2, 1, 1, 1};
 size_t st_dtype_size(st_dtype d) { return dtype_sizes[d]; }
 const char *st_dtype_name(st_dtype d) { return dtype_names[d]; }
 
+void st_drop_pages(const st_tensor *t) {
+    long ps = sysconf(_SC_PAGESIZE);
+    if (ps <= 0 || !t->nbytes) return;
+    uintptr_t a = (uintptr_t)t->data, lo = a & ~((uintptr_t)ps - 1), hi = a + t->nbytes;
+    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 int st_count(const st_set *s) { return s->n; }
 const st_tensor *st_at(const st_set *s, int i) { return &s->t[i]; }
 const char *st_file_of(const st_set *s, const st_tensor *t) { return s->files[t->file].path; }

@@ -49,6 +49,10 @@ const char *st_dtype_name(st_dtype d);
 
 /* Converts a float tensor (F64/F32/F16/BF16) to f32. */
 int st_to_f32(const st_set *s, const st_tensor *t, float *dst);
+/* Lets the kernel drop a tensor's mapped pages once it has been read (they come back
+ * from the file if touched again): loading a large checkpoint into another dtype then
+ * does not hold the file and its copy resident at once. */
+void st_drop_pages(const st_tensor *t);
 /* Converts an integer tensor (I64/I32) to int64. */
 int st_to_i64(const st_set *s, const st_tensor *t, int64_t *dst);
 

@@ -1,5 +1,7 @@
-/* Tree batches: checks and the simple (packed sequences) layout. */
+/* Tree batches: checks, the simple (packed sequences) layout, and the part of a batch some pairs depend on.
+ */
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/error.h"
 #include "model/model.h"
@@ -77,3 +79,53 @@ void gta_batch_free_simple(gta_batch *b) {
     free((void *)b->seg_parent);
 }
 
+/* gta_batch_select: the segments holding the kept pairs' rows and their ancestors */
+void gta_batch_select(const gta_batch *b, const uint8_t *mask, gta_batch *out) {
+    int *keep = gta_calloc((size_t)b->nseg, sizeof(int)),
+        *seg_of = gta_malloc(sizeof(int) * (size_t)(b->n ? b->n : 1));
+    for (int s = 0; s < b->nseg; s++)
+        for (int i = 0; i < b->seg_len[s]; i++) seg_of[b->seg_start[s] + i] = s;
+    int nlp = 0;
+    for (int k = 0; k < b->nlp; k++)
+        if (mask[k]) {
+            nlp++;
+            for (int s = seg_of[b->lp_row[k]]; s >= 0 && !keep[s]; s = b->seg_parent[s]) keep[s] = 1;
+        }
+    /* new index of each kept segment, and the first new row of each */
+    int n = 0, nseg = 0;
+    int *new_seg = gta_malloc(sizeof(int) * (size_t)b->nseg),
+        *new_start = gta_malloc(sizeof(int) * (size_t)b->nseg);
+    for (int s = 0; s < b->nseg; s++) {
+        new_seg[s] = keep[s] ? nseg++ : -1;
+        new_start[s] = n;
+        if (keep[s]) n += b->seg_len[s];
+    }
+    gta_tok *ids = gta_malloc(sizeof(gta_tok) * (size_t)(n ? n : 1)),
+            *tg = gta_malloc(sizeof(gta_tok) * (size_t)(nlp ? nlp : 1));
+    int *pos = gta_malloc(sizeof(int) * (size_t)(n ? n : 1)),
+        *ss = gta_malloc(sizeof(int) * (size_t)(nseg ? nseg : 1)),
+        *sl = gta_malloc(sizeof(int) * (size_t)(nseg ? nseg : 1)),
+        *sp = gta_malloc(sizeof(int) * (size_t)(nseg ? nseg : 1)),
+        *row = gta_malloc(sizeof(int) * (size_t)(nlp ? nlp : 1));
+    for (int s = 0; s < b->nseg; s++) {
+        if (!keep[s]) continue;
+        int q = new_seg[s];
+        ss[q] = new_start[s], sl[q] = b->seg_len[s],
+        sp[q] = b->seg_parent[s] < 0 ? -1 : new_seg[b->seg_parent[s]];
+        memcpy(ids + new_start[s], b->ids + b->seg_start[s], sizeof(gta_tok) * (size_t)b->seg_len[s]);
+        memcpy(pos + new_start[s], b->pos + b->seg_start[s], sizeof(int) * (size_t)b->seg_len[s]);
+    }
+    for (int k = 0, j = 0; k < b->nlp; k++)
+        if (mask[k]) {
+            int r0 = b->lp_row[k], s = seg_of[r0];
+            row[j] = new_start[s] + (r0 - b->seg_start[s]);
+            tg[j++] = b->lp_target[k];
+        }
+    free(keep), free(seg_of), free(new_seg), free(new_start);
+    *out = (gta_batch){n, ids, pos, nseg, ss, sl, sp, nlp, row, tg};
+}
+
+void gta_batch_free_select(gta_batch *b) {
+    free((void *)b->ids), free((void *)b->pos), free((void *)b->seg_start), free((void *)b->seg_len);
+    free((void *)b->seg_parent), free((void *)b->lp_row), free((void *)b->lp_target);
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "model/model_int.h"
 
@@ -19,8 +20,9 @@ typedef struct {
 } layer_acts;
 
 struct gta_acts {
-    int cap;   /* tokens */
-    int slots; /* layer slots: num_layers (training) or 1 (inference, reused by every layer) */
+    int cap;       /* tokens */
+    int slots;     /* layer slots: num_layers (training) or 1 (inference, recomputation: reused) */
+    int recompute; /* training with one slot: backward recomputes each layer from R[l] */
     float *mem, *scratch;
     float **R; /* residual stream into layer l (training: R[0..L]; inference: two, alternating) */
     layer_acts *la;
@@ -51,13 +53,21 @@ static size_t tail_floats(const gta_config *c, int n) {
     return (size_t)n * (2 * (size_t)c->hidden_size + 1 + (size_t)c->head_dim);
 }
 
-static size_t acts_bytes(const gta_config *c, int n, int train) {
-    size_t slots = train ? (size_t)c->num_layers : 1;
-    return sizeof(float) * (layer_floats(c, n) * slots + tail_floats(c, n) + scratch_floats(c, n, train));
+/* recomputation keeps R[1 .. L-1] besides one slot (whose first row is R[0]) */
+static size_t extra_rows(const gta_config *c, int n, int recompute) {
+    return recompute && c->num_layers > 1 ? (size_t)(c->num_layers - 1) * (size_t)n * (size_t)c->hidden_size
+                                          : 0;
 }
 
-size_t gta_model_act_bytes(const gta_config *c, int n) { return acts_bytes(c, n, 1); }
-size_t gta_model_infer_bytes(const gta_config *c, int n) { return acts_bytes(c, n, 0); }
+static size_t acts_bytes(const gta_config *c, int n, int train, int recompute) {
+    size_t slots = train && !recompute ? (size_t)c->num_layers : 1;
+    return sizeof(float) * (layer_floats(c, n) * slots + extra_rows(c, n, train && recompute) +
+                            tail_floats(c, n) + scratch_floats(c, n, train));
+}
+
+size_t gta_model_act_bytes(const gta_config *c, int n) { return acts_bytes(c, n, 1, 0); }
+size_t gta_model_infer_bytes(const gta_config *c, int n) { return acts_bytes(c, n, 0, 0); }
+size_t gta_model_act_bytes_recompute(const gta_config *c, int n) { return acts_bytes(c, n, 1, 1); }
 
 static void acts_free(gta_model *m, struct gta_acts *a) {
     if (!a) return;
@@ -71,17 +81,21 @@ static void acts_free(gta_model *m, struct gta_acts *a) {
 static struct gta_acts *acts_get(gta_model *m, int n, int train) {
     const gta_config *c = &m->cfg;
     struct gta_acts **slot = train ? &m->acts : &m->iacts, *a = *slot;
-    if (a && a->cap >= n) return a;
+    int rc = train && m->recompute;
+    if (a && a->cap >= n && a->recompute == rc) return a;
     acts_free(m, a);
     a = gta_calloc(1, sizeof *a);
     a->cap = n;
-    a->slots = train ? c->num_layers : 1;
+    a->recompute = rc;
+    a->slots = train && !rc ? c->num_layers : 1;
     size_t d = (size_t)c->hidden_size, ld = (size_t)(c->num_heads + 2 * c->num_kv_heads) * (size_t)c->head_dim,
            H = (size_t)c->num_heads, q = H * (size_t)c->head_dim, f = (size_t)c->intermediate_size, nn = (size_t)n,
            S = (size_t)a->slots;
-    a->mem = m->be->alloc(m->ctx, sizeof(float) * (layer_floats(c, n) * S + tail_floats(c, n)));
+    size_t L = rc ? (size_t)c->num_layers : S; /* residual rows R[0 .. L] */
+    a->mem = m->be->alloc(m->ctx, sizeof(float) *
+                                      (layer_floats(c, n) * S + extra_rows(c, n, rc) + tail_floats(c, n)));
     a->scratch = m->be->alloc(m->ctx, sizeof(float) * scratch_floats(c, n, train));
-    a->R = gta_calloc(S + 1, sizeof(float *));
+    a->R = gta_calloc(L + 1, sizeof(float *));
     a->la = gta_calloc(S, sizeof(layer_acts));
     float *p = a->mem;
 #define TAKE(cnt) (p += (cnt), p - (cnt))
@@ -100,7 +114,8 @@ static struct gta_acts *acts_get(gta_model *m, int n, int train) {
             x->qk_rstd = TAKE(nn * (H + (size_t)c->num_kv_heads));
         }
     }
-    a->R[S] = TAKE(nn * d);
+    for (size_t l = S; l < L; l++) a->R[l] = TAKE(nn * d);
+    a->R[L] = TAKE(nn * d);
     a->rstd_f = TAKE(nn);
     a->xf = TAKE(nn * d);
     a->rope = TAKE(nn * (size_t)c->head_dim);
@@ -108,6 +123,19 @@ static struct gta_acts *acts_get(gta_model *m, int n, int train) {
     a->n = -1;
     *slot = a;
     return a;
+}
+
+void gta_model_release_infer(gta_model *m) {
+    acts_free(m, m->iacts);
+    m->iacts = NULL;
+    m->be->free(m->ctx, m->dec_ws);
+    m->dec_ws = NULL;
+    m->dec_cap = 0;
+}
+
+void gta_model_release_train(gta_model *m) {
+    acts_free(m, m->acts);
+    m->acts = NULL;
 }
 
 void gta_model_release_work(gta_model *m) {
@@ -137,15 +165,50 @@ typedef struct {
     const int *rs, *rl; /* decode: row i attends to ranges rs/rl[i*nr .. +nr) */
     int nr;
     int packed; /* decode: products from the panels of gta_decode_pack */
+    int drop;   /* a training forward: the adapters' dropout is on */
 } layer_run;
 
-/* the product y = x W^T (+ b): from the decode panels when asked and made */
+/* matrix `which` of a bf16 base (per layer wqkv, wo, wgu, wd; then the head) */
+static const uint16_t *mat16(const gta_model *m, int which) {
+    if (which == 4 * m->cfg.num_layers) return m->lm_head16;
+    const gta_layer_w16 *w = &m->layers16[which / 4];
+    const uint16_t *src[4] = {w->wqkv, w->wo, w->wgu, w->wd};
+    return src[which % 4];
+}
+
+/* the product y = x W^T (+ b): from a bf16 base's matrices, or from the decode panels when
+ * asked and made */
 static void lin(gta_model *m, const layer_run *r, int which, float *y, const float *x, const float *w, const float *b,
                 int n, int in, int out, float beta) {
-    if (r->packed && m->pack && m->pk && m->pk[which])
+    if (m->w16)
+        m->be->linear_bf16(m->ctx, y, x, mat16(m, which), b, n, in, out, beta);
+    else if (r->packed && m->pack && m->pk && m->pk[which])
         m->be->linear_packed(m->ctx, y, x, m->pk[which], m->pack_bf16, b, n, in, out, beta);
     else
         m->be->linear(m->ctx, y, x, w, b, n, in, out, beta);
+}
+
+/* the adapters' terms of targets k0 .. k1 on a product's output y (rows of ldy) */
+static void lora_fwd(gta_model *m, const layer_run *r, int l, int k0, int k1, float *y, int ldy,
+                     const float *x) {
+    if (!m->lora) return;
+    for (int k = k0; k <= k1; k++) gta_lora_forward(m, l, k, y, ldy, x, r->n, r->drop);
+}
+
+/* dx (+)= dy W for matrix `which` (backward) */
+static void lin_dx(gta_model *m, int which, float *dx, const float *dy, const float *w, int n, int in,
+                   int out) {
+    if (m->w16)
+        m->be->linear_dx_bf16(m->ctx, dx, dy, mat16(m, which), n, in, out, 0.0f);
+    else
+        m->be->linear_dx(m->ctx, dx, dy, w, n, in, out, 0.0f);
+}
+
+static void embed_rows(gta_model *m, float *x, const int *ids, int n) {
+    if (m->w16)
+        m->be->embed_bf16(m->ctx, x, m->embed16, ids, n, m->cfg.hidden_size);
+    else
+        m->be->embed(m->ctx, x, m->embed, ids, n, m->cfg.hidden_size);
 }
 
 /* Layer l from x into xout, A receiving what backward needs. xmid (the residual after
@@ -161,6 +224,7 @@ static void layer_forward(gta_model *m, int l, const layer_run *r, float *x, flo
     const float eps = (float)c->rms_norm_eps;
     be->rmsnorm(cx, r->xn, A->rstd1, x, w->attn_norm, n, d, eps);
     lin(m, r, 4 * l, A->qkv, r->xn, w->wqkv, w->bqkv, n, d, ld, 0.0f);
+    lora_fwd(m, r, l, GTA_LORA_Q, GTA_LORA_V, A->qkv, ld, r->xn);
     if (c->qk_norm) {
         be->copy(cx, A->qk_raw, A->qkv, sizeof(float) * (size_t)n * ld);
         be->headnorm(cx, A->qkv, A->qk_rstd, w->q_norm, n, H, hd, ld, eps, A->qk_raw);
@@ -181,17 +245,22 @@ static void layer_forward(gta_model *m, int l, const layer_run *r, float *x, flo
         be->attention_decode(cx, A->att, A->qkv, ld, kc, vc, r->rs, r->rl, r->nr, n, H, KV, hd);
     if (xmid == x) {
         lin(m, r, 4 * l + 1, xmid, A->att, w->wo, w->bo, n, H * hd, d, 1.0f);
+        lora_fwd(m, r, l, GTA_LORA_O, GTA_LORA_O, xmid, d, A->att);
     } else {
         lin(m, r, 4 * l + 1, xmid, A->att, w->wo, w->bo, n, H * hd, d, 0.0f);
+        lora_fwd(m, r, l, GTA_LORA_O, GTA_LORA_O, xmid, d, A->att);
         be->add(cx, xmid, xmid, x, (size_t)n * d);
     }
     be->rmsnorm(cx, r->xn, A->rstd2, xmid, w->mlp_norm, n, d, eps);
     lin(m, r, 4 * l + 2, A->gu, r->xn, w->wgu, w->bgu, n, d, 2 * f, 0.0f);
+    lora_fwd(m, r, l, GTA_LORA_GATE, GTA_LORA_UP, A->gu, 2 * f, r->xn);
     be->swiglu(cx, r->h, A->gu, n, f);
     if (xout == xmid) {
         lin(m, r, 4 * l + 3, xout, r->h, w->wd, w->bd, n, f, d, 1.0f);
+        lora_fwd(m, r, l, GTA_LORA_DOWN, GTA_LORA_DOWN, xout, d, r->h);
     } else {
         lin(m, r, 4 * l + 3, xout, r->h, w->wd, w->bd, n, f, d, 0.0f);
+        lora_fwd(m, r, l, GTA_LORA_DOWN, GTA_LORA_DOWN, xout, d, r->h);
         be->add(cx, xout, xout, xmid, (size_t)n * d);
     }
 }
@@ -210,13 +279,14 @@ static struct gta_acts *forward_trunk(gta_model *m, const gta_batch *b, int trai
     a->n = -1;
     if (!train && m->acts) m->acts->n = -1; /* a backward needs the training forward just before it */
     gta_segs segs = {b->nseg, b->seg_start, b->seg_len, b->seg_parent, model_seg_max_keys(b)};
-    layer_run r = {n, a->rope, a->scratch, a->scratch + (size_t)n * d, &segs, kv, slot, NULL, NULL, 0, 0};
+    layer_run r = {n, a->rope, a->scratch, a->scratch + (size_t)n * d, &segs, kv, slot, NULL, NULL,
+                   0, 0,       train};
     m->be->rope_table(m->ctx, a->rope, b->pos, m->inv_freq, n, c->head_dim);
-    m->be->embed(m->ctx, a->R[0], m->embed, b->ids, n, d);
+    embed_rows(m, a->R[0], b->ids, n);
     float *x = a->R[0];
     for (int l = 0; l < L; l++) {
         float *xout = train ? a->R[l + 1] : a->R[(l + 1) & 1];
-        const layer_acts *A = &a->la[train ? l : 0];
+        const layer_acts *A = &a->la[train && !a->recompute ? l : 0];
         layer_forward(m, l, &r, x, A->xmid, xout, A);
         x = xout;
     }
@@ -233,11 +303,17 @@ int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int 
     if (logits) {
         size_t bytes = sizeof(float) * (size_t)n * V;
         float *dl = m->be->alloc(m->ctx, bytes);
-        m->be->linear(m->ctx, dl, a->xf, m->lm_head, NULL, n, d, V, 0.0f);
+        layer_run none = {0};
+        lin(m, &none, 4 * m->cfg.num_layers, dl, a->xf, m->lm_head, NULL, n, d, V, 0.0f);
         m->be->to_host(m->ctx, logits, dl, bytes);
         m->be->free(m->ctx, dl);
     }
-    if (lp) m->be->logprob_head(m->ctx, lp, NULL, NULL, NULL, a->xf, m->lm_head, b->lp_row, b->lp_target, b->nlp, n, d, V);
+    if (lp && m->w16)
+        m->be->logprob_head_bf16(m->ctx, lp, NULL, NULL, a->xf, m->lm_head16, b->lp_row, b->lp_target, b->nlp,
+                                 n, d, V);
+    else if (lp)
+        m->be->logprob_head(m->ctx, lp, NULL, NULL, NULL, a->xf, m->lm_head, b->lp_row, b->lp_target, b->nlp,
+                            n, d, V);
     return GTA_OK;
 }
 
@@ -258,27 +334,38 @@ static void backward_trunk(gta_model *m, const gta_batch *b) {
     const int n = b->n, d = c->hidden_size, H = c->num_heads, KV = c->num_kv_heads, hd = c->head_dim,
               f = c->intermediate_size, ld = (H + 2 * KV) * hd, q = H * hd;
     gta_segs segs = {b->nseg, b->seg_start, b->seg_len, b->seg_parent, model_seg_max_keys(b)};
-#define G(p) (m->grads + ((p) - m->params))
-#define GN(p) ((p) ? G(p) : NULL)
+    /* with an adapter the base is frozen: no gradients of its weights, the adapters' terms */
+    const int fz = m->lora != NULL;
+#define G(p) (fz ? NULL : m->grads + ((p)-m->params))
+#define GN(p) ((p) && !fz ? G(p) : NULL)
     float *xn = a->scratch, *h = xn + (size_t)n * d, *dx = h + (size_t)n * f, *dxn = dx + (size_t)n * d,
           *dqkv = dxn + (size_t)n * d, *datt = dqkv + (size_t)n * ld, *dh = datt + (size_t)n * q,
           *dgu = dh + (size_t)n * f;
     be->rmsnorm_backward(cx, dx, G(m->final_norm), dxn, a->R[c->num_layers], a->rstd_f, m->final_norm, n, d, 0);
+    /* recomputation: the layer's forward again from its input, into the one slot (and R[l+1],
+     * the same values again: backward no longer needs it) */
+    layer_run rr = {n, a->rope, xn, h, &segs, NULL, NULL, NULL, NULL, 0, 0, 1};
     for (int l = c->num_layers - 1; l >= 0; l--) {
         const gta_layer_w *w = &m->layers[l];
-        layer_acts *A = &a->la[l];
+        layer_acts *A = &a->la[a->recompute ? 0 : l];
+        if (a->recompute) layer_forward(m, l, &rr, a->R[l], A->xmid, a->R[l + 1], A);
         /* MLP */
         be->rmsnorm_apply(cx, xn, A->xmid, A->rstd2, w->mlp_norm, n, d);
         be->swiglu(cx, h, A->gu, n, f);
-        be->linear_dw(cx, G(w->wd), GN(w->bd), dx, h, n, f, d);
-        be->linear_dx(cx, dh, dx, w->wd, n, f, d, 0.0f);
+        if (!fz) be->linear_dw(cx, G(w->wd), GN(w->bd), dx, h, n, f, d);
+        lin_dx(m, 4 * l + 3, dh, dx, w->wd, n, f, d);
+        if (fz) gta_lora_backward(m, l, GTA_LORA_DOWN, dx, d, h, dh, n);
         be->swiglu_backward(cx, dgu, dh, A->gu, n, f);
-        be->linear_dw(cx, G(w->wgu), GN(w->bgu), dgu, xn, n, d, 2 * f);
-        be->linear_dx(cx, dxn, dgu, w->wgu, n, d, 2 * f, 0.0f);
+        if (!fz) be->linear_dw(cx, G(w->wgu), GN(w->bgu), dgu, xn, n, d, 2 * f);
+        lin_dx(m, 4 * l + 2, dxn, dgu, w->wgu, n, d, 2 * f);
+        if (fz)
+            for (int k = GTA_LORA_GATE; k <= GTA_LORA_UP; k++)
+                gta_lora_backward(m, l, k, dgu, 2 * f, xn, dxn, n);
         be->rmsnorm_backward(cx, dx, G(w->mlp_norm), dxn, A->xmid, A->rstd2, w->mlp_norm, n, d, 1);
         /* attention */
-        be->linear_dw(cx, G(w->wo), GN(w->bo), dx, A->att, n, q, d);
-        be->linear_dx(cx, datt, dx, w->wo, n, q, d, 0.0f);
+        if (!fz) be->linear_dw(cx, G(w->wo), GN(w->bo), dx, A->att, n, q, d);
+        lin_dx(m, 4 * l + 1, datt, dx, w->wo, n, q, d);
+        if (fz) gta_lora_backward(m, l, GTA_LORA_O, dx, d, A->att, datt, n);
         be->attention_backward(cx, dqkv, datt, A->att, A->lse, A->qkv, &segs, n, H, KV, hd);
         be->rope(cx, dqkv, a->rope, n, H + KV, hd, ld, -1);
         if (c->qk_norm) {
@@ -287,18 +374,23 @@ static void backward_trunk(gta_model *m, const gta_batch *b) {
                                   A->qk_raw + (size_t)H * hd, A->qk_rstd + (size_t)n * H, w->k_norm, n, KV, hd, ld);
         }
         be->rmsnorm_apply(cx, xn, a->R[l], A->rstd1, w->attn_norm, n, d);
-        be->linear_dw(cx, G(w->wqkv), GN(w->bqkv), dqkv, xn, n, d, ld);
-        be->linear_dx(cx, dxn, dqkv, w->wqkv, n, d, ld, 0.0f);
+        if (!fz) be->linear_dw(cx, G(w->wqkv), GN(w->bqkv), dqkv, xn, n, d, ld);
+        lin_dx(m, 4 * l, dxn, dqkv, w->wqkv, n, d, ld);
+        if (fz)
+            for (int k = GTA_LORA_Q; k <= GTA_LORA_V; k++) gta_lora_backward(m, l, k, dqkv, ld, xn, dxn, n);
         be->rmsnorm_backward(cx, dx, G(w->attn_norm), dxn, a->R[l], A->rstd1, w->attn_norm, n, d, 1);
     }
-    be->embed_backward(cx, G(m->embed), dx, b->ids, n, d);
+    if (!fz) be->embed_backward(cx, G(m->embed), dx, b->ids, n, d);
 #undef G
 #undef GN
 }
 
+/* the head's weight gradient: none when the base is frozen */
+static float *head_grad(gta_model *m) { return m->lora ? NULL : m->grads + (m->lm_head - m->params); }
+
 int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
     struct gta_acts *a = m->acts;
-    if (!a || a->n != b->n || !m->grads)
+    if (!a || a->n != b->n || !(m->lora ? m->lora->grads != NULL : m->grads != NULL))
         return gta_err_set(GTA_EFAIL, "backward without a matching training forward (or without gradients)");
     const int n = b->n, d = m->cfg.hidden_size, V = m->cfg.vocab_size;
     /* pairs with dL/dlp == 0 add nothing: leave them out of the head, whose cost is per
@@ -314,21 +406,30 @@ int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
         for (int k = 0, j = 0; k < b->nlp; k++)
             if (dlp[k] != 0.0f) row[j] = b->lp_row[k], tg[j] = b->lp_target[k], g[j++] = dlp[k];
     }
-    m->be->logprob_head(m->ctx, NULL, dxf_slot(m, n), m->grads + (m->lm_head - m->params), g, a->xf, m->lm_head, row,
-                        tg, keep, n, d, V);
+    if (m->w16)
+        m->be->logprob_head_bf16(m->ctx, NULL, dxf_slot(m, n), g, a->xf, m->lm_head16, row, tg, keep, n, d,
+                                 V);
+    else
+        m->be->logprob_head(m->ctx, NULL, dxf_slot(m, n), head_grad(m), g, a->xf, m->lm_head, row, tg, keep,
+                            n, d, V);
     if (keep < b->nlp) free(row), free(tg), free(g);
     backward_trunk(m, b);
     return GTA_OK;
 }
 
 int gta_forward_backward(gta_model *m, const gta_batch *b, float *lp, float *dlp, gta_dlp_fn fn, void *ctx) {
-    if (!m->grads) return gta_err_set(GTA_EFAIL, "forward_backward without gradients allocated");
+    if (!(m->lora ? m->lora->grads != NULL : m->grads != NULL))
+        return gta_err_set(GTA_EFAIL, "forward_backward without gradients allocated");
     int rc;
     struct gta_acts *a = forward_trunk(m, b, 1, NULL, NULL, &rc);
     if (!a) return rc;
     const int n = b->n, d = m->cfg.hidden_size, V = m->cfg.vocab_size;
-    m->be->logprob_head_fused(m->ctx, lp, dlp, fn, ctx, dxf_slot(m, n), m->grads + (m->lm_head - m->params), a->xf,
-                              m->lm_head, b->lp_row, b->lp_target, b->nlp, n, d, V);
+    if (m->w16)
+        m->be->logprob_head_fused_bf16(m->ctx, lp, dlp, fn, ctx, dxf_slot(m, n), a->xf, m->lm_head16,
+                                       b->lp_row, b->lp_target, b->nlp, n, d, V);
+    else
+        m->be->logprob_head_fused(m->ctx, lp, dlp, fn, ctx, dxf_slot(m, n), head_grad(m), a->xf, m->lm_head,
+                                  b->lp_row, b->lp_target, b->nlp, n, d, V);
     backward_trunk(m, b);
     return GTA_OK;
 }
@@ -345,7 +446,8 @@ int gta_prefill(gta_model *m, const gta_batch *b, gta_kv *kv, const int *slot, c
     const int d = m->cfg.hidden_size, V = m->cfg.vocab_size;
     float *x = m->be->alloc(m->ctx, sizeof(float) * (size_t)nrows * d); /* a few rows: the prompts' last */
     m->be->gather_rows(m->ctx, x, d, a->xf, d, rows, nrows, d);
-    m->be->linear(m->ctx, logits, x, m->lm_head, NULL, nrows, d, V, 0.0f);
+    layer_run none = {0};
+    lin(m, &none, 4 * m->cfg.num_layers, logits, x, m->lm_head, NULL, nrows, d, V, 0.0f);
     m->be->free(m->ctx, x);
     return GTA_OK;
 }
@@ -387,9 +489,9 @@ int gta_decode(gta_model *m, gta_kv *kv, int B, const gta_tok *tok, const int *p
     int *rs = gta_malloc(sizeof(int) * (size_t)(B * nr)), *rl = gta_malloc(sizeof(int) * (size_t)(B * nr));
     for (int i = 0; i < B * nr; i++) rs[i] = ranges[i].start, rl[i] = ranges[i].len;
     m->be->rope_table(m->ctx, rope, pos, m->inv_freq, B, hd);
-    m->be->embed(m->ctx, x, m->embed, tok, B, d);
+    embed_rows(m, x, tok, B);
     const layer_acts A = {rstd, qkv, raw, qk_rstd, att, NULL, x, rstd, gu};
-    layer_run r = {B, rope, xn, h, NULL, kv, slot, rs, rl, nr, 1};
+    layer_run r = {B, rope, xn, h, NULL, kv, slot, rs, rl, nr, 1, 0};
     for (int l = 0; l < c->num_layers; l++) layer_forward(m, l, &r, x, x, x, &A);
     m->be->rmsnorm(m->ctx, xn, rstd, x, m->final_norm, B, d, (float)c->rms_norm_eps);
     lin(m, &r, 4 * c->num_layers, logits, xn, m->lm_head, NULL, B, d, V, 0.0f);

@@ -50,6 +50,7 @@ static const float *decode_mat(const gta_model *m, int k) {
 
 size_t gta_decode_pack_bytes(const gta_backend_ops *be, const gta_config *c, int bf16) {
     size_t bytes = 0;
+    if (bf16 < 0) return 0; /* decode from the weights as they are */
     for (int k = 0, out, in; k <= 4 * c->num_layers; k++) {
         decode_mat_shape(c, k, &out, &in);
         bytes += be->pack_bytes(NULL, out, in, bf16);
@@ -59,7 +60,8 @@ size_t gta_decode_pack_bytes(const gta_backend_ops *be, const gta_config *c, int
 
 void gta_decode_pack(gta_model *m, int bf16) {
     const gta_config *c = &m->cfg;
-    size_t bytes = gta_decode_pack_bytes(m->be, c, bf16);
+    /* a bf16 base decodes from its own bf16 matrices: no second copy */
+    size_t bytes = m->w16 ? 0 : gta_decode_pack_bytes(m->be, c, bf16);
     if (!bytes) { /* decode from the weights as they are; drop panels of an earlier call */
         m->be->free(m->ctx, m->pack);
         m->pack = NULL;

@@ -11,6 +11,7 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "io/safetensors.h"
+#include "model/lora.h"
 
 /* ------------------------------------------------------------------ layout */
 
@@ -99,7 +100,38 @@ size_t gta_model_n_params(const gta_config *c) {
     return n;
 }
 
+static gta_model *model_new_over(const gta_config *c, const gta_backend_ops *be, const gta_model *share,
+                                 int bf16);
 static gta_model *model_new(const gta_config *c, const gta_backend_ops *be) {
+    return model_new_over(c, be, NULL, 0);
+}
+
+/* floats of the 1-D tensors (norms, biases): what a bf16 base keeps in fp32 */
+static size_t small_floats(const gta_param *t, int n) {
+    size_t s = 0;
+    for (int i = 0; i < n; i++)
+        if (t[i].ndim == 1) s += (size_t)t[i].shape[0];
+    return s;
+}
+
+size_t gta_model_weight_bytes(const gta_config *c, int bf16) {
+    size_t n = gta_model_n_params(c);
+    if (!bf16) return sizeof(float) * n;
+    layer_off *lo = gta_calloc((size_t)(c->num_layers > 0 ? c->num_layers : 1), sizeof *lo);
+    gta_param *tensors;
+    int nt;
+    size_t e, fn, lm;
+    build_layout(c, &tensors, &nt, lo, &e, &fn, &lm);
+    size_t s = small_floats(tensors, nt);
+    free(tensors);
+    free(lo);
+    return sizeof(uint16_t) * n + sizeof(float) * s;
+}
+
+/* A model over a buffer of its own, or over share's (borrowed: the reference under LoRA);
+ * bf16: the matrices in bfloat16 (w16), the 1-D tensors in fp32 (small). */
+static gta_model *model_new_over(const gta_config *c, const gta_backend_ops *be, const gta_model *share,
+                                 int bf16) {
     gta_model *m = gta_calloc(1, sizeof *m);
     m->save_dtype = ST_F32;
     m->cfg = *c;
@@ -108,19 +140,53 @@ static gta_model *model_new(const gta_config *c, const gta_backend_ops *be) {
     layer_off *lo = gta_calloc((size_t)c->num_layers, sizeof *lo);
     size_t e, fn, lm;
     m->n_params = build_layout(c, &m->tensors, &m->n_tensors, lo, &e, &fn, &lm);
-    m->params = be->alloc(m->ctx, sizeof(float) * m->n_params);
-    m->embed = m->params + e;
-    m->final_norm = m->params + fn;
-    m->lm_head = m->params + lm;
+    if (share) bf16 = share->w16 != NULL;
+    m->params_borrowed = share != NULL;
     m->layers = gta_calloc((size_t)c->num_layers, sizeof *m->layers);
+    if (!bf16) {
+        m->params = share ? share->params : be->alloc(m->ctx, sizeof(float) * m->n_params);
+        m->embed = m->params + e;
+        m->final_norm = m->params + fn;
+        m->lm_head = m->params + lm;
 #define P(o) ((o) == (size_t)-1 ? NULL : m->params + (o))
-    for (int l = 0; l < c->num_layers; l++) {
-        gta_layer_w *w = &m->layers[l];
-        layer_off *L = &lo[l];
-        *w = (gta_layer_w){P(L->attn_norm), P(L->wqkv), P(L->bqkv), P(L->q_norm), P(L->k_norm), P(L->wo),
-                           P(L->bo),        P(L->mlp_norm), P(L->wgu), P(L->bgu), P(L->wd), P(L->bd)};
-    }
+        for (int l = 0; l < c->num_layers; l++) {
+            gta_layer_w *w = &m->layers[l];
+            layer_off *L = &lo[l];
+            *w = (gta_layer_w){P(L->attn_norm), P(L->wqkv), P(L->bqkv), P(L->q_norm),
+                               P(L->k_norm),    P(L->wo),   P(L->bo),   P(L->mlp_norm),
+                               P(L->wgu),       P(L->bgu),  P(L->wd),   P(L->bd)};
+        }
 #undef P
+    } else {
+        size_t ns = 0;
+        for (int i = 0; i < m->n_tensors; i++)
+            if (m->tensors[i].ndim == 1) m->tensors[i].soff = ns, ns += (size_t)m->tensors[i].shape[0];
+        m->w16 = share ? share->w16 : be->alloc(m->ctx, sizeof(uint16_t) * m->n_params);
+        m->small = share ? share->small : be->alloc(m->ctx, sizeof(float) * (ns ? ns : 1));
+        m->layers16 = gta_calloc((size_t)c->num_layers, sizeof *m->layers16);
+        m->embed16 = m->w16 + e;
+        m->lm_head16 = m->w16 + lm;
+        m->final_norm = NULL;
+        for (int i = 0; i < m->n_tensors; i++)
+            if (m->tensors[i].offset == fn && m->tensors[i].ndim == 1)
+                m->final_norm = m->small + m->tensors[i].soff;
+        for (int l = 0; l < c->num_layers; l++) {
+            layer_off *L = &lo[l];
+            /* the 1-D tensors by their layout offset */
+            size_t want[8] = {L->attn_norm, L->bqkv, L->q_norm, L->k_norm, L->bo, L->mlp_norm, L->bgu, L->bd};
+            float *got[8] = {0};
+            for (int i = 0; i < m->n_tensors; i++) {
+                const gta_param *p = &m->tensors[i];
+                if (p->ndim != 1) continue;
+                for (int k = 0; k < 8; k++)
+                    if (want[k] == p->offset) got[k] = m->small + p->soff;
+            }
+            m->layers[l] = (gta_layer_w){got[0], NULL,   got[1], got[2], got[3], NULL,
+                                         got[4], got[5], NULL,   got[6], NULL,   got[7]};
+            m->layers16[l] =
+                (gta_layer_w16){m->w16 + L->wqkv, m->w16 + L->wo, m->w16 + L->wgu, m->w16 + L->wd};
+        }
+    }
     free(lo);
     /* inverse frequencies in fp32 as transformers computes them, then rope scaling */
     int half = c->head_dim / 2;
@@ -161,7 +227,50 @@ static int check_tensor(const char *dir, const st_set *st, const gta_param *p);
 
 int gta_model_load(const char *dir, gta_model **out) { return gta_model_load_on(dir, gta_backend_cpu(), out); }
 
+static int model_load(const char *dir, const gta_backend_ops *be, int bf16, gta_model **out);
+
 int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **out) {
+    return model_load(dir, be, 0, out);
+}
+
+int gta_model_bf16_supported(const gta_backend_ops *be) {
+    return be->linear_bf16 && be->linear_dx_bf16 && be->embed_bf16 && be->logprob_head_bf16 &&
+           be->logprob_head_fused_bf16;
+}
+
+int gta_model_load_bf16(const char *dir, const gta_backend_ops *be, gta_model **out) {
+    if (!gta_model_bf16_supported(be))
+        return gta_err_set(GTA_EINPUT,
+                           "%s: the %s backend cannot keep weights in bf16 (not supported on %s); "
+                           "load them in fp32",
+                           dir, be->name, be->name);
+    return model_load(dir, be, 1, out);
+}
+
+/* one tensor into a bf16 base: matrices as bfloat16 (a bf16 checkpoint's bits as they are),
+ * 1-D tensors as fp32 */
+static int load_bf16_tensor(const st_set *st, const st_tensor *t, const gta_param *p, uint16_t *h16,
+                            float *hs) {
+    if (p->ndim == 1) return st_to_f32(st, t, hs + p->soff);
+    uint16_t *dst = h16 + p->offset;
+    size_t n = (size_t)t->numel;
+    if (t->dtype == ST_BF16) {
+        memcpy(dst, t->data, sizeof(uint16_t) * n);
+        return GTA_OK;
+    }
+    if (t->dtype == ST_F32) {
+        const float *src = t->data;
+        for (size_t i = 0; i < n; i++) dst[i] = st_f32_to_bf16(src[i]);
+        return GTA_OK;
+    }
+    float *tmp = gta_malloc(sizeof(float) * (n ? n : 1));
+    int rc = st_to_f32(st, t, tmp);
+    for (size_t i = 0; !rc && i < n; i++) dst[i] = st_f32_to_bf16(tmp[i]);
+    free(tmp);
+    return rc;
+}
+
+static int model_load(const char *dir, const gta_backend_ops *be, int bf16, gta_model **out) {
     char *cpath = gta_path_join(dir, "config.json");
     gta_config c;
     int rc = gta_config_load(cpath, &c);
@@ -183,15 +292,24 @@ int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **ou
         st_close(st);
         return rc;
     }
-    gta_model *m = model_new(&c, be);
-    float *host = be->write_begin(m->ctx, m->params, sizeof(float) * m->n_params);
+    gta_model *m = model_new_over(&c, be, NULL, bf16);
+    size_t ns = bf16 ? small_floats(m->tensors, m->n_tensors) : 0;
+    float *host = bf16 ? NULL : be->write_begin(m->ctx, m->params, sizeof(float) * m->n_params);
+    uint16_t *h16 = bf16 ? be->write_begin(m->ctx, m->w16, sizeof(uint16_t) * m->n_params) : NULL;
+    float *hs = bf16 ? be->write_begin(m->ctx, m->small, sizeof(float) * ns) : NULL;
     for (int i = 0; i < m->n_tensors && !rc; i++) {
         const gta_param *p = &m->tensors[i];
         const st_tensor *t = st_find(st, p->name);
-        rc = st_to_f32(st, t, host + p->offset);
+        rc = bf16 ? load_bf16_tensor(st, t, p, h16, hs) : st_to_f32(st, t, host + p->offset);
+        if (bf16) st_drop_pages(t); /* the file's pages need not stay beside the bf16 copy */
     }
     m->save_dtype = (int)st_float_dtype(st);
-    be->write_end(m->ctx, m->params, host, sizeof(float) * m->n_params);
+    if (bf16) {
+        be->write_end(m->ctx, m->w16, h16, sizeof(uint16_t) * m->n_params);
+        be->write_end(m->ctx, m->small, hs, sizeof(float) * ns);
+    } else {
+        be->write_end(m->ctx, m->params, host, sizeof(float) * m->n_params);
+    }
     st_close(st);
     if (rc) {
         gta_model_free(m);
@@ -277,7 +395,13 @@ int gta_model_save(const gta_model *m, const char *dir) {
 void gta_model_free(gta_model *m) {
     if (!m) return;
     const gta_backend_ops *be = m->be;
-    be->free(m->ctx, m->params);
+    gta_lora_detach(m);
+    if (!m->params_borrowed) {
+        be->free(m->ctx, m->params);
+        be->free(m->ctx, m->w16);
+        be->free(m->ctx, m->small);
+    }
+    free(m->layers16);
     be->free(m->ctx, m->grads);
     be->free(m->ctx, m->inv_freq);
     gta_model_release_work(m);
@@ -289,13 +413,58 @@ void gta_model_free(gta_model *m) {
 }
 
 void gta_model_alloc_grads(gta_model *m) {
-    if (!m->grads) m->grads = m->be->alloc(m->ctx, sizeof(float) * m->n_params);
+    if (m->lora) {
+        /* the base is frozen: only the adapter has gradients */
+        if (!m->lora->grads)
+            m->lora->grads = m->be->alloc(m->ctx, sizeof(float) * (m->lora->n ? m->lora->n : 1));
+    } else if (!m->grads) {
+        m->grads = m->be->alloc(m->ctx, sizeof(float) * m->n_params);
+    }
     gta_model_zero_grads(m);
 }
 
 void gta_model_zero_grads(gta_model *m) {
     if (m->grads) m->be->zero(m->ctx, m->grads, sizeof(float) * m->n_params);
+    if (m->lora && m->lora->grads) m->be->zero(m->ctx, m->lora->grads, sizeof(float) * m->lora->n);
 }
+
+gta_trainable gta_model_trainable(const gta_model *m) {
+    if (m->lora)
+        return (gta_trainable){m->lora->params, m->lora->grads, m->lora->n, m->lora->tensors,
+                               m->lora->n_tensors};
+    return (gta_trainable){m->params, m->grads, m->n_params, m->tensors, m->n_tensors};
+}
+
+size_t gta_model_small_floats(const gta_model *m) { return small_floats(m->tensors, m->n_tensors); }
+
+gta_model *gta_model_clone_bf16(const gta_model *src) {
+    if (!gta_model_bf16_supported(src->be)) return NULL; /* the caller checks (trainer setup) */
+    gta_model *m = model_new_over(&src->cfg, src->be, NULL, 1);
+    gta_model_copy_params_bf16(m, src);
+    return m;
+}
+
+void gta_model_copy_params_bf16(gta_model *dst, const gta_model *src) {
+    const gta_backend_ops *be = src->be;
+    size_t ns = small_floats(dst->tensors, dst->n_tensors);
+    const float *hp = be->read_begin(src->ctx, src->params, sizeof(float) * src->n_params);
+    uint16_t *h16 = be->write_begin(dst->ctx, dst->w16, sizeof(uint16_t) * dst->n_params);
+    float *hs = be->write_begin(dst->ctx, dst->small, sizeof(float) * ns);
+    for (int i = 0; i < dst->n_tensors; i++) {
+        const gta_param *p = &dst->tensors[i];
+        if (p->ndim == 1) {
+            memcpy(hs + p->soff, hp + p->offset, sizeof(float) * (size_t)p->shape[0]);
+        } else {
+            size_t n = (size_t)p->shape[0] * (size_t)p->shape[1];
+            for (size_t k = 0; k < n; k++) h16[p->offset + k] = st_f32_to_bf16(hp[p->offset + k]);
+        }
+    }
+    be->write_end(dst->ctx, dst->small, hs, sizeof(float) * ns);
+    be->write_end(dst->ctx, dst->w16, h16, sizeof(uint16_t) * dst->n_params);
+    be->read_end(src->ctx, hp);
+}
+
+gta_model *gta_model_share(const gta_model *src) { return model_new_over(&src->cfg, src->be, src, 0); }
 
 gta_model *gta_model_clone(const gta_model *src) {
     gta_model *m = model_new(&src->cfg, src->be);

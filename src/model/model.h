@@ -19,7 +19,8 @@ typedef struct {
     char name[96];   /* Hugging Face name, e.g. model.layers.0.self_attn.q_proj.weight */
     int ndim;
     int64_t shape[2];
-    size_t offset;   /* into params / grads */
+    size_t offset;   /* into params / grads (a bf16 base: the matrices' offset into w16) */
+    size_t soff;     /* a bf16 base: a 1-D tensor's offset into small */
     int decay;       /* AdamW weight decay applies (matrices, not norms or biases) */
 } gta_param;
 
@@ -27,6 +28,11 @@ typedef struct {
     float *attn_norm, *wqkv, *bqkv, *q_norm, *k_norm, *wo, *bo;
     float *mlp_norm, *wgu, *bgu, *wd, *bd;
 } gta_layer_w;
+
+/* a layer's matrices when the (frozen) base is kept in bfloat16 */
+typedef struct {
+    const uint16_t *wqkv, *wo, *wgu, *wd;
+} gta_layer_w16;
 
 /* The model's buffers (params, grads, activations, panels) are backend buffers: host code
  * reaches them through gta_model_read / gta_model_write (or the backend's to_host /
@@ -53,7 +59,30 @@ typedef struct gta_model {
     int pack_bf16;         /* the panels hold bfloat16 weights (uint16), not float */
     int save_dtype;        /* st_dtype gta_model_save writes: the checkpoint's (ST_F32, ST_BF16 or
                               ST_F16, see st_float_dtype) after gta_model_load, ST_F32 otherwise */
+    /* LoRA (model/lora.h): with an adapter attached the base is frozen (no gradients of
+     * its own) and only the adapter trains */
+    struct gta_lora *lora;
+    int params_borrowed; /* params belong to another model (gta_model_share) */
+    int recompute;       /* training forwards keep each layer's input only; backward recomputes */
+    /* A frozen base in bfloat16 (gta_model_load_bf16): the matrices (embedding, q/k/v, o,
+     * gate/up, down, head) in w16 at their layout offsets, widened per product tile; the
+     * norms and biases in fp32 in small. params, grads and the float matrix pointers are
+     * then NULL: such a model trains only through an adapter. */
+    uint16_t *w16;
+    float *small;
+    gta_layer_w16 *layers16;
+    const uint16_t *embed16, *lm_head16;
 } gta_model;
+
+/* What the optimizer, the clipping and the gate run over: the adapter when one is attached,
+ * else the model's parameters (the same flat layout for params and grads). */
+typedef struct {
+    float *params, *grads;
+    size_t n;
+    const gta_param *tensors;
+    int n_tensors;
+} gta_trainable;
+gta_trainable gta_model_trainable(const gta_model *m);
 
 /* A tree batch: n tokens in segments; a token attends to every token of its segment's
  * ancestors and causally within its segment.  The log-probs asked for are nlp pairs
@@ -74,6 +103,14 @@ typedef struct {
  * or on be. */
 int gta_model_load(const char *dir, gta_model **out);
 int gta_model_load_on(const char *dir, const gta_backend_ops *be, gta_model **out);
+/* The same with the matrices kept in bfloat16 (a frozen base for LoRA; a bf16 checkpoint's
+ * values as they are, others rounded to nearest even). */
+int gta_model_load_bf16(const char *dir, const gta_backend_ops *be, gta_model **out);
+/* 1 when be has the ops of a model with bf16 matrices (linear_bf16, linear_dx_bf16,
+ * embed_bf16, logprob_head_bf16, logprob_head_fused_bf16); a backend may leave them out */
+int gta_model_bf16_supported(const gta_backend_ops *be);
+/* bytes of a model's weights: fp32, or with the matrices in bf16 (the memory plan) */
+size_t gta_model_weight_bytes(const gta_config *c, int bf16);
 /* A model with random weights (normal(0, 0.02), norms 1, biases 0), for tests/benchmarks. */
 gta_model *gta_model_init_random(const gta_config *cfg, uint64_t seed);
 gta_model *gta_model_init_random_on(const gta_config *cfg, uint64_t seed, const gta_backend_ops *be);
@@ -82,10 +119,25 @@ gta_model *gta_model_init_random_on(const gta_config *cfg, uint64_t seed, const 
  * (rounded to nearest even), so a bf16 checkpoint loaded and saved is bit-identical. */
 int gta_model_save(const gta_model *m, const char *dir);
 void gta_model_free(gta_model *m);
+/* Phases of a training run hand back what they no longer need (the next call allocates
+ * it again): release_infer frees one layer's inference activations and the decode
+ * workspace (not the decode panels), release_train the training forward's saved
+ * activations (a backward then needs a new forward). */
+void gta_model_release_infer(gta_model *m);
+void gta_model_release_train(gta_model *m);
 /* parameters a model of this configuration has (the memory plan's weights) */
 size_t gta_model_n_params(const gta_config *c);
 /* a second model with the same configuration, backend and parameters (the reference) */
 gta_model *gta_model_clone(const gta_model *m);
+/* a second model over the same parameter buffer (not copied, not freed by it): the
+ * reference under LoRA is the shared base plus its own adapter copy */
+gta_model *gta_model_share(const gta_model *m);
+/* a bf16 copy of an fp32 model (the full fine-tuning reference with --ref-dtype bf16), and
+ * its refresh: matrices rounded to bf16 (nearest even), norms and biases fp32 */
+gta_model *gta_model_clone_bf16(const gta_model *src);
+void gta_model_copy_params_bf16(gta_model *dst, const gta_model *src);
+/* floats of a bf16 model's fp32 part (small) */
+size_t gta_model_small_floats(const gta_model *m);
 void gta_model_alloc_grads(gta_model *m);
 void gta_model_zero_grads(gta_model *m);
 const gta_param *gta_model_find(const gta_model *m, const char *name);
@@ -115,6 +167,8 @@ int gta_forward_backward(gta_model *m, const gta_batch *b, float *lp, float *dlp
  * reused by every layer), for the memory plan; the backend's scratch comes on top. */
 size_t gta_model_act_bytes(const gta_config *c, int n);
 size_t gta_model_infer_bytes(const gta_config *c, int n);
+/* the same with recomputation: every layer's input kept, one layer's activations */
+size_t gta_model_act_bytes_recompute(const gta_config *c, int n);
 
 /* ---- KV cache and incremental decoding (the sampler's engine) ---- */
 
@@ -148,7 +202,7 @@ int gta_decode(gta_model *m, gta_kv *kv, int B, const gta_tok *tok, const int *p
  * any; fp32 without AVX-512 decodes from the weights as they are). Call it
  * after the weights last changed and before decoding: gta_sample does. The buffer is kept
  * for the next call. */
-void gta_decode_pack(gta_model *m, int bf16);
+void gta_decode_pack(gta_model *m, int bf16); /* bf16 < 0: no panels (frees them) */
 size_t gta_decode_pack_bytes(const gta_backend_ops *be, const gta_config *c, int bf16);
 /* Bytes a prefill of n tokens and a decode of B rows need besides weights and cache. */
 size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B);
@@ -158,5 +212,13 @@ size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B);
  * (B*(T-1) of them). Free with gta_batch_free_simple. */
 void gta_batch_simple(gta_batch *b, const gta_tok *ids, int B, int T);
 void gta_batch_free_simple(gta_batch *b);
+/* The part of a tree batch that the pairs with mask[k] != 0 depend on: the segments that
+ * hold their rows and those segments' ancestors, in their order, with only those pairs
+ * (in their order). A row sees only its segment and that segment's ancestors, so these
+ * pairs' log-probs and gradients are those of the whole batch (e.g. the GTA step's
+ * gold-guess branches with their prompts, without the G completions). Free with
+ * gta_batch_free_select. */
+void gta_batch_select(const gta_batch *b, const uint8_t *mask, gta_batch *out);
+void gta_batch_free_select(gta_batch *b);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "model/lora.h"
 #include "model/model.h"
 
 static double mib(size_t b) { return (double)b / 1048576.0; }
@@ -49,6 +50,25 @@ int gta_plan_check(const gta_plan *p, const char *who, size_t avail, const char 
                        advice ? advice : "");
 }
 
+void gta_plan_model_dtype(gta_plan *p, const gta_config *c, const char *role, int bf16) {
+    if (!bf16) {
+        gta_plan_model(p, c, role, 0);
+        return;
+    }
+    char name[48];
+    snprintf(name, sizeof name, "%s weights", role);
+    gta_plan_add(p, name, gta_model_weight_bytes(c, 1), "%.1fM parameters, bf16 matrices",
+                 gta_model_n_params(c) / 1e6);
+}
+
+void gta_plan_lora(gta_plan *p, const gta_config *c, const gta_lora_cfg *lc, int bf16) {
+    size_t na = gta_lora_n_params(c, lc);
+    gta_plan_add(p, "base weights", gta_model_weight_bytes(c, bf16), "%.1fM parameters, %s, frozen",
+                 gta_model_n_params(c) / 1e6, bf16 ? "bf16 matrices" : "fp32");
+    gta_plan_add(p, "LoRA adapter", 4 * sizeof(float) * na,
+                 "r %d, %.2fM parameters: weights, gradients, AdamW", lc->r, na / 1e6);
+}
+
 void gta_plan_model(gta_plan *p, const gta_config *c, const char *role, int train) {
     size_t np = gta_model_n_params(c), w = sizeof(float) * np;
     char name[48];
@@ -64,11 +84,16 @@ void gta_plan_forward(gta_plan *p, const gta_backend_ops *be, const gta_config *
                       int train) {
     char name[48];
     snprintf(name, sizeof name, "%s activations", role);
-    if (train)
+    if (train == GTA_PLAN_RECOMPUTE)
+        gta_plan_add(p, name, gta_model_act_bytes_recompute(c, n),
+                     "%d tokens, each layer's input kept, the rest recomputed", n);
+    else if (train)
         gta_plan_add(p, name, gta_model_act_bytes(c, n), "%d tokens, every layer kept", n);
     else
         gta_plan_add(p, name, gta_model_infer_bytes(c, n), "%d tokens, one layer at a time", n);
     snprintf(name, sizeof name, "%s backend scratch", role);
-    gta_plan_add(p, name, be->scratch_bytes(NULL, n, nlp, c->hidden_size, c->num_kv_heads * c->head_dim, c->vocab_size, train),
+    gta_plan_add(p, name,
+                 be->scratch_bytes(NULL, n, nlp, c->hidden_size, c->num_kv_heads * c->head_dim, c->vocab_size,
+                                   train != 0),
                  "log-prob head chunks%s", train ? ", attention backward" : "");
 }

@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "model/config.h"
+#include "model/lora.h"
 
 typedef struct {
     char name[48];
@@ -33,9 +34,17 @@ int gta_plan_check(const gta_plan *p, const char *who, size_t avail, const char 
 /* Items of a model on be: its weights ("<role> weights"); with train also its gradients
  * and the AdamW moments. */
 void gta_plan_model(gta_plan *p, const gta_config *c, const char *role, int train);
+/* A model's weights only (a reference), fp32 or with its matrices in bf16 */
+void gta_plan_model_dtype(gta_plan *p, const gta_config *c, const char *role, int bf16);
+/* A LoRA run's frozen base (fp32, or bf16 matrices) and its adapter's weights, gradients
+ * and AdamW moments (model/lora.h) */
+void gta_plan_lora(gta_plan *p, const gta_config *c, const gta_lora_cfg *lc, int bf16);
 /* Items of a forward of n tokens with nlp log-prob pairs on a model of its own context:
- * train keeps every layer's activations and the backward's scratch; otherwise one layer's
- * buffers (the reference model, old log-probs, prefill). */
+ * GTA_PLAN_TRAIN keeps every layer's activations and the backward's scratch,
+ * GTA_PLAN_RECOMPUTE every layer's input and one layer's activations (recomputed in
+ * backward) and the same scratch; 0 one layer's buffers (the reference model, old
+ * log-probs, prefill). */
+enum { GTA_PLAN_INFER = 0, GTA_PLAN_TRAIN = 1, GTA_PLAN_RECOMPUTE = 2 };
 void gta_plan_forward(gta_plan *p, const gta_backend_ops *be, const gta_config *c, const char *role, int n, int nlp,
                       int train);
 

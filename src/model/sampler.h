@@ -30,8 +30,9 @@ typedef struct {
     uint64_t seed;
     size_t memory_limit; /* bytes the plan may use; 0: what the machine has available */
     int prefill_tokens;  /* prompt tokens per prefill call (0: 8192) */
-    int bf16_weights;    /* decode with the weights rounded to bfloat16 (half the bytes per step); the
-                            tokens and their log-probs then come from that rounded model */
+    int bf16_weights;    /* 1: decode with the weights rounded to bfloat16 (half the bytes per step); the
+                            tokens and their log-probs then come from that rounded model. 0: fp32
+                            panels. -1: no panels, the model's own weights as they are (no copy) */
 } gta_sample_params;
 
 typedef struct {

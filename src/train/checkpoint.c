@@ -30,10 +30,16 @@
 /* ------------------------------------------------------------------ checkpoints */
 
 /* a model directory: weights (f32 in a checkpoint, for an exact resume; final_dtype in
- * final/), config, the source model's tokenizer files and the task (gta_task.json) */
+ * final/), config, the source model's tokenizer files and the task (gta_task.json). Under
+ * LoRA a PEFT adapter directory over the run's base instead of weights and config. */
 int save_model_dir(trainer *t, const char *dir, int final) {
-    t->policy->save_dtype = final ? t->final_dtype : ST_F32;
-    int rc = gta_model_save(t->policy, dir);
+    int rc;
+    if (t->lora) {
+        rc = gta_lora_save(t->policy, dir, t->cfg.model, final ? t->final_dtype : ST_F32);
+    } else {
+        t->policy->save_dtype = final ? t->final_dtype : ST_F32;
+        rc = gta_model_save(t->policy, dir);
+    }
     if (!rc) rc = gta_tokenizer_copy_files(t->cfg.model, dir);
     if (rc) return rc;
     gta_task task;
@@ -48,13 +54,14 @@ int save_model_dir(trainer *t, const char *dir, int final) {
     return gta_task_write(dir, &task);
 }
 
-/* the dtype final/ is written in: --save-dtype, or (auto) that of --model's checkpoint */
+/* the dtype final/ is written in: --save-dtype, or (auto) that of --model's checkpoint; an
+ * adapter (it trains in fp32, as PEFT keeps it over a bf16 base) f32 */
 int resolve_save_dtype(trainer *t) {
     st_dtype d = ST_F32;
     if (strcmp(t->cfg.save_dtype, "auto") != 0) {
         int rc = st_dtype_from_name(t->cfg.save_dtype, &d);
         if (rc) return gta_err_prefix(rc, "train: save_dtype");
-    } else {
+    } else if (!t->lora) {
         st_set *st = NULL;
         int rc = st_open_dir(t->cfg.model, &st);
         if (rc) return rc;
@@ -102,15 +109,27 @@ int save_checkpoint(trainer *t) {
         gta_test_kill_point_n("checkpoint:model", t->step);
     }
     gta_model *m = t->policy;
-    size_t np = m->n_params, nb = sizeof(float) * np;
+    size_t np = gta_model_trainable(m).n, nb = sizeof(float) * np;
     if (!rc && lead && !sharded) {
         char *p = gta_path_join(tmp, "optimizer.safetensors");
         rc = save_moments(t, p);
         free(p);
         gta_test_kill_point_n("checkpoint:optimizer", t->step);
     }
-    if (!rc && lead && t->ref) {
-        const float *hr = m->be->read_begin(t->ref->ctx, t->ref->params, nb);
+    if (!rc && lead && t->ref && t->ref->w16 && !t->lora) {
+        gta_model *r = t->ref;
+        size_t ns = gta_model_small_floats(r);
+        const void *h16 = r->be->read_begin(r->ctx, r->w16, sizeof(uint16_t) * r->n_params);
+        const void *hs = r->be->read_begin(r->ctx, r->small, sizeof(float) * ns);
+        st_entry e[2] = {{"w16", ST_BF16, 1, {(int64_t)r->n_params}, h16},
+                         {"small", ST_F32, 1, {(int64_t)ns}, hs}};
+        char *p = gta_path_join(tmp, "reference.safetensors");
+        rc = st_write(p, e, 2, NULL);
+        r->be->read_end(r->ctx, h16);
+        r->be->read_end(r->ctx, hs);
+        free(p);
+    } else if (!rc && lead && t->ref) {
+        const float *hr = m->be->read_begin(t->ref->ctx, gta_model_trainable(t->ref).params, nb);
         st_entry e = {"params", ST_F32, 1, {(int64_t)np}, hr};
         char *p = gta_path_join(tmp, "reference.safetensors");
         rc = st_write(p, &e, 1, NULL);
@@ -208,6 +227,24 @@ int load_f32_slice(gta_model *m, const char *path, const char *name, float *dst,
         rc = st_to_f32(s, t, all);
         if (!rc) m->be->from_host(m->ctx, dst, all + at, sizeof(float) * n_dst);
         free(all);
+    }
+    st_close(s);
+    return rc;
+}
+
+int load_ref_bf16(gta_model *r, const char *path) {
+    st_set *s;
+    int rc = st_open_file(path, &s);
+    if (rc) return rc;
+    size_t ns = gta_model_small_floats(r);
+    const st_tensor *a = st_find(s, "w16"), *b = st_find(s, "small");
+    if (!a || a->dtype != ST_BF16 || (size_t)a->numel != r->n_params || !b || b->dtype != ST_F32 ||
+        (size_t)b->numel != ns) {
+        rc = gta_err_set(GTA_EINPUT, "%s: expected tensors 'w16' (bf16, %zu) and 'small' (f32, %zu)", path,
+                         r->n_params, ns);
+    } else {
+        r->be->from_host(r->ctx, r->w16, a->data, sizeof(uint16_t) * r->n_params);
+        r->be->from_host(r->ctx, r->small, b->data, sizeof(float) * ns);
     }
     st_close(s);
     return rc;

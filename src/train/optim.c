@@ -7,7 +7,7 @@
 #include "base/error.h"
 
 void gta_adamw_init(gta_adamw *o, const gta_model *model, double lr, double weight_decay) {
-    gta_adamw_init_shard(o, model, lr, weight_decay, 0, model->n_params);
+    gta_adamw_init_shard(o, model, lr, weight_decay, 0, gta_model_trainable(model).n);
 }
 
 void gta_adamw_init_shard(gta_adamw *o, const gta_model *model, double lr, double weight_decay, size_t lo,
@@ -18,7 +18,7 @@ void gta_adamw_init_shard(gta_adamw *o, const gta_model *model, double lr, doubl
     o->beta2 = 0.999;
     o->eps = 1e-8;
     o->weight_decay = weight_decay;
-    o->n = model->n_params;
+    o->n = gta_model_trainable(model).n;
     o->lo = lo, o->hi = hi;
     size_t nb = sizeof(float) * (hi > lo ? hi - lo : 1);
     o->m = model->be->alloc(model->ctx, nb);
@@ -42,9 +42,10 @@ void gta_adamw_step(gta_adamw *o, gta_model *model, double lr) {
     const float b1 = (float)o->beta1, b2 = (float)o->beta2, step_size = (float)(lr / bc1),
                 inv_bc2_sqrt = (float)(1.0 / sqrt(bc2)), eps = (float)o->eps,
                 wd = (float)(lr * o->weight_decay);
-    float *p = model->params, *g = model->grads, *m = o->m, *v = o->v; /* m[a - lo]: parameter a's */
-    for (int k = 0; k < model->n_tensors; k++) {
-        const gta_param *t = &model->tensors[k];
+    gta_trainable tr = gta_model_trainable(model);
+    float *p = tr.params, *g = tr.grads, *m = o->m, *v = o->v; /* m[a - lo]: parameter a's */
+    for (int k = 0; k < tr.n_tensors; k++) {
+        const gta_param *t = &tr.tensors[k];
         size_t a = t->offset, n = (size_t)t->shape[0] * (size_t)(t->ndim == 2 ? t->shape[1] : 1);
         /* the part of the tensor in the shard */
         size_t e = a + n < o->hi ? a + n : o->hi;
@@ -60,8 +61,9 @@ void gta_adamw_step(gta_adamw *o, gta_model *model, double lr) {
 }
 
 double gta_clip_grad_norm(gta_model *model, double max_norm) {
-    double norm = sqrt(model->be->sumsq(model->ctx, model->n_params, model->grads));
+    gta_trainable tr = gta_model_trainable(model);
+    double norm = sqrt(model->be->sumsq(model->ctx, tr.n, tr.grads));
     if (max_norm > 0 && norm > max_norm)
-        model->be->scale(model->ctx, model->n_params, (float)(max_norm / (norm + 1e-6)), model->grads);
+        model->be->scale(model->ctx, tr.n, (float)(max_norm / (norm + 1e-6)), tr.grads);
     return norm;
 }

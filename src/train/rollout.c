@@ -112,6 +112,116 @@ static int gather_samples(trainer *t, gta_str *lines) {
     return GTA_OK;
 }
 
+/* The tree batch of a rollout and its fixed per-pair data (RL and SFT weights, per-token
+ * advantages) from P prompts and their P x G samples, r->seq_adv and r->nseq already set:
+ * [prompt | G completions | (gta) the gold-guess branch guess[p]]; the first nguess[s]
+ * tokens of sample s (its guess span) are left out of the RL loss. */
+int ro_assemble(trainer *t, const gta_tok *const *prompts, const int *plen, int P, int G,
+                const gta_sample_seq *smp, const gta_ids *const *guess, const int *nguess) {
+    const gta_train_cfg *c = &t->cfg;
+    rollout *r = &t->ro;
+    int nseq = P * G, rc = GTA_OK;
+    int n = 0, nlp = 0, nseg = 0;
+    for (int p = 0; p < P; p++) {
+        n += plen[p];
+        nseg++;
+        for (int g = 0; g < G; g++) n += smp[p * G + g].n, nlp += smp[p * G + g].n, nseg++;
+        if (guess && guess[p]) {
+            int gl = (int)guess[p]->n;
+            n += gl, nlp += gl, nseg++;
+        }
+    }
+    r->n = n, r->nlp = nlp;
+    r->ids = gta_malloc(sizeof(int) * (size_t)n), r->pos = gta_malloc(sizeof(int) * (size_t)n);
+    r->seg_start = gta_malloc(sizeof(int) * (size_t)nseg),
+    r->seg_len = gta_malloc(sizeof(int) * (size_t)nseg);
+    r->seg_parent = gta_malloc(sizeof(int) * (size_t)nseg);
+    r->lp_row = gta_malloc(sizeof(int) * (size_t)(nlp ? nlp : 1));
+    r->lp_target = gta_malloc(sizeof(int) * (size_t)(nlp ? nlp : 1));
+    r->seq = gta_malloc(sizeof(int32_t) * (size_t)(nlp ? nlp : 1));
+    r->rl_mask = gta_calloc((size_t)(nlp ? nlp : 1), 1), r->sft_mask = gta_calloc((size_t)(nlp ? nlp : 1), 1);
+    int at = 0, k = 0, sg_i = 0;
+    for (int p = 0; p < P; p++) {
+        int root = sg_i, pstart = at;
+        r->seg_start[sg_i] = at, r->seg_len[sg_i] = plen[p], r->seg_parent[sg_i++] = -1;
+        for (int i = 0; i < plen[p]; i++) r->ids[at] = prompts[p][i], r->pos[at++] = i;
+        int last = pstart + plen[p] - 1;
+        int nbr = G + (guess && guess[p]);
+        for (int g = 0; g < nbr; g++) {
+            int is_guess = g == G, s = p * G + g;
+            const gta_tok *tk = is_guess ? guess[p]->ids : smp[s].ids;
+            int len = is_guess ? (int)guess[p]->n : smp[s].n;
+            /* RL tokens: all of a completion except its guess span */
+            int ng = is_guess || !nguess ? 0 : nguess[s];
+            int bstart = at;
+            r->seg_start[sg_i] = at, r->seg_len[sg_i] = len, r->seg_parent[sg_i++] = root;
+            for (int j = 0; j < len; j++) {
+                int id = tk[j];
+                r->ids[at] = id;
+                r->pos[at++] = plen[p] + j;
+                r->lp_row[k] = j == 0 ? last : bstart + j - 1;
+                r->lp_target[k] = id;
+                r->seq[k] = is_guess ? 0 : s;
+                if (is_guess)
+                    r->sft_mask[k] = 1;
+                else
+                    r->rl_mask[k] = j >= ng;
+                k++;
+            }
+        }
+    }
+    r->nseg = nseg;
+
+    /* fixed per-pair data: weights and advantages */
+    r->w_rl = gta_malloc(sizeof(float) * (size_t)(nlp ? nlp : 1)),
+    r->adv = gta_malloc(sizeof(float) * (size_t)(nlp ? nlp : 1));
+    r->w_sft = gta_malloc(sizeof(float) * (size_t)(nlp ? nlp : 1));
+    gta_loss_agg agg = GTA_AGG_SEQUENCE;
+    gta_loss_agg_from_name(c->loss_aggregation, &agg);
+    gta_grpo_weights((size_t)nlp, r->seq, r->rl_mask, (size_t)nseq, r->seq_adv, agg, r->w_rl, r->adv);
+    if (t->comm->size > 1) {
+        /* the weights normalise by this rank's sequences (or RL tokens); a data-parallel
+         * step normalises by all ranks' (the counts summed over the ranks) */
+        double cnt[2] = {(double)nseq, 0};
+        for (int q = 0; q < nlp; q++) cnt[1] += r->rl_mask[q] != 0;
+        double mine = agg == GTA_AGG_SEQUENCE ? cnt[0] : cnt[1];
+        if ((rc = t->comm->sum_doubles(t->comm, cnt, 2))) return rc;
+        double all = agg == GTA_AGG_SEQUENCE ? cnt[0] : cnt[1];
+        if (all > 0)
+            for (int q = 0; q < nlp; q++) r->w_rl[q] = (float)((double)r->w_rl[q] * (mine / all));
+    }
+    gta_sft_weights((size_t)nlp, r->sft_mask, r->w_sft);
+    return GTA_OK;
+}
+
+/* The old (policy) and reference log-probs of the rollout's pairs, no gradient kept; the
+ * reference's are the policy's without a reference (beta = 0). Seconds of each pass into
+ * old_s, ref_s (either may be NULL). */
+int ro_logps(trainer *t, double *old_s, double *ref_s) {
+    rollout *r = &t->ro;
+    size_t nlp = (size_t)(r->nlp ? r->nlp : 1);
+    r->old_lp = gta_malloc(sizeof(float) * nlp);
+    r->ref_lp = gta_malloc(sizeof(float) * nlp);
+    gta_batch b = ro_batch(r);
+    double t0 = gta_now();
+    int rc = gta_forward(t->policy, &b, r->old_lp, NULL, 0);
+    double t1 = gta_now();
+    if (!rc && t->ref && t->cfg.beta > 0)
+        rc = gta_forward(t->ref, &b, r->ref_lp, NULL, 0);
+    else if (!rc)
+        memcpy(r->ref_lp, r->old_lp, sizeof(float) * nlp);
+    if (old_s) *old_s = t1 - t0;
+    if (ref_s) *ref_s = gta_now() - t1;
+    /* the training step that follows needs none of the inference buffers: the peak is the
+     * larger of the two phases, not their sum (the plan still adds them up) */
+    gta_model_release_infer(t->policy);
+    if (t->ref) {
+        gta_model_release_infer(t->ref);
+        t->ref->be->scratch_release(t->ref->ctx);
+    }
+    return rc;
+}
+
 int build_rollout(trainer *t, long long rollout_index) {
     const gta_train_cfg *c = &t->cfg;
     const int G = (int)c->group_size, P_all = (int)c->batch_prompts;
@@ -142,7 +252,9 @@ int build_rollout(trainer *t, long long rollout_index) {
         memset(&sp, 0, sizeof sp);
         sp.temperature = c->temperature;
         sp.top_p = c->top_p;
-        sp.bf16_weights = !strcmp(c->rollout_weights, "bf16");
+        /* a bf16 base decodes from its own matrices; "model": from the weights, no panels */
+        sp.bf16_weights =
+            t->base16 || !strcmp(c->rollout_weights, "model") ? -1 : !strcmp(c->rollout_weights, "bf16");
         sp.max_new_tokens = (int)c->max_new_tokens;
         sp.eos = t->eos;
         sp.neos = t->neos;
@@ -230,88 +342,18 @@ int build_rollout(trainer *t, long long rollout_index) {
     r->frac_zero_std = tot[4] / tot[6];
     r->completion_tokens_mean = tot[3] / tot[5];
 
-    /* the tree batch */
-    int n = 0, nlp = 0, nseg = 0;
-    for (int p = 0; p < P; p++) {
-        n += plen[p];
-        nseg++;
-        for (int g = 0; g < G; g++) n += smp[p * G + g].n, nlp += smp[p * G + g].n, nseg++;
-        if (t->method == M_GTA) {
-            int gl = (int)t->target_ids[ex[p]].n;
-            n += gl, nlp += gl, nseg++;
-        }
-    }
-    r->n = n, r->nlp = nlp;
-    r->ids = gta_malloc(sizeof(int) * (size_t)n), r->pos = gta_malloc(sizeof(int) * (size_t)n);
-    r->seg_start = gta_malloc(sizeof(int) * (size_t)nseg),
-    r->seg_len = gta_malloc(sizeof(int) * (size_t)nseg);
-    r->seg_parent = gta_malloc(sizeof(int) * (size_t)nseg);
-    r->lp_row = gta_malloc(sizeof(int) * (size_t)nlp), r->lp_target = gta_malloc(sizeof(int) * (size_t)nlp);
-    r->seq = gta_malloc(sizeof(int32_t) * (size_t)nlp);
-    r->rl_mask = gta_calloc((size_t)nlp, 1), r->sft_mask = gta_calloc((size_t)nlp, 1);
-    int at = 0, k = 0, sg_i = 0;
-    for (int p = 0; p < P; p++) {
-        int root = sg_i, pstart = at;
-        r->seg_start[sg_i] = at, r->seg_len[sg_i] = plen[p], r->seg_parent[sg_i++] = -1;
-        for (int i = 0; i < plen[p]; i++) r->ids[at] = prompts[p][i], r->pos[at++] = i;
-        int last = pstart + plen[p] - 1;
-        int nbr = G + (t->method == M_GTA);
-        for (int g = 0; g < nbr; g++) {
-            int is_guess = g == G, s = p * G + g;
-            const gta_tok *tk = is_guess ? NULL : smp[s].ids;
-            int len = is_guess ? (int)t->target_ids[ex[p]].n : smp[s].n;
-            /* RL tokens: all of a completion except, for gta, its guess span */
-            int nguess = 0;
-            if (!is_guess && t->method == M_GTA && gend[s] > 0) {
-                while (nguess < len && prefix_bytes(t->tok, tk, nguess) < (size_t)gend[s]) nguess++;
-            }
-            int bstart = at;
-            r->seg_start[sg_i] = at, r->seg_len[sg_i] = len, r->seg_parent[sg_i++] = root;
-            for (int j = 0; j < len; j++) {
-                int id = is_guess ? t->target_ids[ex[p]].ids[j] : tk[j];
-                r->ids[at] = id;
-                r->pos[at++] = plen[p] + j;
-                r->lp_row[k] = j == 0 ? last : bstart + j - 1;
-                r->lp_target[k] = id;
-                r->seq[k] = is_guess ? 0 : s;
-                if (is_guess)
-                    r->sft_mask[k] = 1;
-                else
-                    r->rl_mask[k] = j >= nguess;
-                k++;
-            }
-        }
-    }
-    r->nseg = nseg;
+    /* each sample's guess span (gta): its tokens up to the end of the guess, excluded from the RL loss */
+    int *nguess = gta_calloc((size_t)nseq, sizeof(int));
+    const gta_ids **guess = gta_calloc((size_t)P, sizeof *guess);
+    for (int s = 0; s < nseq && t->method == M_GTA; s++)
+        if (gend[s] > 0)
+            while (nguess[s] < smp[s].n && prefix_bytes(t->tok, smp[s].ids, nguess[s]) < (size_t)gend[s])
+                nguess[s]++;
+    for (int p = 0; p < P && t->method == M_GTA; p++) guess[p] = &t->target_ids[ex[p]];
     free(rew), free(gend);
-
-    /* fixed per-pair data: weights, advantages, old and reference log-probs */
-    r->w_rl = gta_malloc(sizeof(float) * (size_t)nlp), r->adv = gta_malloc(sizeof(float) * (size_t)nlp);
-    r->w_sft = gta_malloc(sizeof(float) * (size_t)nlp);
-    gta_loss_agg agg = GTA_AGG_SEQUENCE;
-    gta_loss_agg_from_name(c->loss_aggregation, &agg);
-    gta_grpo_weights((size_t)nlp, r->seq, r->rl_mask, (size_t)nseq, r->seq_adv, agg, r->w_rl, r->adv);
-    if (t->comm->size > 1) {
-        /* the weights normalise by this rank's sequences (or RL tokens); a data-parallel
-         * step normalises by all ranks' (the counts summed over the ranks) */
-        double cnt[2] = {(double)nseq, 0};
-        for (int q = 0; q < nlp; q++) cnt[1] += r->rl_mask[q] != 0;
-        double mine = agg == GTA_AGG_SEQUENCE ? cnt[0] : cnt[1];
-        if ((rc = t->comm->sum_doubles(t->comm, cnt, 2))) goto done;
-        double all = agg == GTA_AGG_SEQUENCE ? cnt[0] : cnt[1];
-        if (all > 0)
-            for (int q = 0; q < nlp; q++) r->w_rl[q] = (float)((double)r->w_rl[q] * (mine / all));
-    }
-    gta_sft_weights((size_t)nlp, r->sft_mask, r->w_sft);
-    r->old_lp = gta_malloc(sizeof(float) * (size_t)nlp);
-    r->ref_lp = gta_malloc(sizeof(float) * (size_t)nlp);
-    gta_batch b = ro_batch(r);
-    if ((rc = gta_forward(t->policy, &b, r->old_lp, NULL, 0))) goto done;
-    if (t->ref && c->beta > 0) {
-        if ((rc = gta_forward(t->ref, &b, r->ref_lp, NULL, 0))) goto done;
-    } else {
-        memcpy(r->ref_lp, r->old_lp, sizeof(float) * (size_t)nlp);
-    }
+    rc = ro_assemble(t, prompts, plen, P, G, smp, guess, nguess);
+    free(nguess), free(guess);
+    if (rc || (rc = ro_logps(t, NULL, NULL))) goto done;
     r->valid = 1;
     t->cursor += P_all;
 done:

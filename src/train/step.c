@@ -37,10 +37,12 @@ double lr_at(const trainer *t, long long step) {
 /* ------------------------------------------------------------------ one optimizer step */
 
 int check_weights(const gta_model *m, const char *when, long long step) {
-    const float *w = m->be->read_begin(m->ctx, m->params, sizeof(float) * m->n_params);
+    /* what trains: the adapter under LoRA (the frozen base cannot change) */
+    gta_trainable tr = gta_model_trainable(m);
+    const float *w = m->be->read_begin(m->ctx, tr.params, sizeof(float) * tr.n);
     int rc = GTA_OK;
-    for (int i = 0; i < m->n_tensors && !rc; i++) {
-        const gta_param *p = &m->tensors[i];
+    for (int i = 0; i < tr.n_tensors && !rc; i++) {
+        const gta_param *p = &tr.tensors[i];
         size_t n = (size_t)p->shape[0] * (size_t)(p->ndim == 2 ? p->shape[1] : 1);
         for (size_t k = 0; k < n; k++)
             if (!isfinite(w[p->offset + k])) {
@@ -57,7 +59,16 @@ int check_weights(const gta_model *m, const char *when, long long step) {
 static int reduce_grads(trainer *t, float *g) {
     gta_model *m = t->policy;
     if (t->comm->size == 1) return GTA_OK;
-    return t->comm->allreduce_sum(t->comm, m->be, m->ctx, g, m->n_params);
+    return t->comm->allreduce_sum(t->comm, m->be, m->ctx, g, gta_model_trainable(m).n);
+}
+
+void ref_sync(trainer *t) {
+    if (t->lora)
+        gta_lora_copy(t->ref, t->policy);
+    else if (t->ref->w16)
+        gta_model_copy_params_bf16(t->ref, t->policy);
+    else
+        gta_model_copy_params(t->ref, t->policy);
 }
 
 /* The losses and counts of the step over every rank's part of the batch: the loss terms
@@ -80,10 +91,10 @@ static int sum_stats(trainer *t, step_stats *st, gta_grpo_acc *acc) {
 
 /* GTA's guess cross-entropy over every rank's guess tokens: this rank's share of the mean
  * (sum / N of all ranks) with dlp = -1 / N on its tokens */
-static int sft_loss_global(trainer *t, const float *lp, float *dlp, double *loss) {
-    const rollout *r = &t->ro;
+static int sft_loss_global(trainer *t, size_t n, const float *lp, const uint8_t *mask, float *dlp,
+                           double *loss) {
     size_t nsft = 0;
-    double mean = gta_sft_loss((size_t)r->nlp, lp, r->sft_mask, dlp, &nsft);
+    double mean = gta_sft_loss(n, lp, mask, dlp, &nsft);
     if (t->comm->size == 1) {
         *loss = mean;
         return GTA_OK;
@@ -91,7 +102,7 @@ static int sft_loss_global(trainer *t, const float *lp, float *dlp, double *loss
     double all = (double)nsft;
     int rc = t->comm->sum_doubles(t->comm, &all, 1);
     if (rc) return rc;
-    for (int k = 0; k < r->nlp; k++) dlp[k] = r->sft_mask[k] && all > 0 ? (float)(-1.0 / all) : 0.0f;
+    for (size_t k = 0; k < n; k++) dlp[k] = mask[k] && all > 0 ? (float)(-1.0 / all) : 0.0f;
     *loss = all > 0 ? mean * (double)nsft / all : 0;
     return GTA_OK;
 }
@@ -100,7 +111,8 @@ static int sft_loss_global(trainer *t, const float *lp, float *dlp, double *loss
 static int gather_params(trainer *t) {
     gta_model *m = t->policy;
     if (t->comm->size == 1 || !t->cfg.zero) return GTA_OK;
-    return t->comm->allgather(t->comm, m->be, m->ctx, m->params, m->n_params);
+    gta_trainable tr = gta_model_trainable(m);
+    return t->comm->allgather(t->comm, m->be, m->ctx, tr.params, tr.n);
 }
 
 /* A non-finite loss or gradient norm seen by any rank (a sum of the flags): every rank
@@ -127,11 +139,15 @@ int optimizer_step(trainer *t, step_stats *st) {
     int rc = GTA_OK;
     memset(st, 0, sizeof *st);
     gta_model_zero_grads(m);
+    /* the adapters' dropout masks of this step (and of its backward): a function of the
+     * seed and the step, so a resumed run draws the same */
+    if (m->lora) m->lora->drop_seed = gta_rng_u64((uint64_t)c->seed, 0x4c44u, (uint64_t)t->step);
+    gta_trainable tr = gta_model_trainable(m);
     if (t->method == M_SFT) {
         double loss = 0;
         gta_sft_batch sb = {r->w_sft, &loss};
         rc = gta_forward_backward(m, &b, lp, dlp, gta_sft_dlp, &sb);
-        if (!rc) rc = reduce_grads(t, m->grads);
+        if (!rc) rc = reduce_grads(t, tr.grads);
         st->loss_sft = loss;
         st->tokens = r->n;
         if (!rc) rc = sum_stats(t, st, NULL);
@@ -142,31 +158,45 @@ int optimizer_step(trainer *t, step_stats *st) {
         gta_grpo_batch gb = {{c->epsilon, c->beta}, r->old_lp, r->ref_lp, r->adv, r->w_rl, &acc};
         if (t->method != M_GTA) {
             rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
-            if (!rc) rc = reduce_grads(t, m->grads);
+            if (!rc) rc = reduce_grads(t, tr.grads);
             st->tokens = r->n;
             if (!rc) rc = sum_stats(t, st, &acc);
             st->loss = st->loss_rl = acc.loss;
         } else {
-            /* g_sft and g_rl separately, then the gate of eq. 11 */
-            if (!(rc = gta_forward(m, &b, lp, NULL, 1)) && !(rc = sft_loss_global(t, lp, dlp, &st->loss_sft)))
-                rc = gta_backward(m, &b, dlp);
+            /* g_sft and g_rl separately, then the gate of eq. 11. The SFT loss lives on the
+             * gold-guess branches: its forward and backward run on them and their prompts
+             * alone (gta_batch_select), not on the G completions, whose rows carry no SFT gradient.
+             * Its mean is over every rank's guess tokens (sft_loss_global: a collective, so a
+             * rank without guess tokens takes part too) */
+            gta_batch sb;
+            gta_batch_select(&b, r->sft_mask, &sb);
+            size_t ns = sb.nlp > 0 ? (size_t)sb.nlp : 0;
+            float *slp = gta_malloc(sizeof(float) * (ns ? ns : 1)),
+                  *sdlp = gta_malloc(sizeof(float) * (ns ? ns : 1));
+            uint8_t *all = gta_malloc(ns ? ns : 1);
+            memset(all, 1, ns ? ns : 1);
+            st->loss_sft = 0;
+            if (ns) rc = gta_forward(m, &sb, slp, NULL, 1);
+            if (!rc) rc = sft_loss_global(t, ns, slp, all, sdlp, &st->loss_sft);
+            if (!rc && ns) rc = gta_backward(m, &sb, sdlp);
+            free(slp), free(sdlp), free(all);
+            gta_batch_free_select(&sb);
             if (!rc) {
-                m->be->copy(m->ctx, t->g_sft, m->grads, sizeof(float) * m->n_params);
+                m->be->copy(m->ctx, t->g_sft, tr.grads, sizeof(float) * tr.n);
                 gta_model_zero_grads(m);
-                gta_grpo_range(&gb, 0, (size_t)r->nlp, lp, dlp);
+                rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
                 st->loss_rl = acc.loss;
-                rc = gta_backward(m, &b, dlp);
             }
             /* both gradients summed over the ranks before the gate: every rank takes the
              * decision of the global gradients */
             if (!rc) rc = reduce_grads(t, t->g_sft);
-            if (!rc) rc = reduce_grads(t, m->grads);
+            if (!rc) rc = reduce_grads(t, tr.grads);
             st->tokens = r->n;
             if (!rc) rc = sum_stats(t, st, &acc);
             st->loss_rl = acc.loss;
             if (!rc) {
                 gta_gate_stats gs;
-                gta_grad_gate(m->be, m->ctx, m->n_params, t->g_sft, m->grads, c->lambda_sft, c->lambda_rl, m->grads,
+                gta_grad_gate(m->be, m->ctx, tr.n, t->g_sft, tr.grads, c->lambda_sft, c->lambda_rl, tr.grads,
                               &gs);
                 st->cos = gs.cosine;
                 st->conflict = gs.conflict;
@@ -207,14 +237,16 @@ int optimizer_step(trainer *t, step_stats *st) {
         const char *nan_at = getenv("GTA_TEST_NAN_AT"); /* test hook */
         if (nan_at && atoll(nan_at) == t->step + 1) {
             float nan = NAN;
-            gta_model_write(m, m->params + m->n_params / 2, &nan, 1);
+            gta_trainable tw = gta_model_trainable(m);
+            gta_model_write(m, tw.params + tw.n / 2, &nan, 1);
         }
         if ((rc = check_weights(m, "after the update of step", t->step + 1))) goto out;
         t->step++;
-        if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0)
-            gta_model_copy_params(t->ref, m);
+        if (t->ref && c->ref_sync_steps > 0 && t->step % c->ref_sync_steps == 0) ref_sync(t);
     }
 out:
+    /* a new rollout follows: it needs the memory of the saved activations */
+    if (!rc && t->method != M_SFT && t->step % c->num_iterations == 0) gta_model_release_train(m);
     free(lp);
     free(dlp);
     return rc;

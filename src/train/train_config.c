@@ -44,6 +44,15 @@ void gta_train_defaults(gta_train_cfg *c, const char *method) {
     snprintf(c->prompt_style, sizeof c->prompt_style, "full");
     snprintf(c->rollout_weights, sizeof c->rollout_weights, "fp32");
     snprintf(c->save_dtype, sizeof c->save_dtype, "auto");
+    /* LoRA off; when on, PEFT's usual targets (every linear of a block) and alpha 16 */
+    c->lora_r = 0;
+    c->lora_alpha = 16;
+    c->lora_dropout = 0;
+    snprintf(c->lora_targets, sizeof c->lora_targets,
+             "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj");
+    snprintf(c->recompute, sizeof c->recompute, "auto");
+    snprintf(c->base_dtype, sizeof c->base_dtype, "auto");
+    snprintf(c->ref_dtype, sizeof c->ref_dtype, "fp32");
     snprintf(c->device, sizeof c->device, "cpu");
 }
 
@@ -86,13 +95,28 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"log_examples", 'i', &c->log_examples, 0, "completions per step written to samples.jsonl"},
         {"device", 's', c->device, sizeof c->device, "cpu | cuda: the backend that computes"},
         {"rollout_weights", 's', c->rollout_weights, sizeof c->rollout_weights,
-         "fp32 | bf16: rollouts decode with the weights rounded to bfloat16 (faster; losses stay fp32)"},
+         "fp32 | bf16 | model: rollouts decode from fp32 panels, from panels rounded to bfloat16 (faster; "
+         "losses stay fp32), or from the model's weights (no panel copy: less memory, slower)"},
         {"save_dtype", 's', c->save_dtype, sizeof c->save_dtype,
          "auto | f32 | bf16 | f16: weights of final/ (auto: the dtype of --model's checkpoint)"},
         {"skip_nonfinite", 'i', &c->skip_nonfinite, 0,
          "1: skip and log an update with a non-finite loss or gradient (0: stop the run)"},
         {"zero", 'i', &c->zero, 0,
          "0 | 1: under mpirun/srun, 1 shards the AdamW moments over the ranks (ZeRO-1)"},
+        {"lora_r", 'i', &c->lora_r, 0, "LoRA rank (0: full fine-tuning); only the adapter trains"},
+        {"lora_alpha", 'd', &c->lora_alpha, 0, "LoRA alpha: the adapter is scaled by alpha / r"},
+        {"lora_dropout", 'd', &c->lora_dropout, 0, "dropout on the adapters' input"},
+        {"lora_targets", 's', c->lora_targets, sizeof c->lora_targets,
+         "modules with an adapter (PEFT's names)"},
+        {"use_rslora", 'b', &c->use_rslora, 0, "rank-stabilized scaling alpha / sqrt(r)"},
+        {"adapter", 's', c->adapter, sizeof c->adapter, "PEFT adapter directory to continue training from"},
+        {"recompute", 's', c->recompute, sizeof c->recompute,
+         "auto | on | off: recompute activations in backward (auto: when the plan would not fit)"},
+        {"ref_dtype", 's', c->ref_dtype, sizeof c->ref_dtype,
+         "fp32 | bf16: full fine-tuning's reference kept in bf16 (half the memory; its log-probs from "
+         "rounded weights)"},
+        {"base_dtype", 's', c->base_dtype, sizeof c->base_dtype,
+         "auto | fp32 | bf16: a LoRA run's frozen base in memory (auto: the checkpoint's torch_dtype)"},
     };
     int n = (int)(sizeof all / sizeof all[0]);
     if (n > max) n = max;
@@ -114,6 +138,10 @@ int gta_train_cfg_apply_json(gta_train_cfg *c, const cJSON *j, const char *name)
             if (strlen(it->valuestring) >= o[k].size)
                 return gta_err_set(GTA_EINPUT, "%s: '%s' is too long", name, it->string);
             snprintf(o[k].ptr, o[k].size, "%s", it->valuestring);
+        } else if (o[k].type == 'b') {
+            if (!cJSON_IsBool(it) && !cJSON_IsNumber(it))
+                return gta_err_set(GTA_EINPUT, "%s: '%s' must be true or false", name, it->string);
+            *(long long *)o[k].ptr = cJSON_IsBool(it) ? cJSON_IsTrue(it) : it->valuedouble != 0;
         } else if (o[k].type == 'i') {
             if (!cJSON_IsNumber(it) || fabs(it->valuedouble) > 9e15 ||
                 it->valuedouble != floor(it->valuedouble))
@@ -138,6 +166,8 @@ char *gta_train_cfg_to_json(const gta_train_cfg *c0) {
             cJSON_AddStringToObject(j, o[k].name, (const char *)o[k].ptr);
         else if (o[k].type == 'i')
             cJSON_AddNumberToObject(j, o[k].name, (double)*(long long *)o[k].ptr);
+        else if (o[k].type == 'b')
+            cJSON_AddBoolToObject(j, o[k].name, *(long long *)o[k].ptr != 0);
         else
             cJSON_AddItemToObject(j, o[k].name, gta_json_number(*(double *)o[k].ptr)); /* exact */
     }

@@ -68,12 +68,33 @@ static int check_cfg(const gta_train_cfg *c) {
         return gta_err_set(GTA_EINPUT, "train: --zero %lld: expected 0 or 1", c->zero);
     if (strcmp(c->prompt_style, "full") != 0 && strcmp(c->prompt_style, "compact") != 0)
         return gta_err_set(GTA_EINPUT, "train: prompt_style '%s': expected full or compact", c->prompt_style);
-    if (strcmp(c->rollout_weights, "fp32") != 0 && strcmp(c->rollout_weights, "bf16") != 0)
-        return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32 or bf16",
+    if (strcmp(c->rollout_weights, "fp32") != 0 && strcmp(c->rollout_weights, "bf16") != 0 &&
+        strcmp(c->rollout_weights, "model") != 0)
+        return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32, bf16 or model",
                            c->rollout_weights);
     st_dtype sd;
     if (strcmp(c->save_dtype, "auto") != 0 && st_dtype_from_name(c->save_dtype, &sd))
         return gta_err_set(GTA_EINPUT, "train: save_dtype '%s': expected auto, f32, bf16 or f16", c->save_dtype);
+    if (strcmp(c->recompute, "auto") != 0 && strcmp(c->recompute, "on") != 0 &&
+        strcmp(c->recompute, "off") != 0)
+        return gta_err_set(GTA_EINPUT, "train: recompute '%s': expected auto, on or off", c->recompute);
+    if (strcmp(c->base_dtype, "auto") != 0 && strcmp(c->base_dtype, "fp32") != 0 &&
+        strcmp(c->base_dtype, "bf16") != 0)
+        return gta_err_set(GTA_EINPUT, "train: base_dtype '%s': expected auto, fp32 or bf16", c->base_dtype);
+    if (strcmp(c->ref_dtype, "fp32") != 0 && strcmp(c->ref_dtype, "bf16") != 0)
+        return gta_err_set(GTA_EINPUT, "train: ref_dtype '%s': expected fp32 or bf16", c->ref_dtype);
+    if (!strcmp(c->base_dtype, "bf16") && c->lora_r <= 0 && !c->adapter[0])
+        return gta_err_set(
+            GTA_EINPUT, "train: base_dtype bf16 keeps a frozen base: it needs LoRA (--lora-r or --adapter)");
+    if (c->lora_r < 0 || c->lora_r > 65536)
+        return gta_err_set(GTA_EINPUT, "train: lora_r %lld: expected 0 (off) .. 65536", c->lora_r);
+    if (c->lora_r > 0) {
+        gta_lora_cfg lc = {(int)c->lora_r, c->lora_alpha, c->lora_dropout, 0, (int)c->use_rslora};
+        if ((rc = gta_lora_targets_parse(c->lora_targets, &lc.targets)))
+            return gta_err_prefix(rc, "train: lora_targets");
+        if (!(c->lora_alpha > 0) || !(c->lora_dropout >= 0 && c->lora_dropout < 1))
+            return gta_err_set(GTA_EINPUT, "train: lora_alpha must be > 0 and 0 <= lora_dropout < 1");
+    }
     if (m == M_GTA || m == M_GRPO || m == M_GTARL)
         if (c->group_size < 2)
             return gta_err_set(GTA_EINPUT, "train: group_size must be at least 2 for %s", c->method);
@@ -89,8 +110,8 @@ static void trainer_free(trainer *t) {
     ro_free(&t->ro);
     gta_adamw_free(&t->opt);
     if (t->g_sft) t->policy->be->free(t->policy->ctx, t->g_sft);
+    gta_model_free(t->ref); /* before the policy, whose base it may share */
     gta_model_free(t->policy);
-    gta_model_free(t->ref);
     gta_tokenizer_free(t->tok);
     gta_dataset_free(&t->ds);
     if (t->metrics) fclose(t->metrics);
@@ -114,7 +135,28 @@ static long gta_rss_bytes(void) {
 /* The memory plan of the run, from the model's configuration and the data (the longest
  * prompt after truncation, the longest target), made before any model is loaded; the
  * buffers are allocated by the code whose sizes these are. GTA_EINPUT when it cannot fit. */
-static int plan_memory(trainer *t, const gta_config *mc) {
+/* logits per head chunk of the reference model (the policy's: the backend's default) */
+#define REF_HEAD_CHUNK ((size_t)40 << 20)
+
+static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quiet);
+
+/* The plan with every layer's activations kept, or with recomputation (on, or auto when the
+ * kept activations would not fit); sets the policy's choice in t->cfg.recompute. */
+static int plan_memory_choose(trainer *t, const gta_config *mc) {
+    gta_train_cfg *c = &t->cfg;
+    if (!strcmp(c->recompute, "on")) return plan_memory(t, mc, 1, 0);
+    if (!strcmp(c->recompute, "off")) return plan_memory(t, mc, 0, 0);
+    if (plan_memory(t, mc, 0, 1) == GTA_OK) {
+        snprintf(c->recompute, sizeof c->recompute, "off");
+        return plan_memory(t, mc, 0, 0);
+    }
+    fprintf(stderr,
+            "gta train: the activations of every layer would not fit; recomputing them in backward\n");
+    snprintf(c->recompute, sizeof c->recompute, "on");
+    return plan_memory(t, mc, 1, 0);
+}
+
+static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quiet) {
     const gta_train_cfg *c = &t->cfg;
     const gta_backend_ops *be = t->be;
     /* a rank's part of the batch: the first shard is the largest */
@@ -132,7 +174,11 @@ static int plan_memory(trainer *t, const gta_config *mc) {
         return gta_err_set(GTA_EINPUT, "train: the batch shape implies %lld tokens a step", tokens);
     int n = (int)tokens, has_ref = t->method != M_SFT && c->beta > 0;
     gta_plan plan = {0};
-    if (t->cfg.zero && t->comm->size > 1) {
+    size_t ntrain = t->lora ? gta_lora_n_params(mc, &t->lora_cfg) : gta_model_n_params(mc);
+    if (t->lora) {
+        /* the frozen base, the adapter's state (under ZeRO-1 its whole moments: an upper bound) */
+        gta_plan_lora(&plan, mc, &t->lora_cfg, t->base16);
+    } else if (t->cfg.zero && t->comm->size > 1) {
         /* ZeRO-1: the moments of this rank's shard of the flat parameter buffer */
         size_t np = gta_model_n_params(mc), lo, hi;
         gta_comm_shard(np, t->comm->size, t->comm->rank, &lo, &hi);
@@ -145,20 +191,37 @@ static int plan_memory(trainer *t, const gta_config *mc) {
     }
     for (int i = 0; i < plan.n; i++)
         if (!strcmp(plan.item[i].name, "AdamW moments")) t->plan_moments = plan.item[i].bytes;
-    if (t->method == M_GTA)
-        gta_plan_add(&plan, "SFT gradient (the gate)", sizeof(float) * gta_model_n_params(mc), NULL);
-    if (has_ref) gta_plan_model(&plan, mc, "reference", 0);
-    gta_plan_forward(&plan, be, mc, "policy", n, n, 1);
+    if (t->lora) t->plan_moments = 2 * sizeof(float) * ntrain; /* within "LoRA adapter" */
+    if (t->method == M_GTA) gta_plan_add(&plan, "SFT gradient (the gate)", sizeof(float) * ntrain, NULL);
+    if (has_ref && t->lora)
+        gta_plan_add(&plan, "reference adapter", sizeof(float) * ntrain, "the base shared with the policy");
+    else if (has_ref)
+        gta_plan_model_dtype(&plan, mc, "reference", !strcmp(c->ref_dtype, "bf16"));
+    gta_plan_forward(&plan, be, mc, "policy", n, n, recompute ? GTA_PLAN_RECOMPUTE : GTA_PLAN_TRAIN);
+    if (t->lora)
+        gta_plan_add(&plan, "LoRA scratch", gta_lora_scratch_bytes(mc, &t->lora_cfg, n), "%d tokens", n);
     if (G) {
         /* old log-probs and the sampler's prefill share the policy's inference buffers */
         gta_plan_add(&plan, "policy inference activations", gta_model_infer_bytes(mc, n),
                      "%d tokens, one layer at a time", n);
-        if (has_ref) gta_plan_forward(&plan, be, mc, "reference", n, n, 0);
+        if (has_ref) {
+            /* the reference computes no dW: short head chunks cost it nothing */
+            gta_ctx *rc = be->ctx_new();
+            be->set_head_chunk(rc, REF_HEAD_CHUNK);
+            gta_plan_add(&plan, "reference activations", gta_model_infer_bytes(mc, n),
+                         "%d tokens, one layer at a time", n);
+            gta_plan_add(&plan, "reference backend scratch",
+                         be->scratch_bytes(rc, n, n, mc->hidden_size, mc->num_kv_heads * mc->head_dim,
+                                           mc->vocab_size, 0),
+                         "log-prob head chunks of %zuM logits", REF_HEAD_CHUNK >> 20);
+            be->ctx_free(rc);
+        }
         int *pl = gta_malloc(sizeof(int) * (size_t)P);
         for (int i = 0; i < P; i++) pl[i] = (int)maxp;
         gta_sample_plan sp;
-        gta_sample_plan_make(be, mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0,
-                             !strcmp(c->rollout_weights, "bf16"), &sp);
+        int wmode =
+            t->base16 || !strcmp(c->rollout_weights, "model") ? -1 : !strcmp(c->rollout_weights, "bf16");
+        gta_sample_plan_make(be, mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, wmode, &sp);
         free(pl);
         gta_plan_add(&plan, "sampler KV cache", sp.kv_bytes, "%d tokens", sp.cache_tokens);
         gta_plan_add(&plan, "sampler decode workspace", sp.act_bytes - sp.prefill_bytes + sp.scratch_bytes,
@@ -166,6 +229,7 @@ static int plan_memory(trainer *t, const gta_config *mc) {
         gta_plan_add(&plan, "sampler logits", sp.logit_bytes, NULL);
         gta_plan_add(&plan, "sampler weight panels", sp.pack_bytes, "%s", c->rollout_weights);
     }
+    if (quiet) return gta_plan_total(&plan) <= be->mem_free(NULL) ? GTA_OK : GTA_EINPUT;
     if (t->comm->rank > 0) {
         /* the same plan on every rank (rank 0 prints it); this rank's own memory checked */
         if (gta_plan_total(&plan) > be->mem_free(NULL))
@@ -181,7 +245,10 @@ static int plan_memory(trainer *t, const gta_config *mc) {
             "gta train: a step: %lld prompts of up to %lld tokens, %lld samples of up to %lld new tokens\n",
             P, maxp, P * G, c->max_new_tokens);
     return gta_plan_check(&plan, "gta train", be->mem_free(NULL),
-                          "lower batch_prompts, group_size, max_prompt_tokens or max_new_tokens");
+                          recompute || t->lora
+                              ? "lower batch_prompts, group_size, max_prompt_tokens or max_new_tokens"
+                              : "lower batch_prompts, group_size, max_prompt_tokens or max_new_tokens, "
+                                "or train a LoRA adapter (--lora-r)");
 }
 
 static int setup(trainer *t, const gta_train_cfg *c, int resume) {
@@ -210,12 +277,40 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
         if ((rc = gta_split_load(c->data, split, &t->ds.labels, &t->eval_split))) return rc;
     }
     char *ck = gta_path_join(c->out, "checkpoint");
-    const char *src = resume ? ck : c->model;
+    /* under LoRA the checkpoint is an adapter over the run's base model */
+    t->lora = c->lora_r > 0 || c->adapter[0];
+    const char *src = resume && !t->lora ? ck : c->model;
+    const char *adapter = resume && t->lora ? ck : c->adapter[0] ? c->adapter : NULL;
+    if (t->lora && adapter) {
+        rc = gta_lora_read_config(adapter, &t->lora_cfg);
+        if (rc) {
+            free(ck);
+            return rc;
+        }
+    } else if (t->lora) {
+        t->lora_cfg = (gta_lora_cfg){(int)c->lora_r, c->lora_alpha, c->lora_dropout, 0, (int)c->use_rslora};
+        gta_lora_targets_parse(c->lora_targets, &t->lora_cfg.targets);
+    }
     /* the configuration first: the memory plan is checked before any weight is loaded */
     gta_config mc;
     char *cpath = gta_path_join(src, "config.json");
     rc = gta_config_load(cpath, &mc);
     free(cpath);
+    /* a LoRA run's frozen base stays in the checkpoint's dtype when that is bf16 (and the
+     * backend has the ops of bf16 matrices; auto falls back to fp32 where it has not) */
+    int bf16_ok = gta_model_bf16_supported(t->be);
+    t->base16 = t->lora && (!strcmp(c->base_dtype, "bf16") || (!strcmp(c->base_dtype, "auto") && !rc &&
+                                                               bf16_ok && !strcmp(mc.dtype, "bfloat16")));
+    if (!rc && !bf16_ok &&
+        (t->base16 || (!strcmp(c->ref_dtype, "bf16") && t->method != M_SFT && c->beta > 0)))
+        rc = gta_err_set(
+            GTA_EINPUT,
+            "train: %s bf16 is not supported on --device %s (its backend keeps no bf16 weights); use fp32",
+            t->base16 ? "base_dtype" : "ref_dtype", t->be->name);
+    if (!rc && t->lora && !t->be->dropout && t->lora_cfg.dropout > 0)
+        rc =
+            gta_err_set(GTA_EINPUT, "train: lora_dropout > 0 is not supported on --device %s (no dropout op)",
+                        t->be->name);
     t->popts.format = t->fmt;
     t->popts.max_prompt_tokens = (int)c->max_prompt_tokens;
     t->popts.system = c->system_prompt[0] ? c->system_prompt : NULL;
@@ -224,18 +319,37 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     t->target_ids = gta_calloc(t->ds.train.n, sizeof(gta_ids));
     /* every prompt is built before the first step: a bad example stops the run here */
     for (size_t i = 0; i < t->ds.train.n && !rc; i++) rc = prompt_of(t, i);
-    if (!rc) rc = plan_memory(t, &mc);
-    if (!rc) rc = gta_model_load_on(src, t->be, &t->policy);
-    /* the reference starts as the policy; on resume its saved weights replace these */
-    if (!rc && t->method != M_SFT && c->beta > 0) t->ref = gta_model_clone(t->policy);
+    if (!rc) rc = plan_memory_choose(t, &mc);
+    if (!rc)
+        rc = t->base16 ? gta_model_load_bf16(src, t->be, &t->policy)
+                       : gta_model_load_on(src, t->be, &t->policy);
+    if (!rc && t->lora)
+        rc = adapter ? gta_lora_load(t->policy, adapter)
+                     : gta_lora_attach(t->policy, &t->lora_cfg, (uint64_t)c->seed ^ 0x4c6f5241u);
+    /* the reference starts as the policy; on resume its saved weights replace these. Under
+     * LoRA it is the same base with a copy of the adapter. */
+    if (!rc && t->method != M_SFT && c->beta > 0) {
+        if (t->lora) {
+            t->ref = gta_model_share(t->policy);
+            rc = gta_lora_attach(t->ref, &t->policy->lora->cfg, 0);
+            if (!rc) gta_lora_copy(t->ref, t->policy);
+        } else {
+            t->ref =
+                strcmp(c->ref_dtype, "bf16") ? gta_model_clone(t->policy) : gta_model_clone_bf16(t->policy);
+        }
+    }
     free(ck);
     if (rc) return rc;
     if ((rc = resolve_save_dtype(t))) return rc;
+    if (t->ref) t->ref->be->set_head_chunk(t->ref->ctx, REF_HEAD_CHUNK);
     gta_model *pm = t->policy;
+    pm->recompute = !strcmp(t->cfg.recompute, "on");
     gta_model_alloc_grads(pm);
-    if (t->method == M_GTA) t->g_sft = pm->be->alloc(pm->ctx, sizeof(float) * pm->n_params);
-    size_t lo = 0, hi = pm->n_params;
-    if (c->zero) gta_comm_shard(pm->n_params, t->comm->size, t->comm->rank, &lo, &hi);
+    size_t ntr = gta_model_trainable(pm).n;
+    if (t->method == M_GTA) t->g_sft = pm->be->alloc(pm->ctx, sizeof(float) * ntr);
+    /* ZeRO-1 shards the trainable vector (the adapter under LoRA, the whole model otherwise) */
+    size_t lo = 0, hi = ntr;
+    if (c->zero) gta_comm_shard(ntr, t->comm->size, t->comm->rank, &lo, &hi);
     long rss0 = gta_rss_bytes();
     gta_adamw_init_shard(&t->opt, pm, c->learning_rate, c->weight_decay, lo, hi);
     if (t->comm->size > 1 && c->zero) {
@@ -244,8 +358,8 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
         fprintf(stderr,
                 "gta train: rank %d of %d: AdamW moments of parameters [%zu, %zu) of %zu: planned %zu bytes, "
                 "allocated %zu, resident %ld\n",
-                t->comm->rank, t->comm->size, lo, hi, pm->n_params, t->plan_moments,
-                2 * sizeof(float) * (hi - lo), rss0 >= 0 && rss1 >= 0 ? rss1 - rss0 : -1L);
+                t->comm->rank, t->comm->size, lo, hi, ntr, t->plan_moments, 2 * sizeof(float) * (hi - lo),
+                rss0 >= 0 && rss1 >= 0 ? rss1 - rss0 : -1L);
     }
     /* end of a completion: the same set as gta eval's (rollouts and the periodic eval) */
     t->neos = gta_eos_ids(c->model, &pm->cfg, t->tok, t->eos, GTA_EOS_MAX);
@@ -471,7 +585,7 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         sbytes = state.samples_bytes;
         ebytes = state.eval_bytes;
         char *ck = gta_path_join(t.run_dir, "checkpoint"), *rp = gta_path_join(ck, "reference.safetensors");
-        size_t np = t.policy->n_params;
+        size_t np = gta_model_trainable(t.policy).n;
         /* the ranks that wrote the checkpoint: the optimizer state is whole unless ZeRO-1
          * sharded it over several; a rollout in flight is split over them */
         long long saved_ranks = state.ranks;
@@ -506,7 +620,10 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
                at = n_here == np ? t.opt.lo : 0;
         if (!rc) rc = load_f32_slice(t.policy, op, "exp_avg", t.opt.m, n_here, at, t.opt.hi - t.opt.lo);
         if (!rc) rc = load_f32_slice(t.policy, op, "exp_avg_sq", t.opt.v, n_here, at, t.opt.hi - t.opt.lo);
-        if (!rc && t.ref) rc = load_f32(t.ref, rp, "params", t.ref->params, np);
+        if (!rc && t.ref && t.ref->w16)
+            rc = load_ref_bf16(t.ref, rp);
+        else if (!rc && t.ref)
+            rc = load_f32(t.ref, rp, "params", gta_model_trainable(t.ref).params, np);
         if (!rc && in_flight) rc = load_rollout(&t, ck, &state);
         free(ck), free(op), free(rp);
         if (rc) goto done;

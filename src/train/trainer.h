@@ -43,6 +43,16 @@ typedef struct {
     char rollout_weights[8];   /* fp32 | bf16: weights the rollout sampler decodes with */
     char save_dtype[8];        /* auto | f32 | bf16 | f16: dtype of final/ (auto: the --model
                                   checkpoint's); checkpoint/ is always f32 (exact resume) */
+    /* LoRA (lora_r > 0 or an adapter): only the adapter trains; checkpoint/ and final/ are
+     * PEFT adapter directories */
+    long long lora_r;
+    double lora_alpha, lora_dropout;
+    char lora_targets[128]; /* PEFT module names, comma-separated */
+    long long use_rslora;   /* scaling alpha / sqrt(r) */
+    char adapter[1024];     /* continue from this PEFT adapter directory */
+    char recompute[8];      /* auto | on | off: activation recomputation in backward */
+    char ref_dtype[8];      /* fp32 | bf16: the full fine-tuning reference's weights */
+    char base_dtype[8]; /* auto | fp32 | bf16: a LoRA run's frozen base in memory (auto: the checkpoint's) */
     char device[16];           /* cpu | cuda: the backend that computes */
     long long skip_nonfinite;  /* 1: skip (and log) an update whose loss or gradient is not finite; 0: stop */
     long long zero;            /* 0 | 1: ZeRO-1, AdamW moments sharded over the ranks */

@@ -1,6 +1,8 @@
 /* Internals shared by the trainer's files: trainer.c (setup, the loop, metrics), rollout.c
  * (rollout building and its reload), step.c (one optimizer step), checkpoint.c (saving a
- * model directory and a checkpoint). Not a public interface. */
+ * model directory and a checkpoint). Not a public interface: the whole-step benchmark
+ * (src/bench/bench_step.c) is its one user outside src/train, so that it times the
+ * trainer's own code. */
 #ifndef GTA_TRAIN_TRAINER_INT_H
 #define GTA_TRAIN_TRAINER_INT_H
 
@@ -17,6 +19,7 @@
 #include "io/dataset.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "model/sampler.h"
 #include "task/eos.h"
@@ -49,7 +52,10 @@ typedef struct {
     gta_train_cfg cfg;
     int method;
     gta_format fmt;
-    gta_model *policy, *ref;
+    gta_model *policy, *ref; /* under LoRA the reference shares the policy's base, its own adapter copy */
+    int lora;                /* an adapter trains, the base is frozen */
+    gta_lora_cfg lora_cfg;   /* of a fresh adapter (lora_r > 0, no --adapter) */
+    int base16;              /* the frozen base is kept in bf16 */
     gta_comm *comm; /* the ranks of a data-parallel run (gta_comm_single: one process) */
     const gta_backend_ops *be;
     gta_tokenizer *tok;
@@ -81,6 +87,10 @@ gta_batch ro_batch(const rollout *r);
 size_t example_at(const trainer *t, long long k);
 int prompt_of(trainer *t, size_t i);
 int build_rollout(trainer *t, long long rollout_index);
+/* build_rollout's two halves after sampling and rewards (also driven by src/bench/bench_step.c) */
+int ro_assemble(trainer *t, const gta_tok *const *prompts, const int *plen, int P, int G,
+                const gta_sample_seq *smp, const gta_ids *const *guess, const int *nguess);
+int ro_logps(trainer *t, double *old_s, double *ref_s);
 int build_sft_batch(trainer *t);
 int load_rollout(trainer *t, const char *dir, const gta_train_state *stats);
 
@@ -97,5 +107,9 @@ int save_checkpoint(trainer *t);
 int load_f32(gta_model *m, const char *path, const char *name, float *dst, size_t n);
 int load_f32_slice(gta_model *m, const char *path, const char *name, float *dst, size_t n, size_t at,
                    size_t n_dst);
+/* a bf16 reference (--ref-dtype bf16) from reference.safetensors: w16 (bf16) and small */
+int load_ref_bf16(gta_model *ref, const char *path);
+/* the reference's refresh: its adapter (LoRA) or its weights <- the policy's */
+void ref_sync(trainer *t);
 
 #endif

@@ -329,4 +329,31 @@ else
       || bad "a killed rank ends the job with an error" "rc $rc: $(tail -3 "$tmp/kill.err")"
   fi
 fi
+
+# --- LoRA under ZeRO-1: the adapter (the trainable vector) is reduced and sharded ------------
+lc=(--model "$M" --data "$D" --method gta --max-prompt-tokens 440 --batch-prompts 4 --group-size 4
+    --max-new-tokens 16 --learning-rate 1e-3 --num-iterations 2 --ref-sync-steps 4 --seed 5 --steps 3
+    --save-steps 0 --log-examples 0 --eval-steps 0 --lora-r 4 --lora-alpha 8 --lora-targets q_proj,v_proj,down_proj)
+if mpi2 "$GTA" train "${lc[@]}" --zero 1 --out "$tmp/lz1" 2>"$tmp/lz1.err" &&
+   mpi2 "$GTA" train "${lc[@]}" --zero 0 --out "$tmp/lz0" 2>"$tmp/lz0.err"; then
+  cmp -s "$tmp/lz1/final/adapter_model.safetensors" "$tmp/lz0/final/adapter_model.safetensors" &&
+    ok "LoRA, 2 ranks: the ZeRO-1 adapter = the ZeRO-0 adapter (byte for byte)" ||
+    bad "LoRA, 2 ranks: the ZeRO-1 adapter = the ZeRO-0 adapter"
+  # the shards cover the adapter's parameters only (not the frozen base's)
+  out=$(python3 - "$tmp/lz1.err" "$tmp/lz1/final/adapter_model.safetensors" <<'EOF'
+import json, re, struct, sys
+rows = sorted(tuple(map(int, m.groups())) for m in re.finditer(
+    r"rank (\d) of 2: AdamW moments of parameters \[(\d+), (\d+)\) of (\d+)", open(sys.argv[1]).read()))
+b = open(sys.argv[2], "rb").read()
+h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+na = sum((v["data_offsets"][1] - v["data_offsets"][0]) // 4 for k, v in h.items() if k != "__metadata__")
+assert [r[0] for r in rows] == [0, 1], rows
+assert rows[0][3] == rows[1][3] == na, ("sharded", rows[0][3], "adapter", na)
+assert rows[0][1] == 0 and rows[0][2] == rows[1][1] and rows[1][2] == na, rows
+print("shards [0, %d) [%d, %d) of the adapter's %d" % (rows[0][2], rows[1][1], rows[1][2], na))
+EOF
+) && ok "LoRA ZeRO-1: $out" || bad "LoRA ZeRO-1 shards the adapter" "$out"
+else
+  bad "LoRA 2-rank runs (ZeRO-1, ZeRO-0)" "$(tail -5 "$tmp/lz1.err" "$tmp/lz0.err" 2>/dev/null)"
+fi
 finish

@@ -80,4 +80,20 @@ fi
 "$GTA" init --model-config "$tmp/none.json" --out "$tmp/i4" 2>"$tmp/i4.err"
 [ $? = 2 ] && grep -q '^gta: error:.*none.json' "$tmp/i4.err" && [ ! -e "$tmp/i4" ] && ok "gta init with a missing config is exit 2 naming it" \
   || bad "gta init with a missing config is exit 2 naming it" "$(cat "$tmp/i4.err")"
+
+# the same shape with a LoRA adapter (r 16) over the base kept in bf16 (its torch_dtype)
+# and recomputation: the plan holds the base once in bf16, the reference as an adapter
+# copy, and fits the issue's 12 GiB goal (the run then stops at the missing weights)
+"$GTA" train --method gta --model "$tmp/q3b" --data "$D" --out "$tmp/q3b-lora" --steps 1 --batch-prompts 1 \
+  --group-size 16 --max-new-tokens 128 --max-prompt-tokens 256 --prompt-style compact --lora-r 16 --recompute on \
+  2>"$tmp/q3l.err" >/dev/null
+rc=$?
+tot=$(sed -n 's/^  total  *\([0-9]*\) MiB.*/\1/p' "$tmp/q3l.err")
+if [ $rc = 2 ] && grep -q 'base weights  *5887 MiB  3085.9M parameters, bf16 matrices, frozen' "$tmp/q3l.err" \
+   && grep -q 'reference adapter' "$tmp/q3l.err" && ! grep -q 'reference weights' "$tmp/q3l.err" \
+   && grep -q "each layer's input kept" "$tmp/q3l.err" && [ -n "$tot" ] && [ "$tot" -le 12288 ]; then
+  ok "Qwen2.5-3B with LoRA r 16 over a bf16 base plans $tot MiB (<= 12 GiB)"
+else
+  bad "Qwen2.5-3B with LoRA r 16 over a bf16 base fits 12 GiB" "rc=$rc total=$tot $(tail -18 "$tmp/q3l.err")"
+fi
 finish

@@ -28,7 +28,7 @@ fi
 n_ok=$(grep -c '^ok ' "$tmp/v.out")
 missing=""
 for op in "linear " "linear_dw db" "rmsnorm " "rope " "attention out" "attention lse" "logprob_head lp" \
-  "sample tokens" "dot3" "adamw p" "fill_normal"; do
+  "sample tokens" "dot3" "adamw p" "fill_normal" "gemm" "dropout" "rmsnorm_backward dw NULL"; do
   grep -q "^ok       $op" "$tmp/v.out" || missing="$missing '$op'"
 done
 if [ "$n_ok" = "${checks:-x}" ] && [ -z "$missing" ]; then ok "--verbose prints every check ($n_ok), each op among them"; else

@@ -74,7 +74,7 @@ python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["rollout_weig
 cmp -s "$tmp/h1/final/model.safetensors" "$tmp/h2/final/model.safetensors" && ok \
   || bad "bf16 rollouts: resumed weights differ"
 "$G" train --method gta "${common[@]}" --out "$tmp/h3" --steps 4 --rollout-weights fp16 2>"$tmp/h.err"
-[ $? = 2 ] && grep -q "rollout_weights 'fp16': expected fp32 or bf16" "$tmp/h.err" && [ ! -e "$tmp/h3" ] && ok \
+[ $? = 2 ] && grep -q "rollout_weights 'fp16': expected fp32, bf16 or model" "$tmp/h.err" && [ ! -e "$tmp/h3" ] && ok \
   || { bad "bf16 rollouts: a bad value is exit 2 before any output"; cat "$tmp/h.err"; }
 
 # malformed datasets: gta: error: naming file:line, exit 2, before any step

@@ -1,6 +1,7 @@
 /* The model beyond the transformers fixtures: finite-difference gradients on several
  * shapes (head counts, head_dim != hidden/heads, GQA ratios, tied/untied, biases, qk-norm,
- * llama3 rope), prefix-shared tree batches equal to independent sequences, save/reload,
+ * llama3 rope), prefix-shared tree batches equal to independent sequences, the part of a
+ * batch some pairs depend on (gta_batch_select), save/reload,
  * AdamW against hand-computed values, gradient clipping, and the pretrained
  * stories260K against its float64 reference. */
 #include "testutil.h"
@@ -19,40 +20,6 @@
 #include "model/model.h"
 #include "train/optim.h"
 
-static gta_config base_config(gta_arch arch) {
-    gta_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = arch;
-    c.vocab_size = 50;
-    c.hidden_size = 24;
-    c.intermediate_size = 40;
-    c.num_layers = 2;
-    c.num_heads = 4;
-    c.num_kv_heads = 2;
-    c.head_dim = 6;
-    c.max_position_embeddings = 128;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 10000;
-    c.bos_token_id = -1;
-    c.qkv_bias = arch == GTA_ARCH_QWEN2;
-    c.qk_norm = arch == GTA_ARCH_QWEN3;
-    snprintf(c.dtype, sizeof c.dtype, "float32");
-    return c;
-}
-
-/* Randomizes norms and biases too, so their gradients are exercised away from 1 and 0. */
-static gta_model *random_model(const gta_config *c, uint64_t seed) {
-    gta_model *m = gta_model_init_random(c, seed);
-    for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)(0.3 * gta_rng_normal(seed + 1, 7, i));
-    for (int i = 0; i < m->n_tensors; i++)
-        if (strstr(m->tensors[i].name, "norm")) {
-            const gta_param *p = &m->tensors[i];
-            for (int64_t k = 0; k < p->shape[0]; k++)
-                m->params[p->offset + (size_t)k] = 1.0f + 0.2f * (float)gta_rng_normal(seed + 2, (uint64_t)i, (uint64_t)k);
-        }
-    return m;
-}
-
 /* weighted log-prob objective L = sum_k w_k lp_k, in double */
 static double objective(gta_model *m, const gta_batch *b, const float *w) {
     float *lp = malloc(sizeof(float) * (size_t)b->nlp);
@@ -64,7 +31,7 @@ static double objective(gta_model *m, const gta_batch *b, const float *w) {
 }
 
 static void fd_check(const gta_config *c, const char *label) {
-    gta_model *m = random_model(c, 11);
+    gta_model *m = tu_random_model(c, 11);
     int B = 2, T = 9, ids[18];
     for (int i = 0; i < B * T; i++) ids[i] = (int)(gta_rng_u64(3, 0, (uint64_t)i) % (uint64_t)c->vocab_size);
     gta_batch b;
@@ -109,14 +76,14 @@ static void fd_check(const gta_config *c, const char *label) {
 
 static void test_fd_qwen2_gqa(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN2);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN2);
     c.tie_word_embeddings = 1;
     fd_check(&c, "qwen2 H4/KV2 hd6 bias tied");
 }
 
 static void test_fd_qwen3_headdim(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN3);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN3);
     c.num_heads = 6;
     c.num_kv_heads = 3;
     c.head_dim = 8; /* 6 * 8 = 48 != hidden 24 */
@@ -125,7 +92,7 @@ static void test_fd_qwen3_headdim(void **s) {
 
 static void test_fd_llama_mqa_scaled(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     c.num_heads = 4;
     c.num_kv_heads = 1; /* multi-query */
     c.rope_theta = 500000;
@@ -140,7 +107,7 @@ static void test_fd_llama_mqa_scaled(void **s) {
 
 static void test_fd_llama_biases_mha(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     c.num_heads = 3;
     c.num_kv_heads = 3;
     c.head_dim = 10;
@@ -153,8 +120,8 @@ static void test_fd_llama_biases_mha(void **s) {
  * three sequences [prompt | branch] run independently. */
 static void test_tree_batch_equals_independent(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN3);
-    gta_model *m = random_model(&c, 21);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN3);
+    gta_model *m = tu_random_model(&c, 21);
     enum { P = 70, NB = 3 }; /* prompt longer than one 64-row attention block */
     int blen[NB] = {5, 1, 66};
     int prompt[P], br[NB][80];
@@ -216,12 +183,81 @@ static void test_tree_batch_equals_independent(void **s) {
     gta_model_free(m);
 }
 
+/* gta_batch_select: the part of a tree batch two prompts' last branches depend on (the
+ * GTA step's gold-guess branches) gives those pairs the log-probs and the gradient of the
+ * whole batch with zero weight elsewhere; branches of other prompts and siblings are left out. */
+static void test_batch_select(void **s) {
+    (void)s;
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN2);
+    gta_model *m = tu_random_model(&c, 31);
+    enum { NP = 2, NB = 3 };
+    int plen[NP] = {9, 70}, blen[NB] = {6, 4, 3};
+    int ids[400], pos[400], ss[16], sl[16], sp[16], row[400], tg[400], n = 0, nseg = 0, nlp = 0;
+    uint8_t mask[400];
+    for (int p = 0; p < NP; p++) {
+        int root = nseg, last = n + plen[p] - 1;
+        ss[nseg] = n, sl[nseg] = plen[p], sp[nseg++] = -1;
+        for (int i = 0; i < plen[p]; i++)
+            ids[n] = (int)(gta_rng_u64(3, (uint64_t)p, (uint64_t)i) % 50), pos[n++] = i;
+        for (int j = 0; j < NB; j++) {
+            int b0 = n;
+            ss[nseg] = n, sl[nseg] = blen[j], sp[nseg++] = root;
+            for (int i = 0; i < blen[j]; i++) {
+                int id = (int)(gta_rng_u64(4, (uint64_t)(p * NB + j), (uint64_t)i) % 50);
+                row[nlp] = i == 0 ? last : b0 + i - 1, tg[nlp] = id, mask[nlp++] = j == NB - 1;
+                ids[n] = id, pos[n++] = plen[p] + i;
+            }
+        }
+    }
+    gta_batch full = {n, ids, pos, nseg, ss, sl, sp, nlp, row, tg}, sel;
+    gta_batch_select(&full, mask, &sel);
+    assert_int_equal(gta_batch_check(m, &sel), GTA_OK);
+    assert_int_equal(sel.nseg, 2 * NP);
+    assert_int_equal(sel.n, plen[0] + plen[1] + 2 * blen[NB - 1]);
+    assert_int_equal(sel.nlp, NP * blen[NB - 1]);
+    float w[400], lp[400], lps[400], ws[400];
+    for (int k = 0, j = 0; k < nlp; k++) {
+        w[k] = mask[k] ? (float)(gta_rng_uniform(5, 0, (uint64_t)k) - 0.5) : 0.0f;
+        if (mask[k]) ws[j++] = w[k];
+    }
+    gta_model_alloc_grads(m);
+    assert_int_equal(gta_forward(m, &full, lp, NULL, 1), GTA_OK);
+    assert_int_equal(gta_backward(m, &full, w), GTA_OK);
+    float *g_full = malloc(sizeof(float) * m->n_params);
+    memcpy(g_full, m->grads, sizeof(float) * m->n_params);
+    gta_model_zero_grads(m);
+    assert_int_equal(gta_forward(m, &sel, lps, NULL, 1), GTA_OK);
+    assert_int_equal(gta_backward(m, &sel, ws), GTA_OK);
+    double worst = 0;
+    for (int k = 0, j = 0; k < nlp; k++)
+        if (mask[k]) {
+            assert_int_equal(sel.lp_target[j], tg[k]);
+            worst = fmax(worst, fabs(lp[k] - lps[j++]));
+        }
+    double gmax = tu_max_abs(g_full, m->n_params), gd = tu_max_abs_diff(g_full, m->grads, m->n_params, NULL);
+    printf("  selected vs whole batch: lp max diff %.3g, grad max diff %.3g (max |g| %.3g)\n", worst, gd,
+           gmax);
+    assert_true(gmax > 1e-3);
+    assert_true(worst < 2e-5);
+    assert_true(gd < 1e-5 + 1e-5 * gmax);
+    /* nothing selected: an empty batch */
+    memset(mask, 0, sizeof mask);
+    gta_batch none;
+    gta_batch_select(&full, mask, &none);
+    assert_int_equal(none.n, 0);
+    assert_int_equal(none.nlp, 0);
+    gta_batch_free_select(&none);
+    gta_batch_free_select(&sel);
+    free(g_full);
+    gta_model_free(m);
+}
+
 /* Two runs of the same step give bit-identical gradients (fixed schedules, fixed
  * reduction order). */
 static void test_backward_deterministic(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_QWEN2);
-    gta_model *m = random_model(&c, 5);
+    gta_config c = tu_tiny_config(GTA_ARCH_QWEN2);
+    gta_model *m = tu_random_model(&c, 5);
     int ids[3 * 40];
     for (int i = 0; i < 120; i++) ids[i] = (int)(gta_rng_u64(8, 0, (uint64_t)i) % 50);
     gta_batch b;
@@ -253,9 +289,9 @@ static void const_dlp(void *ctx, int k0, int n, const float *lp, float *dlp) {
 /* The fused forward+backward gives the same log-probs and gradients as the two calls. */
 static void test_forward_backward_fused(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     c.vocab_size = 3000;
-    gta_model *m = random_model(&c, 9);
+    gta_model *m = tu_random_model(&c, 9);
     m->be->set_head_chunk(m->ctx, 3000 * 100); /* 100-row head chunks: 28 of them, the last partial */
     int B = 4, T = 700, *ids = malloc(sizeof(int) * (size_t)(B * T));
     for (int i = 0; i < B * T; i++) ids[i] = (int)(gta_rng_u64(2, 0, (uint64_t)i) % 3000);
@@ -288,7 +324,7 @@ static void test_forward_backward_fused(void **s) {
 /* AdamW on one parameter against torch.optim.AdamW's update written out by hand. */
 static void test_adamw_by_hand(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     gta_model *m = gta_model_init_random(&c, 1);
     gta_model_alloc_grads(m);
     gta_adamw o;
@@ -318,7 +354,7 @@ static void test_adamw_by_hand(void **s) {
 
 static void test_clip_grad_norm(void **s) {
     (void)s;
-    gta_config c = base_config(GTA_ARCH_LLAMA);
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     gta_model *m = gta_model_init_random(&c, 1);
     gta_model_alloc_grads(m);
     m->grads[0] = 3.0f;
@@ -518,6 +554,7 @@ int main(void) {
         cmocka_unit_test(test_fd_llama_mqa_scaled),
         cmocka_unit_test(test_fd_llama_biases_mha),
         cmocka_unit_test(test_tree_batch_equals_independent),
+        cmocka_unit_test(test_batch_select),
         cmocka_unit_test(test_backward_deterministic),
         cmocka_unit_test(test_forward_backward_fused),
         cmocka_unit_test(test_adamw_by_hand),

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/rng.h"
 #include "base/util.h"
 
 static const char *shared_root(void) {
@@ -67,3 +68,37 @@ void tu_rm_rf(const char *path) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
 }
+
+gta_config tu_tiny_config(gta_arch arch) {
+    gta_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = arch;
+    c.vocab_size = 50;
+    c.hidden_size = 24;
+    c.intermediate_size = 40;
+    c.num_layers = 2;
+    c.num_heads = 4;
+    c.num_kv_heads = 2;
+    c.head_dim = 6;
+    c.max_position_embeddings = 128;
+    c.rms_norm_eps = 1e-6;
+    c.rope_theta = 10000;
+    c.bos_token_id = -1;
+    c.qkv_bias = arch == GTA_ARCH_QWEN2;
+    c.qk_norm = arch == GTA_ARCH_QWEN3;
+    snprintf(c.dtype, sizeof c.dtype, "float32");
+    return c;
+}
+
+gta_model *tu_random_model(const gta_config *c, uint64_t seed) {
+    gta_model *m = gta_model_init_random(c, seed);
+    for (size_t i = 0; i < m->n_params; i++) m->params[i] = (float)(0.3 * gta_rng_normal(seed + 1, 7, i));
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strstr(m->tensors[i].name, "norm")) {
+            const gta_param *p = &m->tensors[i];
+            for (int64_t k = 0; k < p->shape[0]; k++)
+                m->params[p->offset + (size_t)k] = 1.0f + 0.2f * (float)gta_rng_normal(seed + 2, (uint64_t)i, (uint64_t)k);
+        }
+    return m;
+}
+

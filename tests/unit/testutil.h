@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "model/model.h"
+
 /* Path of ../shared (or $GTA_SHARED) joined with rel; caller frees.  Where the shared
  * folder is absent the calling test is skipped (cmocka skip) with a message. */
 char *tu_shared(const char *rel);
@@ -21,5 +23,12 @@ double tu_max_abs(const float *a, size_t n);
  * with tu_rm_rf). */
 char *tu_tmpdir(void);
 void tu_rm_rf(const char *path);
+
+/* A tiny config of arch (vocab 50, hidden 24, 2 layers, 4 query / 2 key-value heads of 6;
+ * Qwen2's q/k/v bias, Qwen3's q/k norms), fp32. */
+gta_config tu_tiny_config(gta_arch arch);
+/* A model of c with every parameter random, norms near 1 (not 1) and biases not 0, so that
+ * their gradients are exercised away from the initial values. */
+gta_model *tu_random_model(const gta_config *c, uint64_t seed);
 
 #endif

@@ -1,5 +1,6 @@
 /* The CPU backend: backend.h's table over the OpenMP + OpenBLAS kernels of cpu_ops.c and
  * skinny.c. Device memory is host memory; a context is its scratch. */
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -169,6 +170,53 @@ static void linear_dx(gta_ctx *c, float *dx, const float *dy, const float *w, in
 static void linear_dw(gta_ctx *c, float *dw, float *db, const float *dy, const float *x, int n, int in, int out) {
     (void)c;
     cpu_linear_dw(dw, db, dy, x, n, in, out);
+}
+
+static void gemm(gta_ctx *c, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc) {
+    (void)c;
+    if (M <= 0 || N <= 0) return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                A, lda, B, ldb, beta, C, ldc);
+}
+
+static void dropout(gta_ctx *c, float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t stream) {
+    (void)c;
+    const float keep = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
+    for (size_t k = 0; k < n; k++) y[k] = gta_rng_uniform(seed, stream, k) >= (double)p ? x[k] * keep : 0.0f;
+}
+
+static void linear_bf16(gta_ctx *c, float *y, const float *x, const uint16_t *w, const float *b, int n,
+                        int in, int out, float beta) {
+    cpu_linear_w16(WS(c), y, x, w, b, n, in, out, beta);
+}
+
+static void linear_dx_bf16(gta_ctx *c, float *dx, const float *dy, const uint16_t *w, int n, int in, int out,
+                           float beta) {
+    cpu_linear_dx_w16(WS(c), dx, dy, w, n, in, out, beta);
+}
+
+static void embed_bf16(gta_ctx *c, float *x, const uint16_t *table, const int *ids, int n, int d) {
+    (void)c;
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * d))
+    for (int t = 0; t < n; t++) {
+        const uint16_t *r = table + (size_t)ids[t] * d;
+        float *y = x + (size_t)t * d;
+        for (int i = 0; i < d; i++) y[i] = cpu_bf16_to_f32(r[i]);
+    }
+}
+
+static void logprob_head_bf16(gta_ctx *c, float *lp, float *dx, const float *dlp, const float *x,
+                              const uint16_t *w, const int *row, const int *target, int nlp, int n, int d,
+                              int V) {
+    cpu_logprob_head_w16(WS(c), lp, dx, dlp, x, w, row, target, nlp, n, d, V);
+}
+
+static void logprob_head_fused_bf16(gta_ctx *c, float *lp, float *dlp_out, gta_dlp_fn fn, void *fctx,
+                                    float *dx, const float *x, const uint16_t *w, const int *row,
+                                    const int *target, int nlp, int n, int d, int V) {
+    cpu_logprob_head_fused_w16(WS(c), lp, dlp_out, fn, fctx, dx, x, w, row, target, nlp, n, d, V);
 }
 
 static void attention(gta_ctx *c, float *out, float *lse, const float *qkv, const gta_segs *s, int n, int H, int KV,
@@ -455,6 +503,8 @@ static const gta_backend_ops cpu_ops = {
     .linear = linear,
     .linear_dx = linear_dx,
     .linear_dw = linear_dw,
+    .gemm = gemm,
+    .dropout = dropout,
     .attention = attention,
     .attention_backward = attention_backward,
     .attention_decode = attention_decode,
@@ -468,6 +518,11 @@ static const gta_backend_ops cpu_ops = {
     .pack_bytes = pack_bytes,
     .pack = pack,
     .linear_packed = linear_packed,
+    .linear_bf16 = linear_bf16,
+    .linear_dx_bf16 = linear_dx_bf16,
+    .embed_bf16 = embed_bf16,
+    .logprob_head_bf16 = logprob_head_bf16,
+    .logprob_head_fused_bf16 = logprob_head_fused_bf16,
     .to_bf16 = to_bf16,
     .from_bf16 = from_bf16,
     .sample = sample,

@@ -26,7 +26,7 @@ void cpu_scratch_release(cpu_ws *ws) {
     }
 }
 
-enum { SLOT_HEAD_X, SLOT_HEAD_LOGITS, SLOT_HEAD_DX, SLOT_HEAD_LSE, SLOT_ATT_ACC, SLOT_NORM_PART };
+enum { SLOT_HEAD_X, SLOT_HEAD_LOGITS, SLOT_HEAD_DX, SLOT_HEAD_LSE, SLOT_ATT_ACC, SLOT_NORM_PART, SLOT_W16 };
 
 /* Parallel regions cost a few microseconds each; below this much work (in floats touched)
  * a loop runs on the calling thread. Decoding a few rows at a time is made of such loops. */
@@ -124,6 +124,7 @@ void cpu_rmsnorm_backward(cpu_ws *ws, float *dx, float *dw, const float *dy, con
         /* fixed reduction order: the result does not depend on timing */
 #pragma omp for schedule(static)
         for (int i = 0; i < d; i++) {
+            if (!dw) continue;
             float s = 0;
             for (int th = 0; th < nth; th++) s += part[(size_t)th * d + i];
             dw[i] += s;
@@ -148,15 +149,17 @@ void cpu_headnorm(float *x, float *rstd, const float *w, int n, int nheads, int 
 
 void cpu_headnorm_backward(float *dx, float *dw, const float *dy, const float *xin, const float *rstd,
                            const float *w, int n, int nheads, int hd, int stride) {
+    if (dw) {
 #pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * nheads * hd))
-    for (int i = 0; i < hd; i++) {
-        double s = 0;
-        for (int t = 0; t < n; t++)
-            for (int h = 0; h < nheads; h++) {
-                size_t o = (size_t)t * stride + (size_t)h * hd + i;
-                s += (double)dy[o] * xin[o] * rstd[(size_t)t * nheads + h];
-            }
-        dw[i] += (float)s;
+        for (int i = 0; i < hd; i++) {
+            double s = 0;
+            for (int t = 0; t < n; t++)
+                for (int h = 0; h < nheads; h++) {
+                    size_t o = (size_t)t * stride + (size_t)h * hd + i;
+                    s += (double)dy[o] * xin[o] * rstd[(size_t)t * nheads + h];
+                }
+            dw[i] += (float)s;
+        }
     }
 #pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * nheads * hd))
     for (int t = 0; t < n; t++)
@@ -484,9 +487,89 @@ size_t cpu_scratch_bytes(const cpu_ws *ws, int n, int nlp, int d, int kvdim, int
     return sizeof(float) * (head + bwd);
 }
 
-static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
-                      const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
-                      int V) {
+/* ---------------------------------------------------------------- bf16 weights */
+
+#define W16_TILE ((size_t)1 << 20) /* floats of widened weights per tile: 4 MiB */
+
+static int w16_rows(int in) {
+    size_t r = W16_TILE / (size_t)(in > 0 ? in : 1);
+    return r < 1 ? 1 : (int)r;
+}
+
+static void widen_rows(float *dst, const uint16_t *src, size_t n) {
+#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
+    for (size_t i = 0; i < n; i++) dst[i] = cpu_bf16_to_f32(src[i]);
+}
+
+void cpu_linear_w16(cpu_ws *ws, float *y, const float *x, const uint16_t *w, const float *b, int n, int in,
+                    int out, float beta) {
+    if (b && beta == 0.0f) {
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
+        for (int t = 0; t < n; t++) memcpy(y + (size_t)t * out, b, sizeof(float) * (size_t)out);
+        beta = 1.0f;
+    } else if (b) {
+#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
+        for (int t = 0; t < n; t++)
+            for (int o = 0; o < out; o++) y[(size_t)t * out + o] += b[o];
+    }
+    int R = w16_rows(in);
+    float *tile = cpu_scratch(ws, SLOT_W16, (size_t)R * in);
+    for (int o0 = 0; o0 < out; o0 += R) {
+        int nr = out - o0 < R ? out - o0 : R;
+        widen_rows(tile, w + (size_t)o0 * in, (size_t)nr * in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, in, 1.0f, x, in, tile, in, beta, y + o0,
+                    out);
+    }
+}
+
+void cpu_linear_dx_w16(cpu_ws *ws, float *dx, const float *dy, const uint16_t *w, int n, int in, int out,
+                       float beta) {
+    int R = w16_rows(in);
+    float *tile = cpu_scratch(ws, SLOT_W16, (size_t)R * in);
+    for (int o0 = 0; o0 < out; o0 += R) {
+        int nr = out - o0 < R ? out - o0 : R;
+        widen_rows(tile, w + (size_t)o0 * in, (size_t)nr * in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, nr, 1.0f, dy + o0, out, tile, in,
+                    o0 ? 1.0f : beta, dx, in);
+    }
+}
+
+/* the head's two products: lg[nc, V] = xc W^T and dxc[nc, d] = lg W, from W or W16 */
+static void head_logits(cpu_ws *ws, float *lg, const float *xc, const float *w, const uint16_t *w16, int nc,
+                        int d, int V) {
+    if (!w16) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, V, d, 1.0f, xc, d, w, d, 0.0f, lg, V);
+        return;
+    }
+    int R = w16_rows(d);
+    float *tile = cpu_scratch(ws, SLOT_W16, (size_t)R * d);
+    for (int v0 = 0; v0 < V; v0 += R) {
+        int nr = V - v0 < R ? V - v0 : R;
+        widen_rows(tile, w16 + (size_t)v0 * d, (size_t)nr * d);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, nr, d, 1.0f, xc, d, tile, d, 0.0f, lg + v0,
+                    V);
+    }
+}
+
+static void head_dx(cpu_ws *ws, float *dxc, const float *lg, const float *w, const uint16_t *w16, int nc,
+                    int d, int V) {
+    if (!w16) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, d, V, 1.0f, lg, V, w, d, 0.0f, dxc, d);
+        return;
+    }
+    int R = w16_rows(d);
+    float *tile = cpu_scratch(ws, SLOT_W16, (size_t)R * d);
+    for (int v0 = 0; v0 < V; v0 += R) {
+        int nr = V - v0 < R ? V - v0 : R;
+        widen_rows(tile, w16 + (size_t)v0 * d, (size_t)nr * d);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, d, nr, 1.0f, lg + v0, V, tile, d,
+                    v0 ? 1.0f : 0.0f, dxc, d);
+    }
+}
+
+static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn fn, void *ctx,
+                      float *dx, float *dw, const float *x, const float *w, const uint16_t *w16,
+                      const int *row, const int *target, int nlp, int n, int d, int V) {
     int grad = dlp_in || fn;
     if (dx) memset(dx, 0, sizeof(float) * (size_t)n * d);
     if (nlp <= 0) return;
@@ -502,7 +585,7 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
     for (int c0 = 0; c0 < nlp; c0 += C) {
         int nc = nlp - c0 < C ? nlp - c0 : C;
         for (int i = 0; i < nc; i++) memcpy(xc + (size_t)i * d, x + (size_t)row[c0 + i] * d, sizeof(float) * (size_t)d);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, V, d, 1.0f, xc, d, w, d, 0.0f, lg, V);
+        head_logits(ws, lg, xc, w, w16, nc, d, V);
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < nc; i++) {
             int k = c0 + i, y = target[k];
@@ -528,8 +611,10 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
             }
         }
         if (grad) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, d, V, 1.0f, lg, V, w, d, 0.0f, dxc, d);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, d, nc, 1.0f, lg, V, xc, d, 1.0f, dw, d);
+            head_dx(ws, dxc, lg, w, w16, nc, d, V);
+            if (dw)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, d, nc, 1.0f, lg, V, xc, d, 1.0f, dw,
+                            d);
             /* several pairs may share a row (a prompt's last row predicts every branch) */
             for (int i = 0; i < nc; i++) {
                 float *dst = dx + (size_t)row[c0 + i] * d;
@@ -542,11 +627,23 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
 
 void cpu_logprob_head(cpu_ws *ws, float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
                       const int *row, const int *target, int nlp, int n, int d, int V) {
-    head_impl(ws, lp, NULL, dlp, NULL, NULL, dx, dw, x, w, row, target, nlp, n, d, V);
+    head_impl(ws, lp, NULL, dlp, NULL, NULL, dx, dw, x, w, NULL, row, target, nlp, n, d, V);
+}
+
+void cpu_logprob_head_w16(cpu_ws *ws, float *lp, float *dx, const float *dlp, const float *x,
+                          const uint16_t *w, const int *row, const int *target, int nlp, int n, int d,
+                          int V) {
+    head_impl(ws, lp, NULL, dlp, NULL, NULL, dx, NULL, x, NULL, w, row, target, nlp, n, d, V);
+}
+
+void cpu_logprob_head_fused_w16(cpu_ws *ws, float *lp, float *dlp_out, gta_dlp_fn fn, void *ctx, float *dx,
+                                const float *x, const uint16_t *w, const int *row, const int *target, int nlp,
+                                int n, int d, int V) {
+    head_impl(ws, lp, dlp_out, NULL, fn, ctx, dx, NULL, x, NULL, w, row, target, nlp, n, d, V);
 }
 
 void cpu_logprob_head_fused(cpu_ws *ws, float *lp, float *dlp_out, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
                             const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
                             int V) {
-    head_impl(ws, lp, dlp_out, NULL, fn, ctx, dx, dw, x, w, row, target, nlp, n, d, V);
+    head_impl(ws, lp, dlp_out, NULL, fn, ctx, dx, dw, x, w, NULL, row, target, nlp, n, d, V);
 }

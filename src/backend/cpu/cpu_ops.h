@@ -46,6 +46,17 @@ void cpu_linear_panels_bf16(float *y, const float *x, const uint16_t *panels, co
                             float beta);
 uint16_t cpu_f32_to_bf16(float f); /* round to nearest even; inf and nan kept */
 float cpu_bf16_to_f32(uint16_t h);
+/* The products from bfloat16 weights W16 [out, in], widened a tile of rows at a time into
+ * the scratch (backend.h's *_bf16 ops). */
+void cpu_linear_w16(cpu_ws *ws, float *y, const float *x, const uint16_t *w, const float *b, int n, int in,
+                    int out, float beta);
+void cpu_linear_dx_w16(cpu_ws *ws, float *dx, const float *dy, const uint16_t *w, int n, int in, int out,
+                       float beta);
+void cpu_logprob_head_w16(cpu_ws *ws, float *lp, float *dx, const float *dlp, const float *x,
+                          const uint16_t *w, const int *row, const int *target, int nlp, int n, int d, int V);
+void cpu_logprob_head_fused_w16(cpu_ws *ws, float *lp, float *dlp_out, gta_dlp_fn fn, void *ctx, float *dx,
+                                const float *x, const uint16_t *w, const int *row, const int *target, int nlp,
+                                int n, int d, int V);
 /* dx[n,in] (+)= dy[n,out] W[out,in] */
 void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, int out, float beta);
 /* dW[out,in] += dy^T x ; db[out] += column sums of dy (db may be NULL) */

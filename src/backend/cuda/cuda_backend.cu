@@ -404,6 +404,11 @@ static void fill_table(void) {
     o->linear = linear;
     o->linear_dx = linear_dx;
     o->linear_dw = linear_dw;
+    /* LoRA: the general product and the adapters' dropout. The frozen-bf16-weight ops
+     * (linear_bf16, linear_dx_bf16, embed_bf16, logprob_head*_bf16) are not provided: their
+     * callers check for NULL and ask for an fp32 base / reference instead. */
+    o->gemm = cu_gemm;
+    o->dropout = cu_dropout;
     o->attention = cu_attention;
     o->attention_backward = cu_attention_backward;
     o->attention_decode = cu_attention_decode;

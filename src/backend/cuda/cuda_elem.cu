@@ -158,7 +158,7 @@ __global__ void k_rmsnorm_back(float *dx, const float *dy, const float *x, const
 void cu_rmsnorm_backward(gta_ctx *c, float *dx, float *dw, const float *dy, const float *x, const float *rstd,
                          const float *w, int n, int d, int accumulate) {
     if (n <= 0) return;
-    cu_colsum(c, dw, dy, x, rstd, n, 1, d, d);
+    if (dw) cu_colsum(c, dw, dy, x, rstd, n, 1, d, d); /* NULL: frozen (LoRA) */
     k_rmsnorm_back<<<n, 256, 0, c->st>>>(dx, dy, x, rstd, w, d, accumulate);
     KCHECK();
 }
@@ -205,7 +205,7 @@ __global__ void k_headnorm_back(float *dx, const float *dy, const float *xin, co
 void cu_headnorm_backward(gta_ctx *c, float *dx, float *dw, const float *dy, const float *xin,
                           const float *rstd, const float *w, int n, int nheads, int hd, int stride) {
     if (n <= 0) return;
-    cu_colsum(c, dw, dy, xin, rstd, n * nheads, nheads, hd, stride);
+    if (dw) cu_colsum(c, dw, dy, xin, rstd, n * nheads, nheads, hd, stride); /* NULL: frozen (LoRA) */
     int rows = n * nheads;
     k_headnorm_back<<<(rows + 7) / 8, 256, 0, c->st>>>(dx, dy, xin, rstd, w, n, nheads, hd, stride);
     KCHECK();

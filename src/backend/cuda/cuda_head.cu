@@ -124,7 +124,7 @@ void cu_logprob_head(gta_ctx *c, float *lp, float *dlp_out, const float *dlp_in,
         }
         if (grad) {
             cu_gemm(c, 0, 0, nc, d, V, 1.0f, lg, V, w, d, 0.0f, dxc, d);
-            cu_gemm(c, 1, 0, V, d, nc, 1.0f, lg, V, xc, d, 1.0f, dw, d);
+            if (dw) cu_gemm(c, 1, 0, V, d, nc, 1.0f, lg, V, xc, d, 1.0f, dw, d); /* NULL: frozen head */
             int distinct = 1;
             for (int i = 0; i < nc && distinct; i++) {
                 int rr = row[c0 + i];

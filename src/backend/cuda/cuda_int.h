@@ -88,6 +88,8 @@ void cu_add(gta_ctx *c, float *y, const float *a, const float *b, size_t n);
 void cu_bias_rows(gta_ctx *c, float *y, const float *b, int n, int out, int overwrite);
 void cu_to_bf16(gta_ctx *c, uint16_t *dst, const float *src, size_t n);
 void cu_from_bf16(gta_ctx *c, float *dst, const uint16_t *src, size_t n);
+/* LoRA's dropout (cuda_lora.cu): backend.h's dropout op */
+void cu_dropout(gta_ctx *c, float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t stream);
 void cu_linear_bf16w(gta_ctx *c, float *y, const float *x, const uint16_t *w, const float *b, int n, int in,
                      int out, float beta);
 

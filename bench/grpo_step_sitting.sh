@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# One sitting of the whole-step benchmark: gta's GRPO and GTA steps (gta bench --what
+# grpo-step|gta-step) beside the PyTorch GRPO step of ../shared/bench/torch_grpo_step.py
+# (run_grpo_step_baseline.sh: TRL's step in plain PyTorch, its strongest CPU setting), on the
+# same shapes, alternating so that both see the same machine state. Writes one JSON line per
+# measurement to $OUT (default bench/results-step.jsonl) and a summary table (medians and
+# ratios PyTorch / gta) to stdout and to ${OUT%.jsonl}.md.
+#
+#   bench/grpo_step_sitting.sh [--configs small,q05-4L] [--runs N] [--reps N] [--q05] [--torch-q05] [--no-torch]
+#
+#   small, q05-4L   --prompts 2 --group 16 --prompt-len 256 --new 64 --iterations 4 (both sides)
+#   --q05           gta on the whole 0.5B shape, one prompt, 256 + 64, one update: G = 8 (the
+#                   PyTorch step's largest that fits 24 GB) and G = 16 (gta alone)
+#   --torch-q05     also the PyTorch q05 step at G = 8 (about 2 min and an 18 GiB peak)
+#   --runs N        timed runs per measurement after the warm-up, medianed inside each
+#                   program (default 3 for gta, 2 for PyTorch: TORCH_RUNS)
+#   --reps N        the whole alternation N times (default 1); the table takes the median
+#   --no-torch      gta only (e.g. where ../shared is absent)
+#   --shape "P G L N U"  another shape for the configs (e.g. a smoke sitting: "2 4 128 32 2")
+#   --summary       only the table of an existing $OUT
+# THREADS (default 2): OpenMP threads of gta and torch.set_num_threads of the baseline.
+# Needs build/gta (make); the baseline installs python3-torch through apt when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${GTA_SHARED:-../shared}
+OUT=${OUT:-bench/results-step.jsonl}
+GTA=${GTA:-build/gta}
+configs=small,q05-4L runs=3 reps=1 q05=0 torch_q05=0 torch=1 shape="2 16 256 64 4" measure=1
+THREADS=${THREADS:-2}
+TORCH_RUNS=${TORCH_RUNS:-2}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --configs) configs=$2; shift ;;
+    --runs) runs=$2; shift ;;
+    --reps) reps=$2; shift ;;
+    --q05) q05=1 ;;
+    --torch-q05) q05=1 torch_q05=1 ;;
+    --no-torch) torch=0 ;;
+    --shape) shape=$2; shift ;;
+    --summary) measure=0 ;;
+    *) echo "grpo_step_sitting.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ $torch = 1 ] && [ ! -x "$SHARED/bench/run_grpo_step_baseline.sh" ]; then
+  echo "grpo_step_sitting.sh: $SHARED/bench/run_grpo_step_baseline.sh not found: gta only" >&2
+  torch=0
+fi
+[ $measure = 1 ] && : >"$OUT"
+# gta's setting: OpenBLAS (OpenMP build) with its own kernel detection, 2 threads (as the baseline)
+GTA_ENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$THREADS)
+note() { echo "== $* ($(date -u +%H:%M:%S))" >&2; }
+record() { # who, label, json
+  echo "{\"who\":\"$1\",\"label\":\"$2\",\"rep\":$rep,\"result\":$3}" >>"$OUT"
+}
+gta_step() { # label, what, config, P, G, L, N, U
+  local label=$1 what=$2 cfg=$3
+  note "gta $what $cfg P=$4 G=$5 L=$6 N=$7 U=$8 (rep $rep)"
+  record gta "$label" "$("${GTA_ENV[@]}" "$GTA" bench --what "$what" --config "$cfg" --prompts "$4" --group-size "$5" \
+    --prompt-len "$6" --new-tokens "$7" --num-iterations "$8" --runs "$runs" 2>/dev/null)"
+}
+torch_step() { # label, config, P, G, L, N, U
+  local label=$1 cfg=$2 j
+  note "torch grpo $cfg P=$3 G=$4 L=$5 N=$6 U=$7 (rep $rep)"
+  j=$(mktemp)
+  "$SHARED/bench/run_grpo_step_baseline.sh" --config "$cfg" --prompts "$3" --group "$4" --prompt-len "$5" --new "$6" \
+    --iterations "$7" --runs "$TORCH_RUNS" --threads "$THREADS" --json "$j" >&2
+  record torch "$label" "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$j")"
+  rm -f "$j"
+}
+
+[ $measure = 1 ] || reps=0
+for rep in $(seq "$reps"); do
+  read -r P G L N U <<<"$shape"
+  for cfg in ${configs//,/ }; do
+    label="$cfg ${P}x$G $L+$N U=$U"
+    gta_step "$label" grpo-step "$cfg" "$P" "$G" "$L" "$N" "$U"
+    gta_step "$label" gta-step "$cfg" "$P" "$G" "$L" "$N" "$U"
+    if [ $torch = 1 ]; then torch_step "$label" "$cfg" "$P" "$G" "$L" "$N" "$U"; fi
+  done
+  if [ $q05 = 1 ]; then
+    gta_step "q05 1x8 256+64 U=1" grpo-step q05 1 8 256 64 1
+    gta_step "q05 1x8 256+64 U=1" gta-step q05 1 8 256 64 1
+    if [ $torch = 1 ] && [ $torch_q05 = 1 ]; then torch_step "q05 1x8 256+64 U=1" q05 1 8 256 64 1; fi
+    gta_step "q05 1x16 256+64 U=1" grpo-step q05 1 16 256 64 1
+    gta_step "q05 1x16 256+64 U=1" gta-step q05 1 16 256 64 1
+  fi
+done
+
+python3 - "$OUT" <<'PY' | tee "${OUT%.jsonl}.md"
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+phases = ["generate", "old_logps", "ref_logps", "updates", "total"]
+def key(r):
+    return (r["label"], r["who"], r["result"].get("what", "torch-grpo-step"))
+groups = {}
+for r in rows:
+    groups.setdefault(key(r), []).append(r["result"])
+def med(res, p):
+    return statistics.median(x["seconds_median"][p] for x in res)
+def rss(res):
+    return max(x["peak_rss_mib"] for x in res)
+labels = list(dict.fromkeys(r["label"] for r in rows))
+print("| shape | step | " + " | ".join(phases) + " | peak RSS MiB | PyTorch / gta (total) |")
+print("|---|---|" + "---|" * len(phases) + "---|---|")
+for lab in labels:
+    t = groups.get((lab, "torch", "torch-grpo-step"))
+    if t:
+        print(f"| {lab} | PyTorch GRPO | " + " | ".join(f"{med(t, p):.2f}" for p in phases) + f" | {rss(t):.0f} | 1 |")
+    for what in ("grpo-step", "gta-step"):
+        g = groups.get((lab, "gta", what))
+        if not g:
+            continue
+        ratio = f"{med(t, 'total') / med(g, 'total'):.2f}x" if t else "-"
+        print(f"| {lab} | gta {what} | " + " | ".join(f"{med(g, p):.2f}" for p in phases) + f" | {rss(g):.0f} | {ratio} |")
+    if t:
+        g = groups.get((lab, "gta", "grpo-step"))
+        if g:
+            print(f"| {lab} | PyTorch / gta GRPO, per phase | " +
+                  " | ".join(f"{med(t, p) / max(med(g, p), 1e-9):.2f}x" for p in phases) + " | | |")
+PY
