@@ -15,7 +15,21 @@ CFLAGS  = -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla \
 LDFLAGS = -fopenmp $(SAN) -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
 LDLIBS  = -lopenblas -lcjson -lpcre2-8 -lutf8proc -lm -lpthread
 
-LIB_SRC  = $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
+# MPI (data-parallel training under mpirun / srun) when OpenMPI's mpicc is present: only
+# src/comm/comm_mpi.c sees its headers; without it the build is the one-process one.
+# MPI=0 builds without it even so.
+MPICC   ?= $(shell command -v mpicc 2>/dev/null)
+MPI     ?= $(if $(MPICC),1,0)
+ifeq ($(MPI),1)
+CFLAGS  += -DGTA_HAVE_MPI=1
+MPI_CFLAGS := $(shell $(MPICC) --showme:compile)
+LDLIBS  += $(shell $(MPICC) --showme:link)
+MPI_SRC :=
+else
+MPI_SRC := src/comm/comm_mpi.c
+endif
+
+LIB_SRC  = $(filter-out src/cli/main.c $(MPI_SRC),$(shell find src -name '*.c' | sort))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
 # The CUDA backend (src/backend/cuda/*.cu, docs/gpu.md) when nvcc is found on PATH or in
@@ -65,6 +79,11 @@ $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
 	@echo NVCC $<
 	@$(NVCC) $(NVFLAGS) -MD -MF $(@:.o=.d) -c -o $@ $<
+
+$(BUILD)/obj/src/comm/comm_mpi.o: src/comm/comm_mpi.c
+	@mkdir -p $(dir $@)
+	@echo CC $<
+	@$(CC) $(CFLAGS) $(MPI_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_COMMON) $(BUILD)/libgta.a
 	@mkdir -p $(dir $@)

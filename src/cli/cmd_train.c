@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "comm/comm.h"
 #include "io/dataset.h"
 #include "io/json.h"
 #include "train/trainer.h"
@@ -154,6 +155,7 @@ int cmd_train(int argc, char **argv) {
     }
     rc = gta_train_run(&c, resume, stop_at);
     if (rc) return cli_fail(rc);
+    gta_comm_world_finish();
     /* stopped by SIGINT/SIGTERM with a checkpoint: the shell's 128 + signal */
     return gta_train_stopped_by() ? 128 + gta_train_stopped_by() : 0;
 }

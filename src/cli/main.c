@@ -3,9 +3,13 @@
 
 #include "base/error.h"
 #include "cli/cli.h"
+#include "comm/comm.h"
 
 int cli_fail(int code) {
     fprintf(stderr, "gta: error: %s\n", gta_err_msg());
+    /* one of several ranks: end them all now rather than leave them waiting for this one */
+    fflush(stderr);
+    gta_comm_world_abort(code);
     return code;
 }
 

@@ -72,29 +72,51 @@ int resolve_save_dtype(trainer *t) {
     return GTA_OK;
 }
 
+/* the AdamW moments this process holds (all of them, or its ZeRO-1 shard) into file */
+static int save_moments(trainer *t, const char *path) {
+    gta_model *m = t->policy;
+    size_t n = t->opt.hi - t->opt.lo, nb = sizeof(float) * n;
+    const float *hm = m->be->read_begin(m->ctx, t->opt.m, nb), *hv = m->be->read_begin(m->ctx, t->opt.v, nb);
+    st_entry e[2] = {{"exp_avg", ST_F32, 1, {(int64_t)n}, hm}, {"exp_avg_sq", ST_F32, 1, {(int64_t)n}, hv}};
+    int rc = st_write(path, e, 2, NULL);
+    m->be->read_end(m->ctx, hm);
+    m->be->read_end(m->ctx, hv);
+    return rc;
+}
+
+/* every rank has reached this point (a sum of one number over the ranks) */
+static int barrier(trainer *t) {
+    double one = 1;
+    return t->comm->size > 1 ? t->comm->sum_doubles(t->comm, &one, 1) : GTA_OK;
+}
+
 /* Writes RUN/checkpoint.tmp completely, then swaps it in (gta_ckpt_commit): a kill at any
  * moment leaves the previous checkpoint or this one, and a failed write (full disk, file
- * size limit) leaves the previous one and an error naming the file. */
+ * size limit) leaves the previous one and an error naming the file. In a run of several
+ * ranks rank 0 writes the model, the reference, the whole optimizer state (without ZeRO-1
+ * every rank holds the same) and the trainer state; each rank then its own part (ZeRO-1's
+ * moments shard, its part of a rollout in flight) into the same directory, and rank 0
+ * swaps it in once every rank is done. A rank that fails ends them all (cli_fail). */
 int save_checkpoint(trainer *t) {
     char *tmp = gta_path_join(t->run_dir, "checkpoint.tmp");
-    gta_rm_rf(tmp);
-    /* never a checkpoint of non-finite weights */
-    int rc = check_weights(t->policy, "at the checkpoint of step", t->step);
-    if (!rc) rc = save_model_dir(t, tmp, 0);
-    gta_test_kill_point_n("checkpoint:model", t->step);
+    const int lead = t->comm->rank == 0, many = t->comm->size > 1, sharded = many && t->cfg.zero;
+    int rc = GTA_OK;
+    if (lead) {
+        gta_rm_rf(tmp);
+        /* never a checkpoint of non-finite weights (every rank holds the same) */
+        rc = check_weights(t->policy, "at the checkpoint of step", t->step);
+        if (!rc) rc = save_model_dir(t, tmp, 0);
+        gta_test_kill_point_n("checkpoint:model", t->step);
+    }
     gta_model *m = t->policy;
     size_t np = gta_model_trainable(m).n, nb = sizeof(float) * np;
-    if (!rc) {
-        const float *hm = m->be->read_begin(m->ctx, t->opt.m, nb), *hv = m->be->read_begin(m->ctx, t->opt.v, nb);
-        st_entry e[2] = {{"exp_avg", ST_F32, 1, {(int64_t)np}, hm}, {"exp_avg_sq", ST_F32, 1, {(int64_t)np}, hv}};
+    if (!rc && lead && !sharded) {
         char *p = gta_path_join(tmp, "optimizer.safetensors");
-        rc = st_write(p, e, 2, NULL);
-        m->be->read_end(m->ctx, hm);
-        m->be->read_end(m->ctx, hv);
+        rc = save_moments(t, p);
         free(p);
         gta_test_kill_point_n("checkpoint:optimizer", t->step);
     }
-    if (!rc && t->ref && t->ref->w16 && !t->lora) {
+    if (!rc && lead && t->ref && t->ref->w16 && !t->lora) {
         gta_model *r = t->ref;
         size_t ns = gta_model_small_floats(r);
         const void *h16 = r->be->read_begin(r->ctx, r->w16, sizeof(uint16_t) * r->n_params);
@@ -106,7 +128,7 @@ int save_checkpoint(trainer *t) {
         r->be->read_end(r->ctx, h16);
         r->be->read_end(r->ctx, hs);
         free(p);
-    } else if (!rc && t->ref) {
+    } else if (!rc && lead && t->ref) {
         const float *hr = m->be->read_begin(t->ref->ctx, gta_model_trainable(t->ref).params, nb);
         st_entry e = {"params", ST_F32, 1, {(int64_t)np}, hr};
         char *p = gta_path_join(tmp, "reference.safetensors");
@@ -116,6 +138,16 @@ int save_checkpoint(trainer *t) {
     }
     rollout *r = &t->ro;
     int keep_ro = r->valid && t->method != M_SFT && t->step % t->cfg.num_iterations != 0;
+    /* rank 0's files (and the directory) exist before the others write theirs */
+    if (!rc) rc = barrier(t);
+    if (!rc && sharded) {
+        char name[64];
+        snprintf(name, sizeof name, "optimizer-rank%d.safetensors", t->comm->rank);
+        char *p = gta_path_join(tmp, name);
+        rc = save_moments(t, p);
+        free(p);
+        if (lead) gta_test_kill_point_n("checkpoint:optimizer", t->step);
+    }
     if (!rc && keep_ro) {
         st_entry e[] = {
             {"ids", ST_I32, 1, {r->n}, r->ids},
@@ -135,20 +167,31 @@ int save_checkpoint(trainer *t) {
             {"w_sft", ST_F32, 1, {r->nlp}, r->w_sft},
             {"seq_adv", ST_F32, 1, {r->nseq}, r->seq_adv},
         };
-        char *p = gta_path_join(tmp, "rollout.safetensors");
+        char name[64];
+        if (many)
+            snprintf(name, sizeof name, "rollout-rank%d.safetensors", t->comm->rank);
+        else
+            snprintf(name, sizeof name, "rollout.safetensors");
+        char *p = gta_path_join(tmp, name);
         rc = st_write(p, e, (int)(sizeof e / sizeof e[0]), NULL);
         free(p);
     }
-    if (!rc) {
+    if (!rc) rc = barrier(t);
+    if (!rc && lead) {
         /* the logs on disk at least as far as the state says (a SIGKILL loses stdio buffers) */
         FILE *logs[3] = {t->metrics, t->samples, t->evals};
         for (int i = 0; i < 3 && !rc; i++)
             if (logs[i] && (fflush(logs[i]) != 0 || fsync(fileno(logs[i])) != 0))
                 rc = gta_err_set(GTA_EFAIL, "%s: cannot write the logs: %s", t->run_dir, strerror(errno));
     }
-    if (!rc) {
-        gta_train_state ts = {t->step, t->cursor, t->opt.step, ftell(t->metrics), t->samples ? ftell(t->samples) : 0,
-                              t->evals ? ftell(t->evals) : 0, keep_ro, 0, 0, 0, 0, 0, 0};
+    if (!rc && lead) {
+        gta_train_state ts;
+        memset(&ts, 0, sizeof ts);
+        ts.step = t->step, ts.cursor = t->cursor, ts.adam_step = t->opt.step;
+        ts.metrics_bytes = ftell(t->metrics), ts.samples_bytes = t->samples ? ftell(t->samples) : 0;
+        ts.eval_bytes = t->evals ? ftell(t->evals) : 0;
+        ts.rollout = keep_ro;
+        ts.ranks = t->comm->size, ts.zero = sharded;
         if (keep_ro) {
             ts.reward = r->reward, ts.reward_format = r->reward_format, ts.reward_accuracy = r->reward_accuracy;
             ts.guess_accuracy = r->guess_accuracy, ts.frac_zero_std = r->frac_zero_std;
@@ -161,12 +204,31 @@ int save_checkpoint(trainer *t) {
         free(text);
         gta_test_kill_point_n("checkpoint:state", t->step);
     }
-    if (!rc) rc = gta_ckpt_commit(t->run_dir, t->step);
+    if (!rc && lead) rc = gta_ckpt_commit(t->run_dir, t->step);
     if (rc) {
-        gta_rm_rf(tmp);
+        if (lead) gta_rm_rf(tmp);
         gta_err_prefix(rc, "train: checkpoint of step %lld not written (the previous one is intact)", t->step);
     }
     free(tmp);
+    return rc;
+}
+
+int load_f32_slice(gta_model *m, const char *path, const char *name, float *dst, size_t n, size_t at,
+                   size_t n_dst) {
+    if (at == 0 && n_dst == n) return load_f32(m, path, name, dst, n);
+    st_set *s;
+    int rc = st_open_file(path, &s);
+    if (rc) return rc;
+    const st_tensor *t = st_find(s, name);
+    if (!t || t->dtype != ST_F32 || (size_t)t->numel != n || at + n_dst > n) {
+        rc = gta_err_set(GTA_EINPUT, "%s: expected tensor '%s' of %zu floats", path, name, n);
+    } else {
+        float *all = gta_malloc(sizeof(float) * n);
+        rc = st_to_f32(s, t, all);
+        if (!rc) m->be->from_host(m->ctx, dst, all + at, sizeof(float) * n_dst);
+        free(all);
+    }
+    st_close(s);
     return rc;
 }
 

@@ -7,6 +7,11 @@
 #include "base/error.h"
 
 void gta_adamw_init(gta_adamw *o, const gta_model *model, double lr, double weight_decay) {
+    gta_adamw_init_shard(o, model, lr, weight_decay, 0, gta_model_trainable(model).n);
+}
+
+void gta_adamw_init_shard(gta_adamw *o, const gta_model *model, double lr, double weight_decay, size_t lo,
+                          size_t hi) {
     memset(o, 0, sizeof *o);
     o->lr = lr;
     o->beta1 = 0.9;
@@ -14,10 +19,12 @@ void gta_adamw_init(gta_adamw *o, const gta_model *model, double lr, double weig
     o->eps = 1e-8;
     o->weight_decay = weight_decay;
     o->n = gta_model_trainable(model).n;
-    o->m = model->be->alloc(model->ctx, sizeof(float) * o->n);
-    o->v = model->be->alloc(model->ctx, sizeof(float) * o->n);
-    model->be->zero(model->ctx, o->m, sizeof(float) * o->n);
-    model->be->zero(model->ctx, o->v, sizeof(float) * o->n);
+    o->lo = lo, o->hi = hi;
+    size_t nb = sizeof(float) * (hi > lo ? hi - lo : 1);
+    o->m = model->be->alloc(model->ctx, nb);
+    o->v = model->be->alloc(model->ctx, nb);
+    model->be->zero(model->ctx, o->m, nb);
+    model->be->zero(model->ctx, o->v, nb);
     o->model = model;
 }
 
@@ -33,16 +40,23 @@ void gta_adamw_step(gta_adamw *o, gta_model *model, double lr) {
     o->step++;
     const double bc1 = 1.0 - pow(o->beta1, (double)o->step), bc2 = 1.0 - pow(o->beta2, (double)o->step);
     const float b1 = (float)o->beta1, b2 = (float)o->beta2, step_size = (float)(lr / bc1),
-                inv_bc2_sqrt = (float)(1.0 / sqrt(bc2)), eps = (float)o->eps, wd = (float)(lr * o->weight_decay);
+                inv_bc2_sqrt = (float)(1.0 / sqrt(bc2)), eps = (float)o->eps,
+                wd = (float)(lr * o->weight_decay);
     gta_trainable tr = gta_model_trainable(model);
-    float *p = tr.params, *g = tr.grads, *m = o->m, *v = o->v;
+    float *p = tr.params, *g = tr.grads, *m = o->m, *v = o->v; /* m[a - lo]: parameter a's */
     for (int k = 0; k < tr.n_tensors; k++) {
         const gta_param *t = &tr.tensors[k];
         size_t a = t->offset, n = (size_t)t->shape[0] * (size_t)(t->ndim == 2 ? t->shape[1] : 1);
+        /* the part of the tensor in the shard */
+        size_t e = a + n < o->hi ? a + n : o->hi;
+        if (a < o->lo) a = o->lo;
+        if (e <= a) continue;
+        n = e - a;
         /* decoupled weight decay (before the moment update, as torch.optim.AdamW) on
          * matrices only; norms and biases are not decayed */
         const float keep = t->decay ? 1.0f - wd : 1.0f;
-        model->be->adamw(model->ctx, n, p + a, g + a, m + a, v + a, b1, b2, step_size, inv_bc2_sqrt, eps, keep);
+        model->be->adamw(model->ctx, n, p + a, g + a, m + (a - o->lo), v + (a - o->lo), b1, b2, step_size,
+                         inv_bc2_sqrt, eps, keep);
     }
 }
 

@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "base/rng.h"
+#include "base/str.h"
 #include "base/util.h"
 #include "io/dataset.h"
 #include "io/json.h"
@@ -91,6 +92,24 @@ static size_t prefix_bytes(const gta_tokenizer *tok, const gta_tok *ids, int k) 
     if (gta_tokenizer_decode(tok, ids, (size_t)k, GTA_DECODE_SKIP_SPECIAL | GTA_DECODE_SKIP_UNKNOWN, &text, &len) != GTA_OK) len = 0;
     free(text);
     return len;
+}
+
+/* Rank 0 receives every rank's lines (in rank order) and writes them to samples.jsonl:
+ * the lines of the first log_examples prompts of the whole batch. */
+static int gather_samples(trainer *t, gta_str *lines) {
+    gta_comm *cm = t->comm;
+    for (int q = 0; q < cm->size; q++) {
+        double len = q == cm->rank ? (double)lines->n : 0;
+        int rc = cm->broadcast(cm, &len, sizeof len, q);
+        if (rc) return rc;
+        if (len <= 0) continue;
+        char *buf = q == cm->rank ? lines->s : gta_malloc((size_t)len);
+        if (!(rc = cm->broadcast(cm, buf, (size_t)len, q)) && t->samples)
+            fwrite(buf, 1, (size_t)len, t->samples);
+        if (q != cm->rank) free(buf);
+        if (rc) return rc;
+    }
+    return GTA_OK;
 }
 
 /* The tree batch of a rollout and its fixed per-pair data (RL and SFT weights, per-token
@@ -205,14 +224,22 @@ int ro_logps(trainer *t, double *old_s, double *ref_s) {
 
 int build_rollout(trainer *t, long long rollout_index) {
     const gta_train_cfg *c = &t->cfg;
-    const int P = (int)c->batch_prompts, G = (int)c->group_size;
+    const int G = (int)c->group_size, P_all = (int)c->batch_prompts;
+    /* this rank's prompts: [p0, p0 + P) of the batch, by their global index (the sample
+     * ids, hence the rollouts, are those of one process whatever the number of ranks) */
+    size_t plo, phi;
+    gta_comm_shard((size_t)P_all, t->comm->size, t->comm->rank, &plo, &phi);
+    const int P = (int)(phi - plo), p0 = (int)plo;
     rollout *r = &t->ro;
     ro_free(r);
     size_t *ex = gta_malloc(sizeof(size_t) * (size_t)P);
     const gta_tok **prompts = gta_malloc(sizeof(gta_tok *) * (size_t)P);
     int *plen = gta_malloc(sizeof(int) * (size_t)P), rc = GTA_OK;
+    uint64_t *sid = gta_malloc(sizeof(uint64_t) * (size_t)(P * G));
+    for (int s = 0; s < P * G; s++) sid[s] = (uint64_t)p0 * (uint64_t)G + (uint64_t)s;
+    gta_str lines = {0};
     for (int p = 0; p < P && !rc; p++) {
-        ex[p] = example_at(t, t->cursor + p);
+        ex[p] = example_at(t, t->cursor + p0 + p);
         if ((rc = prompt_of(t, ex[p]))) break;
         const gta_ids *pi = &t->prompt_ids[ex[p]];
         prompts[p] = pi->ids;
@@ -237,7 +264,7 @@ int build_rollout(trainer *t, long long rollout_index) {
         sp.seed = gta_rng_u64((uint64_t)c->seed, 7, (uint64_t)rollout_index);
         double ts = gta_now();
         gta_test_kill_point_n("rollout", t->step + 1);
-        rc = gta_sample(t->policy, prompts, plen, P, G, NULL, &sp, smp);
+        rc = gta_sample(t->policy, prompts, plen, P, G, sid, &sp, smp);
         r->sample_seconds = gta_now() - ts;
     }
     if (rc) goto done;
@@ -263,7 +290,7 @@ int build_rollout(trainer *t, long long rollout_index) {
         sa += rw.answer_ok;
         sg += rw.guess_ok;
         ctok += smp[s].n;
-        if (t->samples && s % G == 0 && s / G < c->log_examples) {
+        if (t->comm->rank == 0 && t->comm->size == 1 && t->samples && s % G == 0 && s / G < c->log_examples) {
             cJSON *j = cJSON_CreateObject();
             cJSON_AddNumberToObject(j, "step", (double)t->step);
             cJSON_AddStringToObject(j, "gold", t->ds.labels.names[e->label]);
@@ -273,10 +300,25 @@ int build_rollout(trainer *t, long long rollout_index) {
             fprintf(t->samples, "%s\n", line);
             free(line);
             cJSON_Delete(j);
+        } else if (t->comm->size > 1 && s % G == 0 && p0 + s / G < c->log_examples) {
+            /* gathered on rank 0 below, in the order of the global prompt index */
+            cJSON *j = cJSON_CreateObject();
+            cJSON_AddNumberToObject(j, "step", (double)t->step);
+            cJSON_AddStringToObject(j, "gold", t->ds.labels.names[e->label]);
+            cJSON_AddStringToObject(j, "completion", text);
+            cJSON_AddNumberToObject(j, "reward", rw.reward);
+            char *line = cJSON_PrintUnformatted(j);
+            gta_str_printf(&lines, "%s\n", line);
+            free(line);
+            cJSON_Delete(j);
         }
         free(text);
     }
     if (rc) {
+        free(rew), free(gend);
+        goto done;
+    }
+    if (t->comm->size > 1 && (rc = gather_samples(t, &lines))) {
         free(rew), free(gend);
         goto done;
     }
@@ -287,12 +329,18 @@ int build_rollout(trainer *t, long long rollout_index) {
         gta_group_advantages(rew + p * G, G, c->adv_eps, r->seq_adv + p * G, &st);
         zero += st.zero_std;
     }
-    r->reward_format = sf / nseq;
-    r->reward_accuracy = sa / nseq;
-    r->reward = (sf + sa) / nseq;
-    r->guess_accuracy = sg / nseq;
-    r->frac_zero_std = (double)zero / P;
-    r->completion_tokens_mean = ctok / nseq;
+    /* the statistics of the whole batch: sums over the ranks */
+    double tot[7] = {sf, sa, sg, ctok, zero, nseq, P};
+    if (t->comm->size > 1 && (rc = t->comm->sum_doubles(t->comm, tot, 7))) {
+        free(rew), free(gend);
+        goto done;
+    }
+    r->reward_format = tot[0] / tot[5];
+    r->reward_accuracy = tot[1] / tot[5];
+    r->reward = (tot[0] + tot[1]) / tot[5];
+    r->guess_accuracy = tot[2] / tot[5];
+    r->frac_zero_std = tot[4] / tot[6];
+    r->completion_tokens_mean = tot[3] / tot[5];
 
     /* each sample's guess span (gta): its tokens up to the end of the guess, excluded from the RL loss */
     int *nguess = gta_calloc((size_t)nseq, sizeof(int));
@@ -307,8 +355,10 @@ int build_rollout(trainer *t, long long rollout_index) {
     free(nguess), free(guess);
     if (rc || (rc = ro_logps(t, NULL, NULL))) goto done;
     r->valid = 1;
-    t->cursor += P;
+    t->cursor += P_all;
 done:
+    free(sid);
+    gta_str_free(&lines);
     gta_sample_seq_free(smp, P * G);
     free(smp), free(ex), free(prompts), free(plen);
     return rc;
@@ -318,10 +368,12 @@ done:
 int build_sft_batch(trainer *t) {
     rollout *r = &t->ro;
     ro_free(r);
-    int P = (int)t->cfg.batch_prompts, n = 0, nlp = 0, rc = GTA_OK;
+    size_t plo, phi;
+    gta_comm_shard((size_t)t->cfg.batch_prompts, t->comm->size, t->comm->rank, &plo, &phi);
+    int P = (int)(phi - plo), p0 = (int)plo, n = 0, nlp = 0, rc = GTA_OK;
     size_t *ex = gta_malloc(sizeof(size_t) * (size_t)P);
     for (int p = 0; p < P && !rc; p++) {
-        ex[p] = example_at(t, t->cursor + p);
+        ex[p] = example_at(t, t->cursor + p0 + p);
         rc = prompt_of(t, ex[p]);
         n += (int)(t->prompt_ids[ex[p]].n + t->target_ids[ex[p]].n);
         nlp += (int)t->target_ids[ex[p]].n;
@@ -350,17 +402,33 @@ int build_sft_batch(trainer *t) {
         }
     }
     gta_sft_weights((size_t)nlp, r->sft_mask, r->w_sft);
+    if (t->comm->size > 1) {
+        /* the mean over every rank's target tokens */
+        double all = nlp;
+        if ((rc = t->comm->sum_doubles(t->comm, &all, 1))) {
+            free(ex);
+            return rc;
+        }
+        for (int q = 0; q < nlp; q++) r->w_sft[q] = (float)(1.0 / all);
+    }
     r->valid = 1;
-    t->cursor += P;
+    t->cursor += t->cfg.batch_prompts;
     free(ex);
     return GTA_OK;
 }
 
-/* rollout.safetensors of a checkpoint taken between the steps that reuse one rollout:
- * every tensor present with its dtype and a size consistent with the others, the batch
- * valid for the model, the per-pair data finite, before any of it is used. */
+/* rollout.safetensors of a checkpoint taken between the steps that reuse one rollout
+ * (rollout-rankR.safetensors, rank R's part, in a run of several ranks): every tensor
+ * present with its dtype and a size consistent with the others, the sequences those of
+ * this rank's prompts, the batch valid for the model, the per-pair data finite, before
+ * any of it is used. */
 int load_rollout(trainer *t, const char *dir, const gta_train_state *stats) {
-    char *p = gta_path_join(dir, "rollout.safetensors");
+    char name[64];
+    if (t->comm->size > 1)
+        snprintf(name, sizeof name, "rollout-rank%d.safetensors", t->comm->rank);
+    else
+        snprintf(name, sizeof name, "rollout.safetensors");
+    char *p = gta_path_join(dir, name);
     st_set *s;
     int rc = st_open_file(p, &s);
     if (rc) {
@@ -408,8 +476,18 @@ int load_rollout(trainer *t, const char *dir, const gta_train_state *stats) {
     }
     if (!rc) {
         r->n = (int)size[0], r->nseg = (int)size[1], r->nlp = (int)size[2], r->nseq = (int)size[3];
+        size_t plo, phi;
+        gta_comm_shard((size_t)t->cfg.batch_prompts, t->comm->size, t->comm->rank, &plo, &phi);
+        long long want_seq = (long long)(phi - plo) * t->cfg.group_size;
         gta_batch b = ro_batch(r);
-        if ((rc = gta_batch_check(t->policy, &b))) gta_err_prefix(rc, "%s", p);
+        if (r->nseq != want_seq)
+            rc = gta_err_set(
+                GTA_EINPUT,
+                "%s: tensor 'seq_adv' has %d sequences: rank %d of %d expects %lld (%zu prompts x "
+                "group_size %lld)",
+                p, r->nseq, t->comm->rank, t->comm->size, want_seq, phi - plo, t->cfg.group_size);
+        else if ((rc = gta_batch_check(t->policy, &b)))
+            gta_err_prefix(rc, "%s", p);
         for (int k = 0; k < r->nlp && !rc; k++)
             if (r->seq[k] < 0 || r->seq[k] >= r->nseq)
                 rc = gta_err_set(GTA_EINPUT, "%s: tensor 'seq'[%d] = %d outside [0, %d)", p, k, r->seq[k],

@@ -52,9 +52,23 @@ int gta_train_state_parse(const char *path, const cJSON *j, gta_train_state *s) 
         (rc = count(path, j, "samples_bytes", 1, &s->samples_bytes)) ||
         (rc = count(path, j, "eval_bytes", 0, &s->eval_bytes)))
         return rc;
-    if (s->adam_step != s->step)
-        return gta_err_set(GTA_EINPUT, "%s: field 'adam_step' = %lld differs from 'step' = %lld", path,
+    /* one AdamW step a step at most: an update skipped as non-finite takes none */
+    if (s->adam_step > s->step)
+        return gta_err_set(GTA_EINPUT, "%s: field 'adam_step' = %lld exceeds 'step' = %lld", path,
                            s->adam_step, s->step);
+    /* the ranks of a data-parallel run (absent in a one-process run's checkpoint) */
+    s->ranks = 1;
+    if ((rc = count(path, j, "ranks", 0, &s->ranks))) return rc;
+    if (s->ranks < 1)
+        return gta_err_set(GTA_EINPUT, "%s: field 'ranks' = %lld: expected at least 1", path, s->ranks);
+    const cJSON *zo = cJSON_GetObjectItemCaseSensitive(j, "zero");
+    if (zo && !cJSON_IsBool(zo))
+        return gta_err_set(GTA_EINPUT, "%s: field 'zero': expected true or false", path);
+    s->zero = zo && cJSON_IsTrue(zo);
+    if (s->zero && s->ranks < 2)
+        return gta_err_set(GTA_EINPUT,
+                           "%s: field 'zero' is true but 'ranks' = %lld: a shard needs several ranks", path,
+                           s->ranks);
     const cJSON *ro = cJSON_GetObjectItemCaseSensitive(j, "rollout");
     if (!ro) return gta_err_set(GTA_EINPUT, "%s: missing field 'rollout'", path);
     if (!cJSON_IsBool(ro))
@@ -94,6 +108,10 @@ char *gta_train_state_to_json(const gta_train_state *s) {
     cJSON_AddItemToObject(j, "samples_bytes", gta_json_number((double)s->samples_bytes));
     cJSON_AddItemToObject(j, "eval_bytes", gta_json_number((double)s->eval_bytes));
     cJSON_AddBoolToObject(j, "rollout", s->rollout);
+    if (s->ranks > 1) {
+        cJSON_AddItemToObject(j, "ranks", gta_json_number((double)s->ranks));
+        cJSON_AddBoolToObject(j, "zero", s->zero);
+    }
     if (s->rollout) {
         cJSON *o = cJSON_AddObjectToObject(j, "rollout_stats");
         cJSON_AddItemToObject(o, "reward", gta_json_number(s->reward));

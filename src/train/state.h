@@ -9,11 +9,13 @@
 typedef struct {
     long long step;          /* optimizer steps done */
     long long cursor;        /* training examples consumed (all epochs) */
-    long long adam_step;     /* AdamW's step count (== step) */
+    long long adam_step;     /* AdamW's step count (<= step: skipped updates take none) */
     long long metrics_bytes; /* metrics.jsonl's size at the checkpoint */
     long long samples_bytes; /* samples.jsonl's */
     long long eval_bytes;    /* eval.jsonl's (0 when absent) */
     int rollout;             /* rollout.safetensors holds the rollout being reused */
+    long long ranks;         /* processes that wrote the checkpoint (absent: 1) */
+    int zero;                /* ZeRO-1: optimizer-rankR.safetensors, one shard a rank (absent: 0) */
     /* the rollout's statistics (when rollout is set) */
     double reward, reward_format, reward_accuracy, guess_accuracy, frac_zero_std, completion_tokens_mean;
 } gta_train_state;
@@ -22,7 +24,8 @@ typedef struct {
 #define GTA_STATE_MAX (1LL << 50)
 
 /* GTA_EINPUT "path: field 'x': ..." for a missing field, a wrong type, a value out of
- * range (negative counts, adam_step != step, a non-finite or out-of-range statistic). */
+ * range (negative counts, adam_step > step, a non-finite or out-of-range statistic, ranks
+ * < 1, zero without several ranks). */
 int gta_train_state_parse(const char *path, const cJSON *j, gta_train_state *s);
 int gta_train_state_load(const char *path, gta_train_state *s);
 /* The JSON text (caller frees). */

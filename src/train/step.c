@@ -71,6 +71,64 @@ void ref_sync(trainer *t) {
         gta_model_copy_params(t->ref, t->policy);
 }
 
+/* The losses and counts of the step over every rank's part of the batch: the loss terms
+ * are sums of weighted per-token terms (weights normalised by the global counts), the KL
+ * and clip fraction ratios of sums. */
+static int sum_stats(trainer *t, step_stats *st, gta_grpo_acc *acc) {
+    if (t->comm->size == 1) return GTA_OK;
+    double v[7] = {st->loss_sft,
+                   st->loss_rl,
+                   acc ? acc->loss : 0,
+                   acc ? acc->kl_sum : 0,
+                   acc ? acc->n_tokens : 0,
+                   acc ? acc->n_clipped : 0,
+                   (double)st->tokens};
+    int rc = t->comm->sum_doubles(t->comm, v, 7);
+    st->loss_sft = v[0], st->loss_rl = v[1], st->tokens = (int)v[6];
+    if (acc) acc->loss = v[2], acc->kl_sum = v[3], acc->n_tokens = v[4], acc->n_clipped = v[5];
+    return rc;
+}
+
+/* GTA's guess cross-entropy over every rank's guess tokens: this rank's share of the mean
+ * (sum / N of all ranks) with dlp = -1 / N on its tokens */
+static int sft_loss_global(trainer *t, size_t n, const float *lp, const uint8_t *mask, float *dlp,
+                           double *loss) {
+    size_t nsft = 0;
+    double mean = gta_sft_loss(n, lp, mask, dlp, &nsft);
+    if (t->comm->size == 1) {
+        *loss = mean;
+        return GTA_OK;
+    }
+    double all = (double)nsft;
+    int rc = t->comm->sum_doubles(t->comm, &all, 1);
+    if (rc) return rc;
+    for (size_t k = 0; k < n; k++) dlp[k] = mask[k] && all > 0 ? (float)(-1.0 / all) : 0.0f;
+    *loss = all > 0 ? mean * (double)nsft / all : 0;
+    return GTA_OK;
+}
+
+/* ZeRO-1: each rank updated its shard of the parameters; every rank gets all of them */
+static int gather_params(trainer *t) {
+    gta_model *m = t->policy;
+    if (t->comm->size == 1 || !t->cfg.zero) return GTA_OK;
+    gta_trainable tr = gta_model_trainable(m);
+    return t->comm->allgather(t->comm, m->be, m->ctx, tr.params, tr.n);
+}
+
+/* A non-finite loss or gradient norm seen by any rank (a sum of the flags): every rank
+ * skips the update, or stops, together; *bad names what the first such rank saw. */
+static int agree_nonfinite(trainer *t, const char **bad, double *val) {
+    if (t->comm->size == 1) return GTA_OK;
+    double f[3] = {*bad && !strcmp(*bad, "loss"), *bad && strcmp(*bad, "loss") != 0, 0};
+    int rc = t->comm->sum_doubles(t->comm, f, 2);
+    if (rc) return rc;
+    if (!*bad && (f[0] > 0 || f[1] > 0)) {
+        *bad = f[0] > 0 ? "loss (on another rank)" : "gradient norm (on another rank)";
+        *val = NAN;
+    }
+    return GTA_OK;
+}
+
 int optimizer_step(trainer *t, step_stats *st) {
     rollout *r = &t->ro;
     gta_batch b = ro_batch(r);
@@ -90,7 +148,10 @@ int optimizer_step(trainer *t, step_stats *st) {
         gta_sft_batch sb = {r->w_sft, &loss};
         rc = gta_forward_backward(m, &b, lp, dlp, gta_sft_dlp, &sb);
         if (!rc) rc = reduce_grads(t, tr.grads);
-        st->loss = st->loss_sft = loss;
+        st->loss_sft = loss;
+        st->tokens = r->n;
+        if (!rc) rc = sum_stats(t, st, NULL);
+        st->loss = st->loss_sft;
     } else {
         gta_grpo_acc acc;
         memset(&acc, 0, sizeof acc);
@@ -98,24 +159,27 @@ int optimizer_step(trainer *t, step_stats *st) {
         if (t->method != M_GTA) {
             rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
             if (!rc) rc = reduce_grads(t, tr.grads);
+            st->tokens = r->n;
+            if (!rc) rc = sum_stats(t, st, &acc);
             st->loss = st->loss_rl = acc.loss;
         } else {
             /* g_sft and g_rl separately, then the gate of eq. 11. The SFT loss lives on the
              * gold-guess branches: its forward and backward run on them and their prompts
-             * alone (gta_batch_select), not on the G completions, whose rows carry no SFT gradient */
+             * alone (gta_batch_select), not on the G completions, whose rows carry no SFT gradient.
+             * Its mean is over every rank's guess tokens (sft_loss_global: a collective, so a
+             * rank without guess tokens takes part too) */
             gta_batch sb;
             gta_batch_select(&b, r->sft_mask, &sb);
-            if (sb.nlp > 0) {
-                float *slp = gta_malloc(sizeof(float) * (size_t)sb.nlp),
-                      *sdlp = gta_malloc(sizeof(float) * (size_t)sb.nlp);
-                uint8_t *all = gta_malloc((size_t)sb.nlp);
-                memset(all, 1, (size_t)sb.nlp);
-                if (!(rc = gta_forward(m, &sb, slp, NULL, 1))) {
-                    st->loss_sft = gta_sft_loss((size_t)sb.nlp, slp, all, sdlp, NULL);
-                    rc = gta_backward(m, &sb, sdlp);
-                }
-                free(slp), free(sdlp), free(all);
-            }
+            size_t ns = sb.nlp > 0 ? (size_t)sb.nlp : 0;
+            float *slp = gta_malloc(sizeof(float) * (ns ? ns : 1)),
+                  *sdlp = gta_malloc(sizeof(float) * (ns ? ns : 1));
+            uint8_t *all = gta_malloc(ns ? ns : 1);
+            memset(all, 1, ns ? ns : 1);
+            st->loss_sft = 0;
+            if (ns) rc = gta_forward(m, &sb, slp, NULL, 1);
+            if (!rc) rc = sft_loss_global(t, ns, slp, all, sdlp, &st->loss_sft);
+            if (!rc && ns) rc = gta_backward(m, &sb, sdlp);
+            free(slp), free(sdlp), free(all);
             gta_batch_free_select(&sb);
             if (!rc) {
                 m->be->copy(m->ctx, t->g_sft, tr.grads, sizeof(float) * tr.n);
@@ -127,6 +191,9 @@ int optimizer_step(trainer *t, step_stats *st) {
              * decision of the global gradients */
             if (!rc) rc = reduce_grads(t, t->g_sft);
             if (!rc) rc = reduce_grads(t, tr.grads);
+            st->tokens = r->n;
+            if (!rc) rc = sum_stats(t, st, &acc);
+            st->loss_rl = acc.loss;
             if (!rc) {
                 gta_gate_stats gs;
                 gta_grad_gate(m->be, m->ctx, tr.n, t->g_sft, tr.grads, c->lambda_sft, c->lambda_rl, tr.grads,
@@ -148,6 +215,8 @@ int optimizer_step(trainer *t, step_stats *st) {
         if (nan_loss && atoll(nan_loss) == t->step + 1) st->loss = NAN;
         const char *bad = !isfinite(st->loss) ? "loss" : !isfinite(st->grad_norm) ? "gradient norm" : NULL;
         double val = !isfinite(st->loss) ? st->loss : st->grad_norm;
+        /* every rank takes the same decision: skipped (or stopped) when any rank saw it */
+        if ((rc = agree_nonfinite(t, &bad, &val))) goto out;
         gta_test_kill_point_n("update", t->step + 1);
         if (bad && !c->skip_nonfinite) {
             rc = gta_err_set(GTA_EFAIL,
@@ -156,10 +225,12 @@ int optimizer_step(trainer *t, step_stats *st) {
                              t->step + 1, bad, val);
         } else if (bad) {
             st->skipped = 1;
-            fprintf(stderr, "%sgta train: step %lld: the %s is %g; update skipped (--skip-nonfinite)\n",
-                    isatty(2) ? "\n" : "", t->step + 1, bad, val);
+            if (t->comm->rank == 0)
+                fprintf(stderr, "%sgta train: step %lld: the %s is %g; update skipped (--skip-nonfinite)\n",
+                        isatty(2) ? "\n" : "", t->step + 1, bad, val);
         } else {
             gta_adamw_step(&t->opt, m, st->lr);
+            rc = gather_params(t);
         }
     }
     if (!rc) {
@@ -176,7 +247,6 @@ int optimizer_step(trainer *t, step_stats *st) {
 out:
     /* a new rollout follows: it needs the memory of the saved activations */
     if (!rc && t->method != M_SFT && t->step % c->num_iterations == 0) gta_model_release_train(m);
-    st->tokens = r->n;
     free(lp);
     free(dlp);
     return rc;

@@ -101,6 +101,8 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
          "auto | f32 | bf16 | f16: weights of final/ (auto: the dtype of --model's checkpoint)"},
         {"skip_nonfinite", 'i', &c->skip_nonfinite, 0,
          "1: skip and log an update with a non-finite loss or gradient (0: stop the run)"},
+        {"zero", 'i', &c->zero, 0,
+         "0 | 1: under mpirun/srun, 1 shards the AdamW moments over the ranks (ZeRO-1)"},
         {"lora_r", 'i', &c->lora_r, 0, "LoRA rank (0: full fine-tuning); only the adapter trains"},
         {"lora_alpha", 'd', &c->lora_alpha, 0, "LoRA alpha: the adapter is scaled by alpha / r"},
         {"lora_dropout", 'd', &c->lora_dropout, 0, "dropout on the adapters' input"},

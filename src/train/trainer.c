@@ -64,6 +64,8 @@ static int check_cfg(const gta_train_cfg *c) {
         return gta_err_set(
             GTA_EINPUT, "train: a setting is out of range (sizes >= 1, learning rate >= 0, temperature > 0, "
                         "0 < top_p <= 1, epsilon, beta >= 0)");
+    if (c->zero != 0 && c->zero != 1)
+        return gta_err_set(GTA_EINPUT, "train: --zero %lld: expected 0 or 1", c->zero);
     if (strcmp(c->prompt_style, "full") != 0 && strcmp(c->prompt_style, "compact") != 0)
         return gta_err_set(GTA_EINPUT, "train: prompt_style '%s': expected full or compact", c->prompt_style);
     if (strcmp(c->rollout_weights, "fp32") != 0 && strcmp(c->rollout_weights, "bf16") != 0 &&
@@ -119,6 +121,17 @@ static void trainer_free(trainer *t) {
     free(t->run_dir);
 }
 
+/* resident bytes of this process (/proc/self/statm), -1 where unknown */
+static long gta_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, res = -1;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &size, &res) != 2) res = -1;
+        fclose(f);
+    }
+    return res < 0 ? -1 : res * sysconf(_SC_PAGESIZE);
+}
+
 /* The memory plan of the run, from the model's configuration and the data (the longest
  * prompt after truncation, the longest target), made before any model is loaded; the
  * buffers are allocated by the code whose sizes these are. GTA_EINPUT when it cannot fit. */
@@ -146,7 +159,10 @@ static int plan_memory_choose(trainer *t, const gta_config *mc) {
 static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quiet) {
     const gta_train_cfg *c = &t->cfg;
     const gta_backend_ops *be = t->be;
-    long long P = c->batch_prompts, G = t->method == M_SFT ? 0 : c->group_size, maxp = 1, maxt = 0;
+    /* a rank's part of the batch: the first shard is the largest */
+    size_t plo, phi;
+    gta_comm_shard((size_t)c->batch_prompts, t->comm->size, 0, &plo, &phi);
+    long long P = (long long)(phi - plo), G = t->method == M_SFT ? 0 : c->group_size, maxp = 1, maxt = 0;
     for (size_t i = 0; i < t->ds.train.n; i++) {
         if ((long long)t->prompt_ids[i].n > maxp) maxp = (long long)t->prompt_ids[i].n;
         if ((long long)t->target_ids[i].n > maxt) maxt = (long long)t->target_ids[i].n;
@@ -159,10 +175,23 @@ static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quie
     int n = (int)tokens, has_ref = t->method != M_SFT && c->beta > 0;
     gta_plan plan = {0};
     size_t ntrain = t->lora ? gta_lora_n_params(mc, &t->lora_cfg) : gta_model_n_params(mc);
-    if (t->lora)
-        gta_plan_lora(&plan, mc, &t->lora_cfg, t->base16); /* the frozen base, the adapter's state */
-    else
+    if (t->lora) {
+        /* the frozen base, the adapter's state (under ZeRO-1 its whole moments: an upper bound) */
+        gta_plan_lora(&plan, mc, &t->lora_cfg, t->base16);
+    } else if (t->cfg.zero && t->comm->size > 1) {
+        /* ZeRO-1: the moments of this rank's shard of the flat parameter buffer */
+        size_t np = gta_model_n_params(mc), lo, hi;
+        gta_comm_shard(np, t->comm->size, t->comm->rank, &lo, &hi);
+        gta_plan_model(&plan, mc, "policy", 0);
+        gta_plan_add(&plan, "policy gradients", sizeof(float) * np, NULL);
+        gta_plan_add(&plan, "AdamW moments", 2 * sizeof(float) * (hi - lo), "ZeRO-1 shard of rank %d of %d",
+                     t->comm->rank, t->comm->size);
+    } else {
         gta_plan_model(&plan, mc, "policy", 1);
+    }
+    for (int i = 0; i < plan.n; i++)
+        if (!strcmp(plan.item[i].name, "AdamW moments")) t->plan_moments = plan.item[i].bytes;
+    if (t->lora) t->plan_moments = 2 * sizeof(float) * ntrain; /* within "LoRA adapter" */
     if (t->method == M_GTA) gta_plan_add(&plan, "SFT gradient (the gate)", sizeof(float) * ntrain, NULL);
     if (has_ref && t->lora)
         gta_plan_add(&plan, "reference adapter", sizeof(float) * ntrain, "the base shared with the policy");
@@ -173,7 +202,8 @@ static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quie
         gta_plan_add(&plan, "LoRA scratch", gta_lora_scratch_bytes(mc, &t->lora_cfg, n), "%d tokens", n);
     if (G) {
         /* old log-probs and the sampler's prefill share the policy's inference buffers */
-        gta_plan_add(&plan, "policy inference activations", gta_model_infer_bytes(mc, n), "%d tokens, one layer at a time", n);
+        gta_plan_add(&plan, "policy inference activations", gta_model_infer_bytes(mc, n),
+                     "%d tokens, one layer at a time", n);
         if (has_ref) {
             /* the reference computes no dW: short head chunks cost it nothing */
             gta_ctx *rc = be->ctx_new();
@@ -194,14 +224,26 @@ static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quie
         gta_sample_plan_make(be, mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, wmode, &sp);
         free(pl);
         gta_plan_add(&plan, "sampler KV cache", sp.kv_bytes, "%d tokens", sp.cache_tokens);
-        gta_plan_add(&plan, "sampler decode workspace", sp.act_bytes - sp.prefill_bytes + sp.scratch_bytes, "%lld rows",
-                     P * G);
+        gta_plan_add(&plan, "sampler decode workspace", sp.act_bytes - sp.prefill_bytes + sp.scratch_bytes,
+                     "%lld rows", P * G);
         gta_plan_add(&plan, "sampler logits", sp.logit_bytes, NULL);
         gta_plan_add(&plan, "sampler weight panels", sp.pack_bytes, "%s", c->rollout_weights);
     }
     if (quiet) return gta_plan_total(&plan) <= be->mem_free(NULL) ? GTA_OK : GTA_EINPUT;
-    fprintf(stderr, "gta train: a step: %lld prompts of up to %lld tokens, %lld samples of up to %lld new tokens\n", P,
-            maxp, P * G, c->max_new_tokens);
+    if (t->comm->rank > 0) {
+        /* the same plan on every rank (rank 0 prints it); this rank's own memory checked */
+        if (gta_plan_total(&plan) > be->mem_free(NULL))
+            return gta_err_set(GTA_EINPUT,
+                               "gta train: rank %d: the memory plan (%zu bytes) exceeds the free memory",
+                               t->comm->rank, gta_plan_total(&plan));
+        return GTA_OK;
+    }
+    if (t->comm->size > 1)
+        fprintf(stderr, "gta train: %d ranks; each rank's step: up to %lld of the %lld prompts\n",
+                t->comm->size, P, c->batch_prompts);
+    fprintf(stderr,
+            "gta train: a step: %lld prompts of up to %lld tokens, %lld samples of up to %lld new tokens\n",
+            P, maxp, P * G, c->max_new_tokens);
     return gta_plan_check(&plan, "gta train", be->mem_free(NULL),
                           recompute || t->lora
                               ? "lower batch_prompts, group_size, max_prompt_tokens or max_new_tokens"
@@ -215,7 +257,11 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     int rc = check_cfg(c);
     if (rc) return rc;
     method_of(c->method, &t->method);
-    t->comm = gta_comm_single();
+    if (!(t->comm = gta_comm_world())) return GTA_EINPUT;
+    if (t->comm->size > c->batch_prompts)
+        return gta_err_set(GTA_EINPUT,
+                           "train: %d ranks need at least as many prompts a step (--batch-prompts %lld)",
+                           t->comm->size, c->batch_prompts);
     if (!(t->be = gta_backend(c->device))) return gta_err_prefix(GTA_EINPUT, "train: device");
     t->fmt = t->method == M_SFT ? GTA_FORMAT_SFT : t->method == M_GRPO ? GTA_FORMAT_GRPO : GTA_FORMAT_GTA;
     if ((rc = gta_dataset_load(c->data, 1, &t->ds))) return rc;
@@ -299,8 +345,22 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     gta_model *pm = t->policy;
     pm->recompute = !strcmp(t->cfg.recompute, "on");
     gta_model_alloc_grads(pm);
-    if (t->method == M_GTA) t->g_sft = pm->be->alloc(pm->ctx, sizeof(float) * gta_model_trainable(pm).n);
-    gta_adamw_init(&t->opt, pm, c->learning_rate, c->weight_decay);
+    size_t ntr = gta_model_trainable(pm).n;
+    if (t->method == M_GTA) t->g_sft = pm->be->alloc(pm->ctx, sizeof(float) * ntr);
+    /* ZeRO-1 shards the trainable vector (the adapter under LoRA, the whole model otherwise) */
+    size_t lo = 0, hi = ntr;
+    if (c->zero) gta_comm_shard(ntr, t->comm->size, t->comm->rank, &lo, &hi);
+    long rss0 = gta_rss_bytes();
+    gta_adamw_init_shard(&t->opt, pm, c->learning_rate, c->weight_decay, lo, hi);
+    if (t->comm->size > 1 && c->zero) {
+        /* measured: the resident memory the (zeroed, so touched) moments took */
+        long rss1 = gta_rss_bytes();
+        fprintf(stderr,
+                "gta train: rank %d of %d: AdamW moments of parameters [%zu, %zu) of %zu: planned %zu bytes, "
+                "allocated %zu, resident %ld\n",
+                t->comm->rank, t->comm->size, lo, hi, ntr, t->plan_moments, 2 * sizeof(float) * (hi - lo),
+                rss0 >= 0 && rss1 >= 0 ? rss1 - rss0 : -1L);
+    }
     /* end of a completion: the same set as gta eval's (rollouts and the periodic eval) */
     t->neos = gta_eos_ids(c->model, &pm->cfg, t->tok, t->eos, GTA_EOS_MAX);
     long long per_step_examples = c->batch_prompts;
@@ -463,6 +523,20 @@ static int check_state(const trainer *t, const gta_train_state *s) {
 static int g_stopped_by;
 int gta_train_stopped_by(void) { return g_stopped_by; }
 
+/* The stop signal of the run (g_stopped_by): this process's, or under several ranks that
+ * of any rank (SIGINT before SIGTERM), the same on every rank at the same step. */
+static int agree_stop(trainer *t) {
+    int sig = gta_stop_requested();
+    if (t->comm->size > 1) {
+        double f[2] = {sig == SIGINT, sig != 0 && sig != SIGINT};
+        int rc = t->comm->sum_doubles(t->comm, f, 2);
+        if (rc) return rc;
+        sig = f[0] > 0 ? SIGINT : f[1] > 0 ? SIGTERM : 0;
+    }
+    g_stopped_by = sig;
+    return GTA_OK;
+}
+
 int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     gta_train_cfg c = *c0;
     trainer t;
@@ -492,8 +566,9 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
     }
     if ((rc = setup(&t, &c, resume))) goto done;
     t.run_dir = gta_strdup(c.out);
+    const int lead = t.comm->rank == 0; /* rank 0 writes the run's files */
     if ((rc = gta_mkdir_p(t.run_dir))) goto done;
-    if (!resume) {
+    if (!resume && lead) {
         char *cj = gta_train_cfg_to_json(&t.cfg), *cp = gta_path_join(t.run_dir, "config.json");
         rc = gta_write_file_atomic(cp, cj, strlen(cj));
         free(cj);
@@ -509,23 +584,58 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         mbytes = state.metrics_bytes;
         sbytes = state.samples_bytes;
         ebytes = state.eval_bytes;
-        char *ck = gta_path_join(t.run_dir, "checkpoint"), *op = gta_path_join(ck, "optimizer.safetensors"),
-             *rp = gta_path_join(ck, "reference.safetensors");
+        char *ck = gta_path_join(t.run_dir, "checkpoint"), *rp = gta_path_join(ck, "reference.safetensors");
         size_t np = gta_model_trainable(t.policy).n;
-        rc = load_f32(t.policy, op, "exp_avg", t.opt.m, np);
-        if (!rc) rc = load_f32(t.policy, op, "exp_avg_sq", t.opt.v, np);
+        /* the ranks that wrote the checkpoint: the optimizer state is whole unless ZeRO-1
+         * sharded it over several; a rollout in flight is split over them */
+        long long saved_ranks = state.ranks;
+        int saved_zero = state.zero, in_flight = state.rollout, size = t.comm->size;
+        if (saved_ranks != size && saved_zero && saved_ranks > 1)
+            rc = gta_err_set(
+                GTA_EINPUT,
+                "%s: the checkpoint's optimizer state is sharded over %lld ranks (--zero 1); resume it "
+                "with %lld ranks (mpirun -np %lld), not %d",
+                ck, saved_ranks, saved_ranks, saved_ranks, size);
+        else if (saved_ranks != size && in_flight)
+            rc = gta_err_set(
+                GTA_EINPUT,
+                "%s: the checkpoint holds a rollout in flight split over %lld rank%s; resume it with %lld "
+                "(a checkpoint at a rollout boundary, step %% num_iterations == 0, resumes with any "
+                "number of ranks)",
+                ck, saved_ranks, saved_ranks > 1 ? "s" : "", saved_ranks);
+        else if (saved_ranks != size && lead)
+            fprintf(stderr,
+                    "gta train: the checkpoint was written by %lld rank%s, resuming with %d: supported (the "
+                    "optimizer state is whole and no rollout is in flight)\n",
+                    saved_ranks, saved_ranks > 1 ? "s" : "", size);
+        char *op = NULL;
+        if (saved_zero && saved_ranks > 1) {
+            char name[64];
+            snprintf(name, sizeof name, "optimizer-rank%d.safetensors", t.comm->rank);
+            op = gta_path_join(ck, name);
+        } else {
+            op = gta_path_join(ck, "optimizer.safetensors");
+        }
+        size_t n_here = saved_zero && saved_ranks > 1 ? t.opt.hi - t.opt.lo : np,
+               at = n_here == np ? t.opt.lo : 0;
+        if (!rc) rc = load_f32_slice(t.policy, op, "exp_avg", t.opt.m, n_here, at, t.opt.hi - t.opt.lo);
+        if (!rc) rc = load_f32_slice(t.policy, op, "exp_avg_sq", t.opt.v, n_here, at, t.opt.hi - t.opt.lo);
         if (!rc && t.ref && t.ref->w16)
             rc = load_ref_bf16(t.ref, rp);
         else if (!rc && t.ref)
             rc = load_f32(t.ref, rp, "params", gta_model_trainable(t.ref).params, np);
-        if (!rc && state.rollout) rc = load_rollout(&t, ck, &state);
+        if (!rc && in_flight) rc = load_rollout(&t, ck, &state);
         free(ck), free(op), free(rp);
         if (rc) goto done;
-        fprintf(stderr, "gta train: resuming %s at step %lld of %lld\n", t.run_dir, t.step, t.total_steps);
+        if (lead)
+            fprintf(stderr, "gta train: resuming %s at step %lld of %lld\n", t.run_dir, t.step,
+                    t.total_steps);
     }
-    if ((rc = open_logs(&t, resume, mbytes, sbytes, ebytes))) goto done;
-    fprintf(stderr, "gta train: %s on %s (%zu examples), %lld steps\n", t.cfg.method, t.cfg.data,
-            t.ds.train.n, t.total_steps);
+    if (lead && (rc = open_logs(&t, resume, mbytes, sbytes, ebytes))) goto done;
+    if (lead)
+        fprintf(stderr, "gta train: %s on %s (%zu examples), %lld steps\n", t.cfg.method, t.cfg.data,
+                t.ds.train.n, t.total_steps);
+    double bytes0 = t.comm->bytes;
     /* SIGINT/SIGTERM: finish the step, checkpoint, and say how to go on */
     g_stopped_by = 0;
     gta_stop_install();
@@ -542,22 +652,34 @@ int gta_train_run(const gta_train_cfg *c0, int resume, long long stop_at) {
         step_stats st;
         if ((rc = optimizer_step(&t, &st))) break;
         double secs = gta_now() - ts;
-        write_metrics(&t, &st, secs);
-        progress(&t, &st, gta_now() - t_start, t.step - first);
-        if (t.cfg.eval_steps > 0 && (t.step % t.cfg.eval_steps == 0 || t.step == t.total_steps))
+        if (lead) {
+            write_metrics(&t, &st, secs);
+            progress(&t, &st, gta_now() - t_start, t.step - first);
+        }
+        /* rank 0 evaluates; the others wait for it at the next step's first sum */
+        if (lead && t.cfg.eval_steps > 0 && (t.step % t.cfg.eval_steps == 0 || t.step == t.total_steps))
             if ((rc = periodic_eval(&t))) break;
-        if (gta_stop_requested()) break;
+        /* a stop asked of any rank stops every rank after this same step */
+        if ((rc = agree_stop(&t))) break;
+        if (g_stopped_by) break;
         if (t.cfg.save_steps > 0 && t.step % t.cfg.save_steps == 0 && t.step < last)
             if ((rc = save_checkpoint(&t))) break;
     }
-    if (isatty(2)) fprintf(stderr, "\n");
+    if (lead && isatty(2)) fprintf(stderr, "\n");
+    if (t.comm->size > 1 && lead && t.step > first)
+        fprintf(stderr, "gta train: rank 0 of %d communicated %.0f bytes a step (%lld steps, %.3f s/step)\n",
+                t.comm->size, (t.comm->bytes - bytes0) / (double)(t.step - first), t.step - first,
+                (gta_now() - t_start) / (double)(t.step - first));
     if (!rc) rc = save_checkpoint(&t);
-    if (!rc && gta_stop_requested()) {
-        int sig = g_stopped_by = gta_stop_requested();
-        fprintf(stderr,
+    if (!rc && g_stopped_by) {
+        if (lead)
+            fprintf(
+                stderr,
                 "gta train: %s received: stopped at step %lld of %lld with a checkpoint in %s/checkpoint; "
                 "continue with: gta train --out %s --resume\n",
-                sig == SIGINT ? "SIGINT" : "SIGTERM", t.step, t.total_steps, t.run_dir, t.run_dir);
+                g_stopped_by == SIGINT ? "SIGINT" : "SIGTERM", t.step, t.total_steps, t.run_dir, t.run_dir);
+    } else if (!rc && !lead) {
+        /* the final model is rank 0's */
     } else if (!rc && t.step < t.total_steps) {
         fprintf(stderr, "gta train: stopped at step %lld of %lld; continue with --resume\n", t.step,
                 t.total_steps);

@@ -55,6 +55,7 @@ typedef struct {
     char base_dtype[8]; /* auto | fp32 | bf16: a LoRA run's frozen base in memory (auto: the checkpoint's) */
     char device[16];           /* cpu | cuda: the backend that computes */
     long long skip_nonfinite;  /* 1: skip (and log) an update whose loss or gradient is not finite; 0: stop */
+    long long zero;            /* 0 | 1: ZeRO-1, AdamW moments sharded over the ranks */
 } gta_train_cfg;
 
 void gta_train_defaults(gta_train_cfg *c, const char *method);

@@ -72,7 +72,8 @@ typedef struct {
     gta_split eval_split;
     char *run_dir;
     double t0;
-    int final_dtype; /* st_dtype of final/ (cfg.save_dtype resolved) */
+    int final_dtype;     /* st_dtype of final/ (cfg.save_dtype resolved) */
+    size_t plan_moments; /* the memory plan's AdamW bytes on this rank */
 } trainer;
 
 typedef struct {
@@ -104,6 +105,8 @@ int save_model_dir(trainer *t, const char *dir, int final);
 int resolve_save_dtype(trainer *t);
 int save_checkpoint(trainer *t);
 int load_f32(gta_model *m, const char *path, const char *name, float *dst, size_t n);
+int load_f32_slice(gta_model *m, const char *path, const char *name, float *dst, size_t n, size_t at,
+                   size_t n_dst);
 /* a bf16 reference (--ref-dtype bf16) from reference.safetensors: w16 (bf16) and small */
 int load_ref_bf16(gta_model *ref, const char *path);
 /* the reference's refresh: its adapter (LoRA) or its weights <- the policy's */

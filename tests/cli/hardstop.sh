@@ -170,4 +170,9 @@ if [ $rc -eq 0 ] && grep -q "step 3: the loss is nan; update skipped" "$out.err"
 else
   bad "--skip-nonfinite: exit $rc" "$(tail -3 "$out.err")"
 fi
+# the skipped update took no AdamW step (adam_step 5 at step 6): the run still resumes
+"$GTA" train --model "$M" --data "$D" --out "$out" --resume --steps 7 >/dev/null 2>"$out.err2" &&
+  [ "$(wc -l <"$out/metrics.jsonl")" = 7 ] \
+  && ok "--skip-nonfinite: the run with a skipped update resumes (adam_step one behind step)" \
+  || bad "--skip-nonfinite: the run with a skipped update resumes" "$(tail -3 "$out.err2")"
 finish
