@@ -9,6 +9,10 @@
 NAME=hardstop
 source "$(dirname "$0")/common.bash"
 M="$GTA_SHARED/models/stories260K"
+if [ ! -d "$M" ] || [ ! -d "$GTA_SHARED/data/emotion" ]; then
+  echo "skip: no $M or $GTA_SHARED/data/emotion (../shared is absent)"
+  finish
+fi
 D="$tmp/data"
 mkdir -p "$D"
 cp "$GTA_SHARED/data/emotion/labels.txt" "$D/"
