@@ -320,8 +320,10 @@ static void test_compact(void **state) {
                         "Labels:\ntech\nvery negative\nAnswer as "
                         "<guess>label</guess><think>reasoning</think><answer>label</answer>.\nText: chips");
     free(m);
+    gta_labels_free(&l); /* tu_shared skips the rest where ../shared is absent */
     /* with the stories260K tokenizer (no chat template) it is far shorter than the full one */
     char *dir = tu_shared("models/stories260K");
+    assert_int_equal(gta_labels_from(names, 2, "t", &l), GTA_OK);
     gta_tokenizer *tok;
     assert_int_equal(gta_tokenizer_load(dir, &tok), GTA_OK);
     gta_prompt pc, pf;
