@@ -534,37 +534,22 @@ void cpu_linear_dx_w16(cpu_ws *ws, float *dx, const float *dy, const uint16_t *w
     }
 }
 
-/* the head's two products: lg[nc, V] = xc W^T and dxc[nc, d] = lg W, from W or W16 */
+/* the head's two products: lg[nc, V] = xc W^T and dxc[nc, d] = lg W, from W or W16 (the
+ * bf16 layer products above, with no bias and beta 0) */
 static void head_logits(cpu_ws *ws, float *lg, const float *xc, const float *w, const uint16_t *w16, int nc,
                         int d, int V) {
-    if (!w16) {
+    if (w16)
+        cpu_linear_w16(ws, lg, xc, w16, NULL, nc, d, V, 0.0f);
+    else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, V, d, 1.0f, xc, d, w, d, 0.0f, lg, V);
-        return;
-    }
-    int R = w16_rows(d);
-    float *tile = cpu_scratch(ws, SLOT_W16, (size_t)R * d);
-    for (int v0 = 0; v0 < V; v0 += R) {
-        int nr = V - v0 < R ? V - v0 : R;
-        widen_rows(tile, w16 + (size_t)v0 * d, (size_t)nr * d);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, nr, d, 1.0f, xc, d, tile, d, 0.0f, lg + v0,
-                    V);
-    }
 }
 
 static void head_dx(cpu_ws *ws, float *dxc, const float *lg, const float *w, const uint16_t *w16, int nc,
                     int d, int V) {
-    if (!w16) {
+    if (w16)
+        cpu_linear_dx_w16(ws, dxc, lg, w16, nc, d, V, 0.0f);
+    else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, d, V, 1.0f, lg, V, w, d, 0.0f, dxc, d);
-        return;
-    }
-    int R = w16_rows(d);
-    float *tile = cpu_scratch(ws, SLOT_W16, (size_t)R * d);
-    for (int v0 = 0; v0 < V; v0 += R) {
-        int nr = V - v0 < R ? V - v0 : R;
-        widen_rows(tile, w16 + (size_t)v0 * d, (size_t)nr * d);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, d, nr, 1.0f, lg + v0, V, tile, d,
-                    v0 ? 1.0f : 0.0f, dxc, d);
-    }
 }
 
 static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn fn, void *ctx,
