@@ -69,31 +69,12 @@ static void test_single(void **s) {
     unsetenv("SLURM_NTASKS");
 }
 
-static gta_config small_config(void) {
-    gta_config c;
-    memset(&c, 0, sizeof c);
-    c.arch = GTA_ARCH_LLAMA;
-    c.vocab_size = 50;
-    c.hidden_size = 24;
-    c.intermediate_size = 40;
-    c.num_layers = 2;
-    c.num_heads = 4;
-    c.num_kv_heads = 2;
-    c.head_dim = 6;
-    c.max_position_embeddings = 128;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 10000;
-    c.bos_token_id = -1;
-    snprintf(c.dtype, sizeof c.dtype, "float32");
-    return c;
-}
-
 /* ZeRO-1 on one buffer: two optimizers, each with the moments of one shard (the boundary
  * inside a tensor), stepping the same gradients give the parameters of one optimizer over
  * everything (weight decay on matrices only included); each holds half the moments */
 static void test_adamw_shards(void **s) {
     (void)s;
-    gta_config c = small_config();
+    gta_config c = tu_tiny_config(GTA_ARCH_LLAMA);
     gta_model *a = gta_model_init_random(&c, 3), *b = gta_model_init_random(&c, 3);
     gta_model_alloc_grads(a), gta_model_alloc_grads(b);
     size_t n = a->n_params, lo, mid, hi;
