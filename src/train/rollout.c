@@ -222,6 +222,18 @@ int ro_logps(trainer *t, double *old_s, double *ref_s) {
     return rc;
 }
 
+/* one line of samples.jsonl: the step, the gold label, a completion and its reward (caller frees) */
+static char *sample_line(const trainer *t, int gold, const char *text, double reward) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "step", (double)t->step);
+    cJSON_AddStringToObject(j, "gold", t->ds.labels.names[gold]);
+    cJSON_AddStringToObject(j, "completion", text);
+    cJSON_AddNumberToObject(j, "reward", reward);
+    char *line = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return line;
+}
+
 int build_rollout(trainer *t, long long rollout_index) {
     const gta_train_cfg *c = &t->cfg;
     const int G = (int)c->group_size, P_all = (int)c->batch_prompts;
@@ -291,26 +303,14 @@ int build_rollout(trainer *t, long long rollout_index) {
         sg += rw.guess_ok;
         ctok += smp[s].n;
         if (t->comm->rank == 0 && t->comm->size == 1 && t->samples && s % G == 0 && s / G < c->log_examples) {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddNumberToObject(j, "step", (double)t->step);
-            cJSON_AddStringToObject(j, "gold", t->ds.labels.names[e->label]);
-            cJSON_AddStringToObject(j, "completion", text);
-            cJSON_AddNumberToObject(j, "reward", rw.reward);
-            char *line = cJSON_PrintUnformatted(j);
+            char *line = sample_line(t, e->label, text, rw.reward);
             fprintf(t->samples, "%s\n", line);
             free(line);
-            cJSON_Delete(j);
         } else if (t->comm->size > 1 && s % G == 0 && p0 + s / G < c->log_examples) {
             /* gathered on rank 0 below, in the order of the global prompt index */
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddNumberToObject(j, "step", (double)t->step);
-            cJSON_AddStringToObject(j, "gold", t->ds.labels.names[e->label]);
-            cJSON_AddStringToObject(j, "completion", text);
-            cJSON_AddNumberToObject(j, "reward", rw.reward);
-            char *line = cJSON_PrintUnformatted(j);
+            char *line = sample_line(t, e->label, text, rw.reward);
             gta_str_printf(&lines, "%s\n", line);
             free(line);
-            cJSON_Delete(j);
         }
         free(text);
     }
