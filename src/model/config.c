@@ -189,7 +189,7 @@ long long gta_config_num_params(const gta_config *c) {
     return (long long)c->vocab_size * d * (c->tie_word_embeddings ? 1 : 2) + c->num_layers * layer + d;
 }
 
-char *gta_config_to_json(const gta_config *c) {
+char *gta_config_to_json(const gta_config *c, const char *dtype) {
     cJSON *j = cJSON_CreateObject();
     const char *arch = c->arch == GTA_ARCH_QWEN2   ? "Qwen2ForCausalLM"
                        : c->arch == GTA_ARCH_QWEN3 ? "Qwen3ForCausalLM"
@@ -237,8 +237,8 @@ char *gta_config_to_json(const gta_config *c) {
         cJSON *e = cJSON_AddArrayToObject(j, "eos_token_id");
         for (int i = 0; i < c->n_eos; i++) cJSON_AddItemToArray(e, cJSON_CreateNumber(c->eos_token_ids[i]));
     }
-    cJSON_AddStringToObject(j, "dtype", "float32");
-    cJSON_AddStringToObject(j, "torch_dtype", "float32");
+    cJSON_AddStringToObject(j, "dtype", dtype);
+    cJSON_AddStringToObject(j, "torch_dtype", dtype);
     cJSON_AddBoolToObject(j, "use_cache", 1);
     char *s = cJSON_Print(j);
     cJSON_Delete(j);

@@ -38,8 +38,10 @@ int gta_config_load(const char *path, gta_config *c);
 struct cJSON;
 int gta_config_from_json(const char *path, const struct cJSON *j, gta_config *c);
 /* Serializes to a config.json that transformers loads (transformers-5 layout with
- * rope_parameters, plus top-level rope_theta for older readers). Caller frees. */
-char *gta_config_to_json(const gta_config *c);
+ * rope_parameters, plus top-level rope_theta for older readers); dtype and torch_dtype say
+ * `dtype` ("float32", "bfloat16", "float16": the dtype the weights are written in).
+ * Caller frees. */
+char *gta_config_to_json(const gta_config *c, const char *dtype);
 const char *gta_arch_name(gta_arch a);
 /* Number of parameters. */
 long long gta_config_num_params(const gta_config *c);

@@ -375,7 +375,7 @@ int gta_model_save(const gta_model *m, const char *dir) {
     free(e);
     free(half);
     if (rc) return rc;
-    char *cj = gta_config_to_json(&m->cfg);
+    char *cj = gta_config_to_json(&m->cfg, dt == ST_BF16 ? "bfloat16" : dt == ST_F16 ? "float16" : "float32");
     path = gta_path_join(dir, "config.json");
     rc = gta_write_file_atomic(path, cj, strlen(cj));
     free(path);

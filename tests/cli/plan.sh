@@ -77,6 +77,30 @@ if [ $rc = 0 ] && cmp -s "$tmp/i1/model.safetensors" "$tmp/i2/model.safetensors"
 else
   bad "gta init writes a loadable random model, the same for the same seed, another for another" "rc=$rc out=$out"
 fi
+# --save-dtype bf16: the same draw rounded to bf16 (round to nearest even), config.json bfloat16
+"$GTA" init --model-config "$M/config.json" --out "$tmp/i5" --seed 3 --save-dtype bf16 2>/dev/null \
+  && python3 - "$tmp/i1" "$tmp/i5" <<'PY' && ok "gta init --save-dtype bf16: the fp32 draw rounded to bf16, config.json bfloat16" \
+  || bad "gta init --save-dtype bf16"
+import json, struct, sys
+def load(d):
+    b = open(d + "/model.safetensors", "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
+    return {k: (v["dtype"], b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) for k, v in h.items()}
+f32, bf = load(sys.argv[1]), load(sys.argv[2])
+assert set(f32) == set(bf)
+for k in f32:
+    assert f32[k][0] == "F32" and bf[k][0] == "BF16", k
+    xs = struct.unpack(f"<{len(f32[k][1]) // 4}I", f32[k][1])
+    want = [((x + 0x7FFF + ((x >> 16) & 1)) >> 16) & 0xFFFF for x in xs]  # finite values only here
+    assert list(struct.unpack(f"<{len(bf[k][1]) // 2}H", bf[k][1])) == want, k
+c = json.load(open(sys.argv[2] + "/config.json"))
+assert c["torch_dtype"] == "bfloat16", c["torch_dtype"]
+assert json.load(open(sys.argv[1] + "/config.json"))["torch_dtype"] == "float32"
+PY
+"$GTA" init --model-config "$M/config.json" --out "$tmp/i6" --save-dtype f8 2>"$tmp/i6.err"
+[ $? = 2 ] && grep -q "^gta: error: gta init: --save-dtype.*f8" "$tmp/i6.err" && [ ! -e "$tmp/i6" ] \
+  && ok "gta init --save-dtype f8 is exit 2 naming the option" || bad "gta init --save-dtype f8" "$(cat "$tmp/i6.err")"
 "$GTA" init --model-config "$tmp/none.json" --out "$tmp/i4" 2>"$tmp/i4.err"
 [ $? = 2 ] && grep -q '^gta: error:.*none.json' "$tmp/i4.err" && [ ! -e "$tmp/i4" ] && ok "gta init with a missing config is exit 2 naming it" \
   || bad "gta init with a missing config is exit 2 naming it" "$(cat "$tmp/i4.err")"

@@ -185,9 +185,14 @@ for k in base:
     widened = b"".join(b"\0\0" + base[k][2][i:i + 2] for i in range(0, len(base[k][2]), 2))
     assert f32[k][2] == widened, k + ": f32 is not the widened bf16"
     assert ck[k][0] == "F32"                                     # checkpoints stay f32
+# config.json says the dtype the weights are written in (transformers loads them in it)
+d = sys.argv[2].rsplit("/", 1)[0]
+for path, want in ((d + "/config.json", "bfloat16"), (sys.argv[3].rsplit("/", 1)[0] + "/config.json", "float32")):
+    c = json.load(open(path))
+    assert c["torch_dtype"] == want and c["dtype"] == want, f"{path}: torch_dtype {c['torch_dtype']}, not {want}"
 PY
 )
-if [ -z "$msg" ]; then ok "bf16 in, 0 effective steps: final/ bit-identical; --save-dtype f32 widens; checkpoint/ f32"; else bad "dtype" "$msg"; fi
+if [ -z "$msg" ]; then ok "bf16 in, 0 effective steps: final/ bit-identical, config.json bfloat16; --save-dtype f32 widens; checkpoint/ f32"; else bad "dtype" "$msg"; fi
 
 # --- Hub names from a Hugging Face cache made here -------------------------------------------
 hash=0123456789abcdef0123456789abcdef01234567

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         cJSON_Delete(j);
         if (!rc) {
             /* what gta writes next to a checkpoint, gta must read back identically */
-            char *out = gta_config_to_json(&c);
+            char *out = gta_config_to_json(&c, c.dtype);
             cJSON *j2 = NULL;
             gta_config c2;
             FZ_ASSERT(!gta_json_parse("written config.json", out, strlen(out), &j2), "%s", gta_err_msg());
