@@ -8,13 +8,6 @@ tasks whose labels are any of WordNet's nouns, so that a label can only be copie
 list offered: which word a gloss defines, which word a sentence mentions, which word a
 letter cue points to).
 
-With --anchor F, a share F of the documents is the anchoring task: a passage that bears on
-none of the labels offered (a stretch of the --texts files, texts only, or of WordNet's glosses)
-in the gta format, where the reasoning finds nothing against the guess and the answer keeps
-it. It teaches what an instruct model brings to GTA and a 5M model does not: the answer
-follows the guess unless the text says otherwise, so that the guess, which gta trains by
-cross-entropy, carries the answer with it.
-
 No label of the four datasets is used (tests/cli/study.sh checks it); WordNet categories that
 come close to them (feeling, motive) are left out.
 
@@ -24,8 +17,7 @@ tokenizer written by `gta tokenizer-train` (user message, then the assistant's c
 mixed: sft (<answer>), grpo (<think><answer>) and gta (<guess><think><answer>); in a fifth of
 the gta documents the guess is wrong and the reasoning corrects it.
 
-usage: scripts/synth_instruct.py --n 20000 --seed 0 [--wordnet /usr/share/wordnet]
-         [--anchor 0.25 --texts F.jsonl ...] > synth.jsonl
+usage: scripts/synth_instruct.py --n 20000 --seed 0 [--wordnet /usr/share/wordnet] > synth.jsonl
 (stdlib only; without WordNet's data.noun the gloss task is skipped)"""
 import argparse, json, os, random, sys
 
@@ -143,43 +135,6 @@ def letter_task(r):
     return labels, text, gold, f"Only {gold} begins with {gold[0]}, so the answer is {gold}."
 
 
-PASSAGES = []  # texts that bear on no label offered, for the anchoring task
-
-
-def load_texts(paths):
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                t = json.loads(line).get("text", "").strip()
-                if len(t) >= 40:
-                    PASSAGES.append(t)
-
-
-def passage(r):
-    if PASSAGES and r.random() < 0.75:
-        t = r.choice(PASSAGES)
-        if len(t) > 600:
-            i = r.randrange(len(t) - 600)
-            i = t.find(" ", i) + 1
-            t = t[i:i + 600].rsplit(" ", 1)[0]
-        return t
-    return " ".join(g for _, g in r.sample(LEMMAS, r.randrange(2, 8)))
-
-
-def anchor_task(r):
-    """nothing in the text decides between the labels: the answer keeps the guess"""
-    if r.random() < 0.8:
-        labels = [w for w, _ in word_labels(r, r.randrange(2, 9))]
-    else:
-        labels = r.sample(CODES, r.randrange(3, 8))
-    text = passage(r)
-    guess = r.choice(labels)
-    why = r.choice([f"Nothing in the text points to another label, so the answer is {guess}.",
-                    f"The text gives no reason to change it, so the answer is {guess}.",
-                    f"No other label fits the text better, so the answer is {guess}."])
-    return labels, text, guess, f"My guess {guess} fits: {why}"
-
-
 def task(r):
     k = r.randrange(20)
     if GLOSSES and k < 2:
@@ -229,12 +184,7 @@ def task(r):
     return labels, text, gold, why
 
 
-def doc(r, anchor):
-    if anchor > 0 and LEMMAS and r.random() < anchor:
-        labels, text, guess, why = anchor_task(r)
-        user = "Labels:\n" + "".join(l + "\n" for l in labels) + f"Answer as {FORMATS['gta']}.\nText: {text}"
-        out = f"<guess>{guess}</guess><think>{why}</think><answer>{guess}</answer>"
-        return f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n{out}"
+def doc(r):
     labels, text, gold, why = task(r)
     if r.random() < 0.5 or LEMMAS:
         r.shuffle(labels)
@@ -261,16 +211,13 @@ def main():
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--wordnet", default="/usr/share/wordnet")
-    ap.add_argument("--anchor", type=float, default=0.0, help="share of anchoring documents")
-    ap.add_argument("--texts", nargs="*", default=[], help="jsonl files whose texts the anchoring task uses")
     a = ap.parse_args()
     load_wordnet(a.wordnet)
-    load_texts(a.texts)
     if not GLOSSES:
         print(f"synth_instruct.py: no WordNet data in {a.wordnet}: the gloss task is left out", file=sys.stderr)
     r = random.Random(a.seed)
     for _ in range(a.n):
-        print(json.dumps({"text": doc(r, a.anchor)}, ensure_ascii=False))
+        print(json.dumps({"text": doc(r)}, ensure_ascii=False))
 
 
 if __name__ == "__main__":
