@@ -120,6 +120,9 @@ static int node_rank(int *lr, int *ls) {
  * devices: this rank's device by its rank on its node, then NCCL over the world. */
 static int bind(gta_comm *c, const gta_backend_ops *be) {
     if (!be->cuda_stream || c->size == 1) return GTA_OK;
+    if (!be->device_count || !be->set_device)
+        return gta_err_set(GTA_EFAIL, "--device %s: the backend's table lacks device_count / set_device",
+                           be->name);
     int lr = 0, ls = 1, rc = node_rank(&lr, &ls);
     if (rc) return rc;
     int ndev = be->device_count(), dev = gta_comm_device_of(lr, ls, ndev);
@@ -169,9 +172,11 @@ void gta_comm_mpi_finish(void) {
 
 void gta_comm_mpi_abort(int code) {
     if (!started) return;
-    /* NCCL's kernels and proxy threads stopped first; should that itself stall, SIGALRM
-     * ends this process (and mpirun the others) after 10 s */
-    alarm(10);
-    gta_comm_nccl_end(&mpi_world, 1);
+    if (mpi_world.impl) {
+        /* NCCL's kernels and proxy threads stopped first; should that itself stall,
+         * SIGALRM ends this process (and mpirun the others) after 10 s */
+        alarm(10);
+        gta_comm_nccl_end(&mpi_world, 1);
+    }
     MPI_Abort(MPI_COMM_WORLD, code);
 }
