@@ -28,6 +28,8 @@
 #   GTA=build/gta GTA_SHARED=../shared bash tests/cli/mpi.sh   (from the repository root)
 set -u
 NAME=mpi
+# the unit-test binary of NCCL's bind sits beside the build's gta (common.bash copies gta away)
+TN=${GTA_TEST_COMM_NCCL:-$(dirname "${GTA:-build/gta}")/tests/test_comm_nccl}
 . "$(dirname "$0")/common.bash"
 if ! command -v mpirun >/dev/null 2>&1; then
   echo "skip: no mpirun (apt-get install openmpi-bin libopenmpi-dev, then rebuild)"
@@ -365,7 +367,6 @@ fi
 # failure (no GPU here) is an error on both ranks that names the rank and NCCL's reason; then
 # rank 0 unable to load NCCL (GTA_NCCL) ends the job with its message while rank 1 waits for
 # the id in MPI_Bcast: no hang
-TN=$(dirname "$GTA")/tests/test_comm_nccl
 if [ ! -x "$TN" ] || ! nm "$TN" 2>/dev/null | grep -q ' p_ncclAllReduce$'; then
   echo "skip: no $TN of a build with the CUDA backend (NCCL's bind)"
 else
