@@ -29,7 +29,7 @@ else
 MPI_SRC := src/comm/comm_mpi.c
 endif
 
-LIB_SRC  = $(filter-out src/cli/main.c $(MPI_SRC),$(shell find src -name '*.c' | sort))
+LIB_SRC  = $(filter-out src/cli/main.c $(MPI_SRC) $(NCCL_SRC),$(shell find src -name '*.c' | sort))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 
 # The CUDA backend (src/backend/cuda/*.cu, docs/gpu.md) when nvcc is found on PATH or in
@@ -46,6 +46,12 @@ CU_SRC   = $(sort $(wildcard src/backend/cuda/*.cu))
 LIB_OBJ += $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
 CFLAGS  += -DGTA_HAVE_CUDA
 LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+# NCCL for the device buffers of a run of several processes (src/comm/comm_nccl.c, the
+# toolkit's nccl.h): libnccl is opened at run time (dlopen), like cuBLASLt
+NCCL_CFLAGS = -I$(CUDA_HOME)/include -DGTA_CUDA_LIB='"$(CUDA_HOME)/lib64"'
+NCCL_SRC :=
+else
+NCCL_SRC := src/comm/comm_nccl.c
 endif
 CLI_OBJ  = $(BUILD)/obj/src/cli/main.o
 TEST_SRC = $(sort $(wildcard tests/unit/test_*.c))
@@ -84,6 +90,11 @@ $(BUILD)/obj/src/comm/comm_mpi.o: src/comm/comm_mpi.c
 	@mkdir -p $(dir $@)
 	@echo CC $<
 	@$(CC) $(CFLAGS) $(MPI_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/src/comm/comm_nccl.o: src/comm/comm_nccl.c
+	@mkdir -p $(dir $@)
+	@echo CC $<
+	@$(CC) $(CFLAGS) $(NCCL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_COMMON) $(BUILD)/libgta.a
 	@mkdir -p $(dir $@)

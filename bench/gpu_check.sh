@@ -7,6 +7,10 @@
 #
 #   build     make -j (a build/gta brought along is used when the build cannot run here)
 #   selftest  gta selftest --device cuda --verbose (every op against the CPU backend)
+#   nccl      gta selftest --device cuda --nccl --verbose: NCCL through the communication
+#             seam over one rank (the communicator, all-reduce and both all-gather ways on
+#             device buffers, between kernels of the context's stream, exact against the
+#             host's values). NOT YET RUN on any GPU; one GPU cannot check a sum over ranks
 #   parity    gta forward --device cuda on ../shared/fixtures/hf: logits and loss within 1e-4
 #             of transformers and gradients within 1e-4 + 1e-3 max|ref| with fp32 products;
 #             logits within 2e-2 with bf16 products (GTA_CUDA_MATH=bf16)
@@ -26,7 +30,7 @@ set -u
 OUT=${1:?usage: bench/gpu_check.sh OUT}
 cd "$(dirname "$0")/.." || exit 2
 SHARED=${GTA_SHARED:-../shared}
-STEPS=${STEPS:-build selftest parity greedy hf bench anchor}
+STEPS=${STEPS:-build selftest nccl parity greedy hf bench anchor}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 SUM=$OUT/summary.txt
@@ -67,6 +71,15 @@ if want selftest; then
   rc=$?
   say "$([ $rc = 0 ] && echo PASS || echo FAIL) selftest (rc $rc): $(tail -n 1 "$OUT/selftest.log")"
   grep '^MISMATCH' "$OUT/selftest.log" | head -n 40 | sed 's/^/  /' | tee -a "$SUM"
+fi
+
+# ------------------------------------------------------------------------------ nccl
+# (written, never run on a GPU yet: the first run of this step is its first check)
+if want nccl; then
+  timeout 120 "$GTA" selftest --device cuda --nccl --verbose >"$OUT/nccl.log" 2>&1
+  rc=$?
+  say "$([ $rc = 0 ] && echo PASS || echo FAIL) nccl, 1 rank (rc $rc): $(tail -n 1 "$OUT/nccl.log")"
+  grep '^MISMATCH' "$OUT/nccl.log" | head -n 20 | sed 's/^/  /' | tee -a "$SUM"
 fi
 
 # ------------------------------------------------------------------------------ helpers

@@ -191,6 +191,18 @@ typedef struct gta_backend_ops {
     int (*threads)(gta_ctx *c);
     void (*set_threads)(gta_ctx *c, int n); /* host threads the ops may use (tests of determinism) */
     double (*peak_gflops)(gta_ctx *c);
+
+    /* ---- for the communication seam (src/comm/comm.h) of a run of several processes, on
+     * a backend whose buffers live on CUDA devices; NULL on one whose buffers are host
+     * memory (the CPU backend), whose collectives then go over MPI ---- */
+    /* the CUDA devices this process sees (0 when none); set_device makes device k the
+     * device of the contexts made from then on (the seam calls it before the first
+     * ctx_new): 0, or -1 with the reason in why */
+    int (*device_count)(void);
+    int (*set_device)(int k, char *why, size_t n);
+    /* the context's stream (a cudaStream_t): a collective (NCCL) enqueued on it follows
+     * the context's ops before it and precedes those after it, as the ops do */
+    void *(*cuda_stream)(gta_ctx *c);
 } gta_backend_ops;
 
 /* The backends this build has: "cpu" always; NULL (and an error set) for an unknown or

@@ -9,8 +9,13 @@
  *                  (products, norms, RoPE, SwiGLU, tree attention, the log-prob head,
  *                  greedy draws, the vector ops): what a machine without a GPU can check
  *
+ *   --nccl         (with --device cuda) only the communication seam's NCCL path over this
+ *                  one process: all-reduce and all-gather in place on device buffers,
+ *                  against the host's values (what one GPU can check of it)
+ *
  * Exit 0 clean, 1 on any mismatch, 2 for bad usage or a backend this build or machine
- * lacks. Uses only backend.h: the same table the model calls. */
+ * lacks. Uses only backend.h (the same table the model calls) and, for --nccl, the
+ * communication seam (comm.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,7 @@
 #include "base/util.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "comm/comm.h"
 
 typedef struct {
     const gta_backend_ops *be;
@@ -916,29 +922,102 @@ static void check_lora(st_run *r, dev *d, dev *ref) {
     }
 }
 
+/* ------------------------------------------------------------------ NCCL through the seam */
+
+/* one collective of the seam on n floats at an offset into a device buffer, between two
+ * kernels of the context's stream (x 2 before, x 1/2 after: exact), guard floats on both
+ * sides; over one rank both collectives leave the values as they were */
+static void run_collective(st_run *r, dev *d, gta_comm *c, int gather, size_t n, const char *shape) {
+    const size_t g = 3;
+    float *x = rnd(r, n, 3.0), *all = gta_malloc(sizeof(float) * (n + 2 * g)),
+          *got = gta_malloc(sizeof(float) * (n + 2 * g));
+    for (size_t i = 0; i < n + 2 * g; i++) all[i] = i < g || i >= n + g ? -7.25f : x[i - g];
+    float *B = up(d, all, n + 2 * g);
+    d->be->scale(d->cx, n, 2.0f, B + g);
+    int rc = gather ? c->allgather(c, d->be, d->cx, B + g, n) : c->allreduce_sum(c, d->be, d->cx, B + g, n);
+    const char *op = gather ? "nccl allgather" : "nccl allreduce_sum";
+    if (rc) {
+        r->checks++, r->bad++;
+        printf("MISMATCH %-22s %-34s %s\n", op, shape, gta_err_msg());
+    } else {
+        d->be->scale(d->cx, n, 0.5f, B + g);
+        down(d, got, B, n + 2 * g);
+        cmp(r, op, shape, got, all, n + 2 * g, 0.0, 0.0);
+    }
+    dfree(d, B);
+    free(x), free(all), free(got);
+}
+
+static void check_nccl(st_run *r, dev *d) {
+    gta_comm one = *gta_comm_single();
+    int rc = gta_comm_use_nccl(&one, d->be);
+    r->checks++;
+    if (rc || strcmp(one.via, "NCCL")) {
+        r->bad++;
+        printf("MISMATCH %-22s %-34s %s\n", "nccl init", "1 rank", rc ? gta_err_msg() : one.via);
+        return;
+    }
+    if (r->verbose) printf("ok       %-22s %-34s ncclCommInitRank on this device\n", "nccl init", "1 rank");
+    double b0 = one.bytes;
+    const size_t ns[] = {1, 4099, 1000003};
+    char shape[64];
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        snprintf(shape, sizeof shape, "1 rank, n %zu at offset 3", ns[i]);
+        run_collective(r, d, &one, 0, ns[i], shape);
+        run_collective(r, d, &one, 1, ns[i], shape); /* one ncclAllGather */
+        setenv("GTA_NCCL_GATHER", "broadcast", 1);   /* a broadcast a shard, in a group */
+        snprintf(shape, sizeof shape, "1 rank, n %zu, as broadcasts", ns[i]);
+        run_collective(r, d, &one, 1, ns[i], shape);
+        unsetenv("GTA_NCCL_GATHER");
+    }
+    /* the payload counted as MPI's is: n floats a reduction, this rank's shard a gather */
+    double want = 0;
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) want += sizeof(float) * 3.0 * (double)ns[i];
+    float gb = (float)(one.bytes - b0), wb = (float)want;
+    cmp(r, "nccl bytes", "payload counted", &gb, &wb, 1, 0.0, 0.0);
+    gta_comm_nccl_end(&one, 0);
+}
+
 /* ------------------------------------------------------------------ the command */
 
 int cmd_selftest(int argc, char **argv) {
     const char *device = NULL;
     long long seed = 1;
-    int verbose = 0;
+    int verbose = 0, nccl = 0;
     const arg_spec specs[] = {
         {"device", ARG_STR, &device,
          "the backend to check: cuda (against the CPU backend) or cpu (against "
          "double-precision loops) (required)"},
         {"seed", ARG_INT, &seed, "seed of the random inputs [1]"},
         {"verbose", ARG_FLAG, &verbose, "print the checks that pass too"},
+        {"nccl", ARG_FLAG, &nccl,
+         "only NCCL through the communication seam: all-reduce and all-gather on device buffers over "
+         "this one process (--device cuda)"},
     };
     const int ns = (int)(sizeof specs / sizeof specs[0]);
     int rc = args_parse("selftest", argc, argv, specs, ns);
     if (rc < 0) {
-        args_usage("selftest", "--device cuda|cpu [--seed S] [--verbose]", specs, ns);
+        args_usage("selftest", "--device cuda|cpu [--seed S] [--verbose] [--nccl]", specs, ns);
         return 0;
     }
     if (!rc && !device) rc = gta_err_set(GTA_EINPUT, "gta selftest: --device is required (cuda or cpu)");
     if (rc) return cli_fail(rc);
     const gta_backend_ops *be = NULL;
+    if (!rc && nccl && strcmp(device, "cuda"))
+        rc = gta_err_set(GTA_EINPUT,
+                         "gta selftest: --nccl needs --device cuda (NCCL carries CUDA device buffers)");
+    if (rc) return cli_fail(rc);
     if ((rc = cli_device_arg("selftest", device, &be))) return cli_fail(rc);
+    if (nccl) {
+        dev g = {be, be->ctx_new()};
+        st_run rn = {0, 0, verbose, (uint64_t)seed, 1};
+        double t0 = gta_now();
+        printf("gta selftest: NCCL through the communication seam, one rank on this device\n");
+        check_nccl(&rn, &g);
+        printf("selftest nccl: %d checks, %d mismatches (%.1f s)\n", rn.checks, rn.bad, gta_now() - t0);
+        be->ctx_free(g.cx);
+        return rn.bad ? 1 : 0;
+    }
     int is_cpu = be == gta_backend_cpu();
     dev d = {be, be->ctx_new()}, cpu = {gta_backend_cpu(), NULL};
     dev *ref = NULL;

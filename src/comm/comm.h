@@ -1,8 +1,10 @@
 /* The communication seam: what the processes of a data-parallel run must agree on. A
  * single process is the no-op implementation (gta_comm_single); MPI (processes started
- * by mpirun / srun, src/comm/comm_mpi.c) and NCCL (GPU buffers) implement the same table.
- * The trainer sums gradients before the gate, so every rank takes the gate's decision a
- * single process would, and sums sequence and token counts before the GRPO weights. */
+ * by mpirun / srun, src/comm/comm_mpi.c) implements the table over host memory, and on a
+ * backend with CUDA devices bind hands the device buffers' allreduce_sum and allgather to
+ * NCCL (src/comm/comm_nccl.c, one device a rank). The trainer sums gradients before the
+ * gate, so every rank takes the gate's decision a single process would, and sums sequence
+ * and token counts before the GRPO weights. */
 #ifndef GTA_COMM_COMM_H
 #define GTA_COMM_COMM_H
 
@@ -24,10 +26,20 @@ struct gta_comm {
      * every rank holds all of it (ZeRO-1's parameter all-gather) */
     int (*allgather)(gta_comm *c, const gta_backend_ops *be, gta_ctx *ctx, float *buf, size_t n);
     void (*finish)(gta_comm *c);
+    /* Binds this rank to the run's backend, once, before the backend's first context
+     * (gta train calls it right after choosing the backend). On a backend with CUDA
+     * devices (be->cuda_stream) and several ranks: this rank's device (gta_comm_device_of
+     * its rank among the ranks of its node) and NCCL for allreduce_sum and allgather on
+     * the device buffers, on the context's stream. Nothing for one process or on the CPU
+     * backend (MPI on host memory). */
+    int (*bind)(gta_comm *c, const gta_backend_ops *be);
     void *impl;
     /* bytes this process has sent into reductions, gathers and broadcasts (for the
      * benchmark: the payload, not the wire protocol's own traffic) */
     double bytes;
+    /* what carries allreduce_sum and allgather: "none" (one process), "MPI" (host
+     * memory, or a host copy of a device buffer) or "NCCL" (device buffers) */
+    const char *via;
 };
 
 /* The one-process run: rank 0 of 1, every operation a no-op. */
@@ -47,6 +59,27 @@ void gta_comm_world_abort(int code);
 /* Shard r of n elements over size ranks: [*lo, *hi), contiguous, the first n % size
  * shards one element longer. */
 void gta_comm_shard(size_t n, int size, int r, size_t *lo, size_t *hi);
+
+/* The CUDA device of the rank local_rank of the local_size ranks of a node whose
+ * processes each see ndev devices: local_rank modulo ndev (a launcher that gives each rank
+ * its own device, CUDA_VISIBLE_DEVICES, leaves ndev 1 and every rank device 0). -1 with
+ * the error set when ndev is 0, or when ranks would share a device (local_size > ndev > 1:
+ * NCCL wants one device a rank). */
+int gta_comm_device_of(int local_rank, int local_size, int ndev);
+
+/* NCCL for c's allreduce_sum and allgather on be's device buffers (c->via "NCCL"), over
+ * c's ranks: rank 0's ncclGetUniqueId reaches the others through c->broadcast, then
+ * every rank joins (ncclCommInitRank on the current device; a run of several processes
+ * sets it in bind). libnccl is opened at run time (dlopen: GTA_NCCL, a path, when set;
+ * else libnccl.so.2 from the loader's search, then the CUDA toolkit's lib64), so gta runs
+ * without it where no NCCL is needed. The error set (GTA_EINPUT) when it cannot be
+ * loaded or be has no CUDA stream; GTA_EFAIL when NCCL fails or does not finish within
+ * GTA_NCCL_TIMEOUT seconds (300). bind uses it; so does the one-device GPU check (gta
+ * selftest --nccl, over a copy of gta_comm_single). */
+int gta_comm_use_nccl(gta_comm *c, const gta_backend_ops *be);
+/* Ends c's NCCL communicator: flushed and destroyed, or with abort ncclCommAbort (an
+ * error on this rank: nothing waits for the others). Nothing when c has none. */
+void gta_comm_nccl_end(gta_comm *c, int abort);
 
 #if GTA_HAVE_MPI
 /* MPI's world (MPI_Init on first call); NULL with the error set when it fails. */

@@ -1,10 +1,13 @@
 /* The communication seam over MPI (OpenMPI from mpirun, or Slurm's srun): one rank a
  * process, MPI_COMM_WORLD. Device buffers go through a host view (the buffer itself on
- * the CPU backend); a CUDA backend's buffers belong to the NCCL implementation. */
+ * the CPU backend); on a backend with CUDA devices, bind gives each rank its device and
+ * hands allreduce_sum and allgather to NCCL (comm_nccl.c), whose id MPI_Bcast carries. */
 #include <limits.h>
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "comm/comm.h"
@@ -101,7 +104,50 @@ static void finish(gta_comm *c) {
     gta_comm_mpi_finish();
 }
 
-static gta_comm mpi_world = {0, 1, allreduce_sum, sum_doubles, broadcast, allgather, finish, NULL, 0};
+/* the ranks of this node (the processes that share its memory): this rank's index among
+ * them and their number */
+static int node_rank(int *lr, int *ls) {
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return gta_err_set(GTA_EFAIL, "MPI_Comm_split_type (the ranks of this node) failed");
+    MPI_Comm_rank(node, lr);
+    MPI_Comm_size(node, ls);
+    MPI_Comm_free(&node);
+    return GTA_OK;
+}
+
+/* the CPU backend (no CUDA stream): MPI on host memory, as it is. A backend with CUDA
+ * devices: this rank's device by its rank on its node, then NCCL over the world. */
+static int bind(gta_comm *c, const gta_backend_ops *be) {
+    if (!be->cuda_stream || c->size == 1) return GTA_OK;
+    if (!be->device_count || !be->set_device)
+        return gta_err_set(GTA_EFAIL, "--device %s: the backend's table lacks device_count / set_device",
+                           be->name);
+    int lr = 0, ls = 1, rc = node_rank(&lr, &ls);
+    if (rc) return rc;
+    int ndev = be->device_count(), dev = gta_comm_device_of(lr, ls, ndev);
+    if (dev < 0) return gta_err_prefix(GTA_EINPUT, "rank %d", c->rank);
+    char why[256];
+    if (be->set_device(dev, why, sizeof why)) return gta_err_set(GTA_EFAIL, "rank %d: %s", c->rank, why);
+    if ((rc = gta_comm_use_nccl(c, be))) return gta_err_prefix(rc, "rank %d", c->rank);
+    if (c->rank == 0)
+        fprintf(
+            stderr,
+            "gta: %d ranks; NCCL carries the device buffers' all-reduce and all-gather, one CUDA device a "
+            "rank (rank 0: device %d of the %d it sees, local rank %d of %d)\n",
+            c->size, dev, ndev, lr, ls);
+    return GTA_OK;
+}
+
+static gta_comm mpi_world = {.rank = 0,
+                             .size = 1,
+                             .allreduce_sum = allreduce_sum,
+                             .sum_doubles = sum_doubles,
+                             .broadcast = broadcast,
+                             .allgather = allgather,
+                             .finish = finish,
+                             .bind = bind,
+                             .via = "MPI"};
 static int started;
 
 gta_comm *gta_comm_mpi(void) {
@@ -118,9 +164,19 @@ gta_comm *gta_comm_mpi(void) {
 
 void gta_comm_mpi_finish(void) {
     int fin = 0;
-    if (started && MPI_Finalized(&fin) == MPI_SUCCESS && !fin) MPI_Finalize();
+    if (started && MPI_Finalized(&fin) == MPI_SUCCESS && !fin) {
+        gta_comm_nccl_end(&mpi_world, 0);
+        MPI_Finalize();
+    }
 }
 
 void gta_comm_mpi_abort(int code) {
-    if (started) MPI_Abort(MPI_COMM_WORLD, code);
+    if (!started) return;
+    if (mpi_world.impl) {
+        /* NCCL's kernels and proxy threads stopped first; should that itself stall,
+         * SIGALRM ends this process (and mpirun the others) after 10 s */
+        alarm(10);
+        gta_comm_nccl_end(&mpi_world, 1);
+    }
+    MPI_Abort(MPI_COMM_WORLD, code);
 }

@@ -28,10 +28,50 @@ static int allgather(gta_comm *c, const gta_backend_ops *be, gta_ctx *ctx, float
 
 static void finish(gta_comm *c) { (void)c; }
 
+/* one process: the backend's current device (device 0 unless the caller chose), no collectives */
+static int bind(gta_comm *c, const gta_backend_ops *be) {
+    (void)c, (void)be;
+    return 0;
+}
+
 gta_comm *gta_comm_single(void) {
-    static gta_comm one = {0, 1, allreduce_sum, sum_doubles, broadcast, allgather, finish, NULL, 0};
+    static gta_comm one = {.rank = 0,
+                           .size = 1,
+                           .allreduce_sum = allreduce_sum,
+                           .sum_doubles = sum_doubles,
+                           .broadcast = broadcast,
+                           .allgather = allgather,
+                           .finish = finish,
+                           .bind = bind,
+                           .via = "none"};
     return &one;
 }
+
+int gta_comm_device_of(int local_rank, int local_size, int ndev) {
+    if (ndev <= 0) {
+        gta_err_set(GTA_EINPUT, "--device cuda: rank %d of its node sees no CUDA device", local_rank);
+        return -1;
+    }
+    if (local_size > ndev && ndev > 1) {
+        gta_err_set(GTA_EINPUT,
+                    "--device cuda: %d ranks on one node share its %d CUDA devices; NCCL wants one device a "
+                    "rank: start at most %d ranks a node (or give each rank its own device with "
+                    "CUDA_VISIBLE_DEVICES)",
+                    local_size, ndev, ndev);
+        return -1;
+    }
+    return local_rank % ndev;
+}
+
+#ifndef GTA_HAVE_CUDA
+/* no CUDA backend in this build: no device buffers for NCCL to carry */
+int gta_comm_use_nccl(gta_comm *c, const gta_backend_ops *be) {
+    (void)c, (void)be;
+    return gta_err_set(GTA_EINPUT, "NCCL: this build has no CUDA backend (built without nvcc)");
+}
+
+void gta_comm_nccl_end(gta_comm *c, int abort) { (void)c, (void)abort; }
+#endif
 
 void gta_comm_shard(size_t n, int size, int r, size_t *lo, size_t *hi) {
     size_t s = (size_t)(size > 0 ? size : 1), q = n / s, rem = n % s, k = (size_t)r;

@@ -263,6 +263,8 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
                            "train: %d ranks need at least as many prompts a step (--batch-prompts %lld)",
                            t->comm->size, c->batch_prompts);
     if (!(t->be = gta_backend(c->device))) return gta_err_prefix(GTA_EINPUT, "train: device");
+    /* before any context: each rank's device and the device collectives, where the backend has them */
+    if ((rc = t->comm->bind(t->comm, t->be))) return gta_err_prefix(rc, "train");
     t->fmt = t->method == M_SFT ? GTA_FORMAT_SFT : t->method == M_GRPO ? GTA_FORMAT_GRPO : GTA_FORMAT_GTA;
     if ((rc = gta_dataset_load(c->data, 1, &t->ds))) return rc;
     if (!t->ds.train.n) return gta_err_set(GTA_EINPUT, "%s: the training split is empty", c->data);

@@ -19,12 +19,17 @@
 #   - a rollout part of the wrong size in rank 1's checkpoint file is refused (exit 2);
 #   - an error on one rank only (rank 0 cannot open its metrics file) and a rank killed
 #     mid-run each end the job with an error (bounded by timeouts: 120 s for the whole
-#     failing run, 60 s after the kill), no hang.
+#     failing run, 60 s after the kill), no hang;
+#   - (a build with the CUDA backend) NCCL's bind through a table that claims CUDA buffers,
+#     tests/unit/test_comm_nccl: without a GPU both ranks report NCCL's failure to form the
+#     communicator, and rank 0 unable to load NCCL ends the job while rank 1 waits, no hang.
 # Skips with a message when mpirun is absent or gta was built without MPI.
 #
 #   GTA=build/gta GTA_SHARED=../shared bash tests/cli/mpi.sh   (from the repository root)
 set -u
 NAME=mpi
+# the unit-test binary of NCCL's bind sits beside the build's gta (common.bash copies gta away)
+TN=${GTA_TEST_COMM_NCCL:-$(dirname "${GTA:-build/gta}")/tests/test_comm_nccl}
 . "$(dirname "$0")/common.bash"
 if ! command -v mpirun >/dev/null 2>&1; then
   echo "skip: no mpirun (apt-get install openmpi-bin libopenmpi-dev, then rebuild)"
@@ -355,5 +360,35 @@ EOF
 ) && ok "LoRA ZeRO-1: $out" || bad "LoRA ZeRO-1 shards the adapter" "$out"
 else
   bad "LoRA 2-rank runs (ZeRO-1, ZeRO-0)" "$(tail -5 "$tmp/lz1.err" "$tmp/lz0.err" 2>/dev/null)"
+fi
+
+# --- NCCL's bind without a GPU (a build with the CUDA backend; tests/unit/test_comm_nccl.c) --
+# each rank takes its device, rank 0's NCCL id reaches rank 1 over MPI, and the communicator's
+# failure (no GPU here) is an error on both ranks that names the rank and NCCL's reason; then
+# rank 0 unable to load NCCL (GTA_NCCL) ends the job with its message while rank 1 waits for
+# the id in MPI_Bcast: no hang
+if [ ! -x "$TN" ] || ! nm "$TN" 2>/dev/null | grep -q ' p_ncclAllReduce$'; then
+  echo "skip: no $TN of a build with the CUDA backend (NCCL's bind)"
+else
+  t0=$(date +%s)
+  timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 "$TN" >"$tmp/nccl.out" 2>&1
+  rc=$?
+  n=$(grep -c 'NCCL: ncclCommInitRank (rank [01] of 2) failed' "$tmp/nccl.out")
+  if [ $rc = 0 ] && [ "$(grep -c '^\[  PASSED  \] 1 test' "$tmp/nccl.out")" = 2 ]; then
+    ok "NCCL bind, 2 ranks: $( [ "$n" = 2 ] && echo "both ranks report the communicator's failure (no GPU)" || echo "the communicator formed") in $(($(date +%s) - t0)) s"
+  else
+    bad "NCCL bind, 2 ranks (rc $rc)" "$(tail -n 12 "$tmp/nccl.out")"
+  fi
+  t0=$(date +%s)
+  timeout 120 mpirun --allow-run-as-root --oversubscribe -x GTA_TEST_ABORT_ON_ERROR=1 \
+    -np 1 -x GTA_NCCL=/nonexistent/libnccl.so.2 "$TN" : -np 1 "$TN" >"$tmp/nccl0.out" 2>&1
+  rc=$?
+  dt=$(($(date +%s) - t0))
+  if [ $rc != 0 ] && [ $rc != 124 ] && [ $dt -lt 60 ] &&
+    grep -q 'gta: error: rank 0: NCCL: GTA_NCCL=/nonexistent/libnccl.so.2 cannot be loaded' "$tmp/nccl0.out"; then
+    ok "NCCL not loadable on rank 0: the job ends in $dt s (rc $rc) with rank 0's error, rank 1 not left waiting"
+  else
+    bad "NCCL not loadable on rank 0 ends the job with its error, no hang (rc $rc, $dt s)" "$(tail -n 12 "$tmp/nccl0.out")"
+  fi
 fi
 finish

@@ -3,7 +3,8 @@
 # (exit 0, a summary with 0 mismatches); a planted error in one reference value is found
 # and named (exit 1, a MISMATCH line for that op, the others clean); --device cuda on a
 # machine without a usable GPU (or a build without nvcc) exits 2 with "gta: error:" and
-# says why; bad usage exits 2. On a machine with a GPU the cuda run must be clean instead.
+# says why; --nccl asks for --device cuda (exit 2 otherwise, or without a GPU); bad usage
+# exits 2. On a machine with a GPU the cuda runs must be clean instead.
 #
 #   GTA=build/gta tests/cli/selftest.sh      (from the repository root)
 set -u
@@ -56,6 +57,25 @@ elif [ $rc = 0 ] && grep -q ' 0 mismatches' "$tmp/cuda.out"; then
   ok "--device cuda on this GPU: $(tail -n 1 "$tmp/cuda.out")"
 else
   bad "--device cuda: exit 2 with the reason, or 0 mismatches on a GPU (rc $rc)" "$(cat "$tmp/cuda.out" "$tmp/cuda.err")"
+fi
+
+# --nccl (NCCL through the communication seam, one rank): CUDA device buffers only; clean
+# with a GPU, exit 2 with the reason without one
+"$GTA" selftest --device cpu --nccl >"$tmp/n.out" 2>"$tmp/n.err"
+rc=$?
+if [ $rc = 2 ] && grep -q 'gta: error: gta selftest: --nccl needs --device cuda' "$tmp/n.err"; then
+  ok "--nccl --device cpu: exit 2, $(head -n 1 "$tmp/n.err")"
+else
+  bad "--nccl --device cpu: exit 2 saying it needs --device cuda (rc $rc)" "$(cat "$tmp/n.out" "$tmp/n.err")"
+fi
+"$GTA" selftest --device cuda --nccl >"$tmp/n.out" 2>"$tmp/n.err"
+rc=$?
+if [ $rc = 2 ] && grep -Eq 'gta: error: .*(no usable CUDA device|no CUDA backend)' "$tmp/n.err"; then
+  ok "--nccl --device cuda without a usable GPU: exit 2, $(head -n 1 "$tmp/n.err")"
+elif [ $rc = 0 ] && grep -q '^selftest nccl: .* 0 mismatches' "$tmp/n.out"; then
+  ok "--nccl on this GPU: $(tail -n 1 "$tmp/n.out")"
+else
+  bad "--nccl --device cuda: exit 2 with the reason, or 0 mismatches on a GPU (rc $rc)" "$(cat "$tmp/n.out" "$tmp/n.err")"
 fi
 
 for args in "" "--device tpu" "--device cpu --bogus"; do

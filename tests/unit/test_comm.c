@@ -1,15 +1,18 @@
 /* The communication seam's one-process side: the shards of a buffer (ZeRO-1, the batch
- * split), the single-process no-ops, the run-time choice without a launcher, and AdamW
- * over two shards of the parameters equal to AdamW over all of them. */
+ * split), the single-process no-ops, the run-time choice without a launcher, AdamW over
+ * two shards of the parameters equal to AdamW over all of them, the rank -> CUDA device
+ * mapping, bind on the CPU backend, and (CUDA builds) the NCCL loader's errors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
 #include "base/error.h"
 #include "base/rng.h"
+#include "base/util.h"
 #include "comm/comm.h"
 #include "model/model.h"
 #include "train/optim.h"
@@ -167,12 +170,105 @@ static void test_state_ranks(void **s) {
     }
 }
 
+/* the rank -> device mapping: the local rank modulo the devices it sees; a rank that
+ * sees one device (each its own, CUDA_VISIBLE_DEVICES) takes device 0; no device, or
+ * ranks that would share one of several, are errors that say so */
+static void test_device_of(void **s) {
+    (void)s;
+    assert_int_equal(gta_comm_device_of(0, 1, 1), 0);
+    assert_int_equal(gta_comm_device_of(0, 8, 8), 0);
+    assert_int_equal(gta_comm_device_of(5, 8, 8), 5);
+    assert_int_equal(gta_comm_device_of(3, 4, 8), 3); /* fewer ranks than devices */
+    assert_int_equal(gta_comm_device_of(1, 2, 1), 0); /* each rank its own device */
+    assert_int_equal(gta_comm_device_of(7, 8, 1), 0);
+    assert_int_equal(gta_comm_device_of(5, 8, 4), -1);
+    assert_non_null(strstr(gta_err_msg(), "8 ranks on one node share its 4 CUDA devices"));
+    assert_non_null(strstr(gta_err_msg(), "at most 4 ranks a node"));
+    assert_int_equal(gta_comm_device_of(0, 2, 0), -1);
+    assert_non_null(strstr(gta_err_msg(), "sees no CUDA device"));
+}
+
+/* bind on the CPU backend, or for one process, changes nothing: the collectives stay
+ * what they were (MPI's host path for several processes: tests/cli/mpi.sh), and asking
+ * for NCCL on the CPU backend's host buffers is an error that says why */
+static void test_bind_cpu(void **s) {
+    (void)s;
+    gta_comm one = *gta_comm_single();
+    const gta_backend_ops *cpu = gta_backend_cpu();
+    assert_null(cpu->cuda_stream);
+    assert_null(cpu->device_count);
+    assert_int_equal(one.bind(&one, cpu), 0);
+    assert_string_equal(one.via, "none");
+    assert_ptr_equal(one.allreduce_sum, gta_comm_single()->allreduce_sum);
+    assert_int_equal(gta_comm_use_nccl(&one, cpu), GTA_EINPUT);
+    assert_non_null(strstr(gta_err_msg(), "NCCL"));
+#ifdef GTA_HAVE_CUDA
+    assert_non_null(strstr(gta_err_msg(), "--device cpu has no CUDA device buffers"));
+#else
+    assert_non_null(strstr(gta_err_msg(), "this build has no CUDA backend"));
+#endif
+    assert_string_equal(one.via, "none");
+    gta_comm_nccl_end(&one, 1); /* none to end */
+}
+
+#ifdef GTA_HAVE_CUDA
+static void *fake_stream(gta_ctx *c) {
+    (void)c;
+    return NULL; /* the legacy default stream: never used, no collective runs here */
+}
+
+/* The NCCL loader without a GPU (a backend table that claims CUDA buffers): a GTA_NCCL
+ * that cannot be loaded is a clear error naming it, and the comm is left as it was;
+ * with the toolkit's libnccl it loads, and the communicator over one rank either forms
+ * (a machine with a GPU) or fails with NCCL's reason, promptly, the comm unchanged */
+static void test_nccl_load(void **s) {
+    (void)s;
+    gta_backend_ops fake = *gta_backend_cpu();
+    fake.name = "fake-cuda";
+    fake.cuda_stream = fake_stream;
+    gta_comm one = *gta_comm_single();
+    setenv("GTA_NCCL", "/nonexistent/libnccl.so.2", 1);
+    assert_int_equal(gta_comm_use_nccl(&one, &fake), GTA_EINPUT);
+    if (!strstr(gta_err_msg(), "NCCL: GTA_NCCL=/nonexistent/libnccl.so.2 cannot be loaded (") ||
+        !strstr(gta_err_msg(), "No such file"))
+        fail_msg("'%s'", gta_err_msg());
+    assert_string_equal(one.via, "none");
+    assert_ptr_equal(one.allreduce_sum, gta_comm_single()->allreduce_sum);
+    assert_null(one.impl);
+    unsetenv("GTA_NCCL");
+    if (access("/usr/local/cuda/lib64/libnccl.so.2", R_OK)) {
+        printf("[ skip ] no /usr/local/cuda/lib64/libnccl.so.2: the loading half\n");
+        return;
+    }
+    setenv("GTA_NCCL_TIMEOUT", "30", 1);
+    double t0 = gta_now();
+    int rc = gta_comm_use_nccl(&one, &fake);
+    unsetenv("GTA_NCCL_TIMEOUT");
+    if (rc) {
+        /* loaded (a missing symbol or an old version would be GTA_EINPUT), then NCCL failed */
+        assert_int_equal(rc, GTA_EFAIL);
+        if (strncmp(gta_err_msg(), "NCCL: ", 6) || !strstr(gta_err_msg(), "failed"))
+            fail_msg("'%s'", gta_err_msg());
+        printf("[ info ] no GPU: %s\n", gta_err_msg());
+        assert_string_equal(one.via, "none");
+        assert_null(one.impl);
+    } else {
+        assert_string_equal(one.via, "NCCL");
+        gta_comm_nccl_end(&one, 0);
+        assert_null(one.impl);
+    }
+    assert_true(gta_now() - t0 < 30);
+}
+#endif
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shard),
-        cmocka_unit_test(test_single),
-        cmocka_unit_test(test_adamw_shards),
-        cmocka_unit_test(test_state_ranks),
+        cmocka_unit_test(test_shard),        cmocka_unit_test(test_single),
+        cmocka_unit_test(test_device_of),    cmocka_unit_test(test_bind_cpu),
+#ifdef GTA_HAVE_CUDA
+        cmocka_unit_test(test_nccl_load),
+#endif
+        cmocka_unit_test(test_adamw_shards), cmocka_unit_test(test_state_ranks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

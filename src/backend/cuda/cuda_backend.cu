@@ -370,6 +370,29 @@ static int threads(gta_ctx *c) {
 }
 static void set_threads(gta_ctx *c, int n) { (void)c, (void)n; }
 
+/* ---------------------------------------------------------------- for the comm seam */
+
+static int device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
+static int set_device(int k, char *why, size_t n) {
+    cudaError_t e = cudaSetDevice(k);
+    if (e != cudaSuccess) {
+        snprintf(why, n, "--device cuda: cudaSetDevice(%d) failed: %s", k, cudaGetErrorString(e));
+        cudaGetLastError();
+        return -1;
+    }
+    return 0;
+}
+
+static void *cuda_stream(gta_ctx *c) { return (void *)c->st; }
+
 static gta_backend_ops cuda_ops;
 
 static void fill_table(void) {
@@ -436,6 +459,9 @@ static void fill_table(void) {
     o->threads = threads;
     o->set_threads = set_threads;
     o->peak_gflops = cu_peak_gflops;
+    o->device_count = device_count;
+    o->set_device = set_device;
+    o->cuda_stream = cuda_stream;
 }
 
 extern "C" const gta_backend_ops *gta_backend_cuda_probe(char *why, size_t n) {
