@@ -58,6 +58,12 @@ static void test_bind(void **s) {
         fflush(stderr);
         gta_comm_world_abort(rc);
     }
+    if (rc == GTA_EINPUT && !getenv("GTA_NCCL")) {
+        /* a machine whose CUDA toolkit has no libnccl: nothing of NCCL to check here */
+        printf("[ info ] rank %d: skipped: %s\n", c->rank, gta_err_msg());
+        gta_comm_world_finish();
+        skip();
+    }
     assert_int_equal(device_set, 0); /* one device a process: each rank its device 0 */
     char want[64];
     snprintf(want, sizeof want, "rank %d: NCCL: ", c->rank);
