@@ -93,6 +93,8 @@ static const float *mat(const gta_model *m, int k) {
 
 const uint16_t *gta_model_wb(gta_model *m, int k) {
     if (m->compute != GTA_COMPUTE_BF16 || m->w16) return NULL;
+    /* over another model's parameters (gta_model_share): its copy, when it computes in bf16 */
+    if (m->wb_from) return gta_model_wb(m->wb_from, k);
     const gta_config *c = &m->cfg;
     int nk = 4 * c->num_layers + 1;
     if (!m->wb) {

@@ -469,7 +469,9 @@ void gta_model_copy_params_bf16(gta_model *dst, const gta_model *src) {
 
 gta_model *gta_model_share(const gta_model *src) {
     gta_model *m = model_new_over(&src->cfg, src->be, src, 0);
-    m->compute = src->compute; /* its own bf16 copy of the shared weights (bf16 compute) */
+    /* bf16 compute: the owner's bf16 copy of the shared weights (made and remade by it) */
+    m->compute = src->compute;
+    m->wb_from = (gta_model *)src;
     return m;
 }
 

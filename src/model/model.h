@@ -80,6 +80,8 @@ typedef struct gta_model {
     uint16_t *wb;   /* bf16 compute over fp32 weights: the copy (NULL until the first product) */
     uint16_t **wbk; /* per layer: wqkv, wo, wgu, wd within wb; then lm_head */
     int wb_stale;   /* the parameters changed since wb was made */
+    struct gta_model *wb_from; /* gta_model_share's: the owner's copy serves (NULL unless
+                                  the owner computes in bf16 too) */
 } gta_model;
 
 /* What the optimizer, the clipping and the gate run over: the adapter when one is attached,
@@ -138,7 +140,8 @@ size_t gta_model_n_params(const gta_config *c);
 /* a second model with the same configuration, backend and parameters (the reference) */
 gta_model *gta_model_clone(const gta_model *m);
 /* a second model over the same parameter buffer (not copied, not freed by it): the
- * reference under LoRA is the shared base plus its own adapter copy */
+ * reference under LoRA is the shared base plus its own adapter copy; it takes m's compute
+ * precision, and in bf16 compute m's bf16 copy of the weights (no second one) */
 gta_model *gta_model_share(const gta_model *m);
 /* a bf16 copy of an fp32 model (the full fine-tuning reference with --ref-dtype bf16), and
  * its refresh: matrices rounded to bf16 (nearest even), norms and biases fp32 */

@@ -273,6 +273,18 @@ static void test_bf16_compute_lora(void **s) {
     assert_memory_equal(lp[0], lp[1], sizeof(float) * np);
     assert_memory_equal(lg[0], lg[1], sizeof(float) * nl);
     assert_memory_equal(g[0], g[1], sizeof(float) * ms[0]->lora->n);
+    /* the reference under LoRA: the same base, and the policy's bf16 copy of it */
+    gta_model *ref = gta_model_share(ms[1]);
+    assert_int_equal(gta_lora_attach(ref, &lc, 0), GTA_OK);
+    gta_lora_copy(ref, ms[1]);
+    float *lr = malloc(sizeof(float) * np), *lm = malloc(sizeof(float) * np);
+    assert_int_equal(gta_forward(ref, &b, lr, NULL, 0), GTA_OK);
+    assert_int_equal(gta_forward(ms[1], &b, lm, NULL, 0), GTA_OK);
+    assert_null(ref->wb);
+    assert_memory_equal(lr, lm, sizeof(float) * np);
+    assert_memory_equal(lr, lp[1], sizeof(float) * np);
+    gta_model_free(ref);
+    free(lr), free(lm);
     size_t ng = ms[2]->lora->n;
     double dlpv = tu_max_abs_diff(lp[1], lp[2], np, NULL), dg = tu_max_abs_diff(g[1], g[2], ng, NULL),
            gmax = tu_max_abs(g[2], ng);
