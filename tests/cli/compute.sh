@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # --compute bf16 end to end: a short pretraining run's loss curve in bf16 within 2% of
-# fp32's at every logged step (a 0.3M-parameter llama, 40 steps); gta train, generate
-# and bench run with it (and say so); the fallback kernel forced by
-# GTA_CPU_NO_AVX512BF16=1; a bad --compute is exit 2 naming the value.
+# fp32's at every logged step (a 0.3M-parameter llama, 40 steps); gta train (full and
+# LoRA, over an fp32 or a bf16 base), generate, eval and bench run with it (and say so);
+# the fallback kernel forced by GTA_CPU_NO_AVX512BF16=1; a bad --compute is exit 2 naming
+# the value.
 #
 #   tests/cli/compute.sh        (from the repository root, after make)
 set -u
@@ -53,9 +54,26 @@ echo "$j" | grep -q '"bf16_kernel":"fallback"' && ok "GTA_CPU_NO_AVX512BF16=1 se
 j=$("$GTA" bench --what train --config tiny --batch 2 --seq 32 --runs 1 --compute bf16 2>/dev/null)
 echo "$j" | grep -q '"compute":"bf16"' && ok "bench train --compute bf16" || bad "bench train --compute bf16" "$j"
 
+# LoRA with bf16 compute: over an fp32 base (its bf16 copy, shared with the reference) and
+# over a base kept in bf16 (its own matrices: no copy)
+lora=(--method gta --model "$M" --data "$D" --max-prompt-tokens 440 --batch-prompts 1 --group-size 4
+      --max-new-tokens 16 --learning-rate 3e-3 --num-iterations 2 --seed 3 --lora-r 4 --lora-alpha 8
+      --save-steps 0 --steps 2 --compute bf16)
+"$GTA" train "${lora[@]}" --out "$tmp/l32" 2>"$tmp/l32.err" && [ -f "$tmp/l32/final/adapter_model.safetensors" ] \
+  && grep -q "policy bf16 weights" "$tmp/l32.err" && ! grep -q "reference bf16 weights" "$tmp/l32.err" \
+  && ok "LoRA over an fp32 base, --compute bf16: trains; one bf16 copy planned (the reference shares it)" \
+  || bad "LoRA over an fp32 base, --compute bf16" "$(tail -5 "$tmp/l32.err")"
+"$GTA" train "${lora[@]}" --base-dtype bf16 --out "$tmp/l16" 2>"$tmp/l16.err" \
+  && [ -f "$tmp/l16/final/adapter_model.safetensors" ] && ! grep -q "policy bf16 weights" "$tmp/l16.err" \
+  && ok "LoRA over a bf16 base, --compute bf16: trains from the base's own bf16 matrices" \
+  || bad "LoRA over a bf16 base, --compute bf16" "$(tail -5 "$tmp/l16.err")"
+"$GTA" eval --model "$M" --data "$D" --limit 4 --max-prompt-tokens 440 --max-new-tokens 8 --batch 4 --quiet \
+  --compute bf16 --out "$tmp/ev.json" 2>"$tmp/ev.err" && [ -s "$tmp/ev.json" ] && ok "eval --compute bf16" \
+  || bad "eval --compute bf16" "$(tail -3 "$tmp/ev.err")"
+
 # a bad value: exit 2, the value named
 for cmd in "pretrain --model-config $M/config.json" "generate --model $M --prompt x --max-new-tokens 1" \
-  "bench --what gemm" "train --model $M --data $D --out $tmp/x"; do
+  "bench --what gemm" "train --model $M --data $D --out $tmp/x" "eval --model $M --data $D --out $tmp/x.json"; do
   # shellcheck disable=SC2086
   $GTA $cmd --compute fp8 >/dev/null 2>"$tmp/e.err"
   rc=$?
