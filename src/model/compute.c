@@ -58,6 +58,16 @@ size_t gta_model_compute_bytes(const gta_config *c, int compute) {
     return sizeof(uint16_t) * (n * (size_t)c->num_layers + (size_t)c->vocab_size * (size_t)c->hidden_size);
 }
 
+size_t gta_model_compute_scratch_bytes(const gta_config *c, int n, int compute) {
+    if (compute != GTA_COMPUTE_BF16) return 0;
+    size_t widest = 0;
+    for (int k = 0, out, in; k < 4; k++) {
+        mat_shape(c, k, &out, &in);
+        if ((size_t)out + (size_t)in > widest) widest = (size_t)out + (size_t)in;
+    }
+    return sizeof(float) * (size_t)n * widest;
+}
+
 int gta_model_set_compute(gta_model *m, int compute) {
     if (compute == GTA_COMPUTE_BF16 && !(gta_model_bf16_supported(m->be) && m->be->linear_dw_bf16))
         return gta_err_set(

@@ -238,6 +238,10 @@ void gta_model_params_changed(gta_model *m);
 /* bytes of the bf16 weight copy of a model of this configuration with fp32 weights (0 for
  * f32) */
 size_t gta_model_compute_bytes(const gta_config *c, int compute);
+/* bytes of the rounded activations a bf16-compute product of n rows keeps beside its inputs
+ * (the widest layer matrix's x and dy, as fp32 values: the fallback's; a bf16 GEMM keeps
+ * half); 0 for f32 */
+size_t gta_model_compute_scratch_bytes(const gta_config *c, int n, int compute);
 /* the bf16 copy of matrix k (4 per layer: wqkv, wo, wgu, wd; then k = 4 layers: lm_head),
  * remade first when stale; NULL in f32 compute or for a bf16 base (forward.c) */
 const uint16_t *gta_model_wb(gta_model *m, int k);

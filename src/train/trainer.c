@@ -200,16 +200,19 @@ static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quie
     if (!t->base16)
         gta_plan_add(&plan, "policy bf16 weights", gta_model_compute_bytes(mc, compute),
                      "layer matrices and head, remade each update");
-    if (has_ref && !t->lora && strcmp(c->ref_dtype, "bf16") != 0)
-        gta_plan_add(&plan, "reference bf16 weights", gta_model_compute_bytes(mc, compute), NULL);
     if (t->method == M_GTA) gta_plan_add(&plan, "SFT gradient (the gate)", sizeof(float) * ntrain, NULL);
     if (has_ref && t->lora)
         gta_plan_add(&plan, "reference adapter", sizeof(float) * ntrain, "the base shared with the policy");
     else if (has_ref)
         gta_plan_model_dtype(&plan, mc, "reference", !strcmp(c->ref_dtype, "bf16"));
+    if (has_ref && !t->lora && strcmp(c->ref_dtype, "bf16") != 0)
+        gta_plan_add(&plan, "reference bf16 weights", gta_model_compute_bytes(mc, compute),
+                     "remade at each reference refresh");
     gta_plan_forward(&plan, be, mc, "policy", n, n, recompute ? GTA_PLAN_RECOMPUTE : GTA_PLAN_TRAIN);
     if (t->lora)
         gta_plan_add(&plan, "LoRA scratch", gta_lora_scratch_bytes(mc, &t->lora_cfg, n), "%d tokens", n);
+    gta_plan_add(&plan, "bf16 compute scratch", gta_model_compute_scratch_bytes(mc, n, compute),
+                 "rounded activations, %d tokens", n);
     if (G) {
         /* old log-probs and the sampler's prefill share the policy's inference buffers */
         gta_plan_add(&plan, "policy inference activations", gta_model_infer_bytes(mc, n),

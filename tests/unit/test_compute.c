@@ -317,6 +317,9 @@ static void test_compute_parse(void **s) {
     /* per layer: qkv 16x8, o 8x8, gate/up 24x8, down 8x12, two bytes each */
     assert_int_equal(gta_model_compute_bytes(&cfg, GTA_COMPUTE_BF16), 3 * 2 * (128 + 64 + 192 + 96));
     assert_int_equal(gta_model_compute_bytes(&cfg, GTA_COMPUTE_F32), 0);
+    /* the widest product's x and dy (gate/up: 24 + 8) for 10 rows, as fp32 */
+    assert_int_equal(gta_model_compute_scratch_bytes(&cfg, 10, GTA_COMPUTE_BF16), 4 * 10 * 32);
+    assert_int_equal(gta_model_compute_scratch_bytes(&cfg, 10, GTA_COMPUTE_F32), 0);
 }
 
 int main(void) {
