@@ -76,10 +76,10 @@ typedef struct gta_model {
      * rounded to bf16 too, from the bf16 base above or, for fp32 weights, from wb: the
      * layers' matrices and the head rounded to bf16, remade lazily once the parameters
      * changed (wb_stale), so a training step rounds the weights once per update. */
-    int compute;    /* GTA_COMPUTE_F32 or GTA_COMPUTE_BF16 */
-    uint16_t *wb;   /* bf16 compute over fp32 weights: the copy (NULL until the first product) */
-    uint16_t **wbk; /* per layer: wqkv, wo, wgu, wd within wb; then lm_head */
-    int wb_stale;   /* the parameters changed since wb was made */
+    int compute;               /* GTA_COMPUTE_F32 or GTA_COMPUTE_BF16 */
+    uint16_t *wb;              /* bf16 compute over fp32 weights: the copy (NULL until the first product) */
+    uint16_t **wbk;            /* per layer: wqkv, wo, wgu, wd within wb; then lm_head */
+    int wb_stale;              /* the parameters changed since wb was made */
     struct gta_model *wb_from; /* gta_model_share's: the owner's copy serves (NULL unless
                                   the owner computes in bf16 too) */
 } gta_model;
