@@ -2,7 +2,8 @@
 # --compute bf16 end to end: a short pretraining run's loss curve in bf16 within 2% of
 # fp32's at every logged step (a 0.3M-parameter llama, 40 steps); gta train (full and
 # LoRA, over an fp32 or a bf16 base), generate, eval and bench run with it (and say so);
-# the fallback kernel forced by GTA_CPU_NO_AVX512BF16=1; a bad --compute is exit 2 naming
+# 2 MPI ranks with ZeRO-1 = ZeRO-0 byte for byte (where mpirun is); the fallback kernel
+# forced by GTA_CPU_NO_AVX512BF16=1; a bad --compute is exit 2 naming
 # the value.
 #
 #   tests/cli/compute.sh        (from the repository root, after make)
@@ -70,6 +71,25 @@ lora=(--method gta --model "$M" --data "$D" --max-prompt-tokens 440 --batch-prom
 "$GTA" eval --model "$M" --data "$D" --limit 4 --max-prompt-tokens 440 --max-new-tokens 8 --batch 4 --quiet \
   --compute bf16 --out "$tmp/ev.json" 2>"$tmp/ev.err" && [ -s "$tmp/ev.json" ] && ok "eval --compute bf16" \
   || bad "eval --compute bf16" "$(tail -3 "$tmp/ev.err")"
+
+# data-parallel (2 MPI ranks, where mpirun and an MPI build are here): with ZeRO-1 each rank
+# updates its shard and the parameters are gathered after the update; the bf16 copy made
+# from them afterwards gives the ZeRO-0 run's weights byte for byte
+if command -v mpirun >/dev/null 2>&1 && ldd "$GTA" 2>/dev/null | grep -q libmpi; then
+  mp=(--model "$M" --data "$D" --method gta --max-prompt-tokens 440 --batch-prompts 2 --group-size 4
+      --max-new-tokens 16 --learning-rate 1e-4 --num-iterations 2 --seed 5 --steps 2 --save-steps 0 --compute bf16)
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader \
+    OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
+  for z in 0 1; do
+    OMP_NUM_THREADS=1 timeout 300 mpirun --allow-run-as-root --oversubscribe -np 2 "$GTA" train "${mp[@]}" \
+      --zero $z --out "$tmp/mz$z" 2>"$tmp/mz$z.err" || bad "2 ranks, --zero $z --compute bf16" "$(tail -5 "$tmp/mz$z.err")"
+  done
+  cmp -s "$tmp/mz0/final/model.safetensors" "$tmp/mz1/final/model.safetensors" \
+    && ok "2 ranks, --compute bf16: ZeRO-1 weights = ZeRO-0 weights (byte for byte)" \
+    || bad "2 ranks, --compute bf16: ZeRO-1 weights = ZeRO-0 weights"
+else
+  echo "skip: 2-rank bf16 compute (no mpirun or no MPI build)"
+fi
 
 # a bad value: exit 2, the value named
 for cmd in "pretrain --model-config $M/config.json" "generate --model $M --prompt x --max-new-tokens 1" \
