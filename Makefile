@@ -15,6 +15,15 @@ CFLAGS  = -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wvla \
 LDFLAGS = -fopenmp $(SAN) -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB)
 LDLIBS  = -lopenblas -lcjson -lpcre2-8 -lutf8proc -lm -lpthread
 
+# oneDNN (Debian's libdnnl-dev) for --compute bf16 when its header is found (AMX /
+# AVX512-BF16 matmul, src/backend/cpu/cpu_bf16_dnnl.c); `make DNNL=0` builds without it
+# (our own vdpbf16ps kernel and the fp32 fallback remain).
+DNNL ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,0)
+ifeq ($(DNNL),1)
+CFLAGS  += -DGTA_HAVE_DNNL
+LDLIBS  += -ldnnl
+endif
+
 # MPI (data-parallel training under mpirun / srun) when OpenMPI's mpicc is present: only
 # src/comm/comm_mpi.c sees its headers; without it the build is the one-process one.
 # MPI=0 builds without it even so.

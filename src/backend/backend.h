@@ -145,21 +145,30 @@ typedef struct gta_backend_ops {
     void (*pack)(gta_ctx *c, void *dst, const float *w, int out, int in, int bf16);
     void (*linear_packed)(gta_ctx *c, float *y, const float *x, const void *packed, int bf16, const float *b, int n,
                           int in, int out, float beta);
-    /* ---- frozen weights kept in bfloat16 (LoRA's base): W [out, in] as uint16, widened
-     * to fp32 one tile of rows at a time into the context's scratch (4 MiB), products
-     * and sums fp32; the results equal the fp32 ops on the rounded weights up to
-     * summation order. The head's ops are logprob_head's without dW. ---- */
+    /* ---- products from weights kept in bfloat16: W [out, in] as uint16, either a frozen
+     * base (LoRA's, gta_model_load_bf16) or bf16 compute's copy of the fp32 weights
+     * (gta_model_set_compute), one op set for both. xr 0: fp32 activations times the
+     * widened weights (one tile of rows at a time in the context's scratch), products and
+     * sums fp32: the fp32 ops on the rounded weights up to summation order. xr 1 (bf16
+     * compute): the activations (x, dy) are rounded to bf16 (nearest even) at the
+     * product's input too: bf16 products, fp32 sums (vdpbf16ps, oneDNN, or the fallback).
+     * The heads are logprob_head's, dw NULL for a frozen head; linear_dw_bf16 is
+     * linear_dw with dy and x rounded to bf16 (bf16 compute's weight gradients).
+     * bf16_kernel names the bf16 x bf16 product that runs. ---- */
     void (*linear_bf16)(gta_ctx *c, float *y, const float *x, const uint16_t *w, const float *b, int n,
-                        int in, int out, float beta);
+                        int in, int out, float beta, int xr);
     void (*linear_dx_bf16)(gta_ctx *c, float *dx, const float *dy, const uint16_t *w, int n, int in, int out,
-                           float beta);
+                           float beta, int xr);
+    void (*linear_dw_bf16)(gta_ctx *c, float *dw, float *db, const float *dy, const float *x, int n, int in,
+                           int out);
     void (*embed_bf16)(gta_ctx *c, float *x, const uint16_t *table, const int *ids, int n, int d);
-    void (*logprob_head_bf16)(gta_ctx *c, float *lp, float *dx, const float *dlp, const float *x,
+    void (*logprob_head_bf16)(gta_ctx *c, float *lp, float *dx, float *dw, const float *dlp, const float *x,
                               const uint16_t *w, const int *row, const int *target, int nlp, int n, int d,
-                              int V);
+                              int V, int xr);
     void (*logprob_head_fused_bf16)(gta_ctx *c, float *lp, float *dlp_out, gta_dlp_fn fn, void *fctx,
-                                    float *dx, const float *x, const uint16_t *w, const int *row,
-                                    const int *target, int nlp, int n, int d, int V);
+                                    float *dx, float *dw, const float *x, const uint16_t *w, const int *row,
+                                    const int *target, int nlp, int n, int d, int V, int xr);
+    const char *(*bf16_kernel)(gta_ctx *c);
     /* round to bfloat16 (nearest even, inf and nan kept) and back, n elements */
     void (*to_bf16)(gta_ctx *c, uint16_t *dst, const float *src, size_t n);
     void (*from_bf16)(gta_ctx *c, float *dst, const uint16_t *src, size_t n);

@@ -9,6 +9,15 @@
 /* The backend the benchmarks run on (default: the CPU's). */
 void gta_bench_set_backend(const gta_backend_ops *be);
 const gta_backend_ops *gta_bench_backend(void);
+/* The compute precision (model.h's gta_compute) of the benchmarks' models (default f32),
+ * and a model on the benchmarks' backend with it: random weights of seed 0 (NULL, an
+ * error set, where the backend has no bf16 compute). */
+void gta_bench_set_compute(int compute);
+int gta_bench_compute(void);
+struct gta_model *gta_bench_model(const gta_config *c);
+/* The linear products at the shapes of c for n tokens (forward, dx, dW of each layer
+ * matrix; fp32 or bf16 as gta_bench_compute), GFLOP/s per product. */
+int gta_bench_gemm(const gta_config *c, const char *name, int n, int runs, char **json);
 
 /* The named configurations of bench/README.md (tiny, small, q05-4L, q05) or a config.json. */
 int gta_bench_config(const char *name, gta_config *c);

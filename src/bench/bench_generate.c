@@ -40,7 +40,8 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
                        char **json) {
     if (B <= 0 || P <= 0 || N <= 0 || runs <= 0)
         return gta_err_set(GTA_EINPUT, "bench: --batch, --prompt-len, --new-tokens and --runs must be positive");
-    gta_model *m = gta_model_init_random_on(c, 0, gta_bench_backend());
+    gta_model *m = gta_bench_model(c);
+    if (!m) return GTA_EINPUT;
     int *buf = gta_malloc(sizeof(int) * (size_t)B * P), *plen = gta_malloc(sizeof(int) * (size_t)B);
     const int **prompts = gta_malloc(sizeof(int *) * (size_t)B);
     for (int i = 0; i < B; i++) {
@@ -69,7 +70,9 @@ int gta_bench_generate(const gta_config *c, const char *name, int B, int P, int 
         cJSON_AddNumberToObject(j, "prompt_tokens", P);
         cJSON_AddNumberToObject(j, "new_tokens", N);
         cJSON_AddNumberToObject(j, "temperature", 1.0);
-        cJSON_AddStringToObject(j, "weights", bf16 ? "bf16" : "fp32");
+        /* bf16 compute decodes from bf16 panels (sampler.c) */
+        cJSON_AddStringToObject(j, "weights", bf16 || m->compute == GTA_COMPUTE_BF16 ? "bf16" : "fp32");
+        cJSON_AddStringToObject(j, "compute", gta_compute_name(m->compute));
         cJSON_AddNumberToObject(j, "threads", m->be->threads(m->ctx));
         cJSON_AddNumberToObject(j, "runs", runs);
         double lo = 1e300, hi = 0;

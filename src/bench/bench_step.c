@@ -112,8 +112,10 @@ int gta_bench_step(const gta_config *c, const char *name, int gta, const gta_ste
     t.method = gta ? M_GTA : M_GRPO;
     t.comm = gta_comm_single();
     t.be = gta_bench_backend();
-    t.policy = gta_model_init_random_on(c, 0, t.be);
-    t.ref = gta_model_clone(t.policy);
+    t.policy = gta_bench_model(c);
+    if (!t.policy) return GTA_EINPUT;
+    snprintf(t.cfg.compute, sizeof t.cfg.compute, "%s", gta_compute_name(t.policy->compute));
+    t.ref = gta_model_clone(t.policy); /* with the policy's compute */
     gta_model_alloc_grads(t.policy);
     if (gta) t.g_sft = t.policy->be->alloc(t.policy->ctx, sizeof(float) * t.policy->n_params);
     gta_adamw_init(&t.opt, t.policy, t.cfg.learning_rate, t.cfg.weight_decay);
@@ -154,7 +156,8 @@ int gta_bench_step(const gta_config *c, const char *name, int gta, const gta_ste
         cJSON_AddNumberToObject(j, "new_tokens", N);
         cJSON_AddNumberToObject(j, "num_iterations", U);
         if (gta) cJSON_AddNumberToObject(j, "guess_len", GUESS_LEN);
-        cJSON_AddStringToObject(j, "compute", "f32");
+        cJSON_AddStringToObject(j, "compute", gta_compute_name(t.policy->compute));
+        cJSON_AddStringToObject(j, "bf16_kernel", gta_model_compute_kernel(t.policy));
         cJSON_AddStringToObject(j, "rollout_weights", t.cfg.rollout_weights);
         cJSON_AddNumberToObject(j, "threads", t.policy->be->threads(t.policy->ctx));
         cJSON_AddNumberToObject(j, "runs", sh->runs);

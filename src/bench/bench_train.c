@@ -61,6 +61,20 @@ static const gta_backend_ops *bench_be;
 void gta_bench_set_backend(const gta_backend_ops *be) { bench_be = be; }
 const gta_backend_ops *gta_bench_backend(void) { return bench_be ? bench_be : gta_backend_cpu(); }
 
+static int bench_compute;
+
+void gta_bench_set_compute(int compute) { bench_compute = compute; }
+int gta_bench_compute(void) { return bench_compute; }
+
+gta_model *gta_bench_model(const gta_config *c) {
+    gta_model *m = gta_model_init_random_on(c, 0, gta_bench_backend());
+    if (bench_compute != GTA_COMPUTE_F32 && gta_model_set_compute(m, bench_compute)) {
+        gta_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 double gta_bench_peak_gflops(void) {
     const gta_backend_ops *be = gta_bench_backend();
     return be->peak_gflops(NULL);
@@ -78,7 +92,8 @@ double gta_bench_median(double *v, int n) {
 
 int gta_bench_train(const gta_config *c, const char *name, int B, int T, int runs, char **json) {
     if (B <= 0 || T <= 1 || runs <= 0) return gta_err_set(GTA_EINPUT, "bench: --batch, --seq and --runs must be positive");
-    gta_model *m = gta_model_init_random_on(c, 0, gta_bench_backend());
+    gta_model *m = gta_bench_model(c);
+    if (!m) return GTA_EINPUT;
     gta_model_alloc_grads(m);
     gta_adamw opt;
     gta_adamw_init(&opt, m, 1e-4, 0.0);
@@ -129,6 +144,8 @@ int gta_bench_train(const gta_config *c, const char *name, int B, int T, int run
         cJSON_AddNumberToObject(j, "batch", B);
         cJSON_AddNumberToObject(j, "seq", T);
         cJSON_AddNumberToObject(j, "threads", m->be->threads(m->ctx));
+        cJSON_AddStringToObject(j, "compute", gta_compute_name(m->compute));
+        cJSON_AddStringToObject(j, "bf16_kernel", gta_model_compute_kernel(m));
         cJSON_AddNumberToObject(j, "runs", runs);
         cJSON_AddNumberToObject(j, "tokens_per_s", round(med));
         cJSON_AddNumberToObject(j, "min", round(rate[0]));
@@ -194,7 +211,8 @@ static void build_step_batch(int shared, int P, int G, int L, int V, gta_batch *
 
 int gta_bench_prefix(const gta_config *c, const char *name, int P, int G, int L, int runs, char **json) {
     if (P <= 0 || G <= 0 || L <= 0 || runs <= 0) return gta_err_set(GTA_EINPUT, "bench: sizes and --runs must be positive");
-    gta_model *m = gta_model_init_random_on(c, 0, gta_bench_backend());
+    gta_model *m = gta_bench_model(c);
+    if (!m) return GTA_EINPUT;
     gta_model_alloc_grads(m);
     double med[2], tok[2];
     int rc = GTA_OK;

@@ -8,6 +8,7 @@
 #include "backend/backend.h"
 #include "base/error.h"
 #include "io/hf_cache.h"
+#include "model/model.h"
 
 void arg_list_free(arg_list *l) {
     free(l->items);
@@ -108,4 +109,11 @@ int cli_model_arg(const char *cmd, const char *opt, const char **value, const ch
 int cli_device_arg(const char *cmd, const char *name, const gta_backend_ops **be) {
     *be = gta_backend(name ? name : "cpu");
     return *be ? GTA_OK : gta_err_prefix(GTA_EINPUT, "gta %s", cmd);
+}
+
+int cli_compute_arg(const char *cmd, const char *name, int *compute) {
+    *compute = GTA_COMPUTE_F32;
+    if (!name) return GTA_OK;
+    int rc = gta_compute_parse(name, compute);
+    return rc ? gta_err_prefix(rc, "gta %s: --compute", cmd) : GTA_OK;
 }

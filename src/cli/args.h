@@ -35,4 +35,9 @@ int cli_model_arg(const char *cmd, const char *opt, const char **value, const ch
 struct gta_backend_ops;
 int cli_device_arg(const char *cmd, const char *name, const struct gta_backend_ops **be);
 
+/* The one place a --compute argument becomes a precision: f32 (the default, also for NULL)
+ * or bf16 (model.h's gta_compute); another value is GTA_EINPUT naming the command. */
+int cli_compute_arg(const char *cmd, const char *name, int *compute);
+#define CLI_COMPUTE_HELP "f32 | bf16: the linear products' precision (bf16 inputs, fp32 sums) [f32]"
+
 #endif

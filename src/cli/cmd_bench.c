@@ -1,30 +1,32 @@
-/* gta bench --what train|train-prefix|generate|tokenize|grpo-step|gta-step: one JSON object on stdout. */
+/* gta bench --what train|train-prefix|generate|gemm|tokenize|grpo-step|gta-step: one JSON object on stdout.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/error.h"
 #include "backend/backend.h"
+#include "base/error.h"
 #include "bench/bench.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "model/model.h"
 #include "text/tokenizer.h"
 
 int cmd_bench(int argc, char **argv) {
     const char *device = NULL;
     const char *what = NULL, *config = "tiny", *tokenizer = NULL, *data = NULL, *weights = "fp32";
-    const char *compute = "f32";
+    const char *compute_s = NULL;
     long long batch = -1, seq = 128, runs = -1, prompt_len = -1, new_tokens = -1, prompts = 2, iterations = 4;
     int share = 0;
     long long group = 16;
     arg_spec specs[] = {
-        {"what", ARG_STR, &what, "train | train-prefix | generate | tokenize | grpo-step | gta-step"},
+        {"what", ARG_STR, &what, "train | train-prefix | generate | gemm | tokenize | grpo-step | gta-step"},
         {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
         {"group-size", ARG_INT, &group, "completions per prompt (train-prefix, *-step: default 16)"},
         {"config", ARG_STR, &config, "tiny | small | q05-4L | q05 | config.json (default tiny)"},
         {"prompts", ARG_INT, &prompts, "*-step: prompts per rollout (default 2)"},
         {"num-iterations", ARG_INT, &iterations, "*-step: optimizer steps on the rollout (default 4)"},
-        {"compute", ARG_STR, &compute, "*-step: f32 (bf16: not in this build yet)"},
+        {"compute", ARG_STR, &compute_s, CLI_COMPUTE_HELP},
         {"batch", ARG_INT, &batch, "sequences per step (train, default 8; generate, default 16)"},
         {"prompt-len", ARG_INT, &prompt_len, "prompt tokens (generate: 64, train-prefix: 600, *-step: 256)"},
         {"new-tokens", ARG_INT, &new_tokens,
@@ -40,26 +42,22 @@ int cmd_bench(int argc, char **argv) {
     int ns = sizeof specs / sizeof specs[0];
     int rc = args_parse("bench", argc, argv, specs, ns);
     if (rc < 0) {
-        args_usage("bench", "--what train|train-prefix|generate|tokenize|grpo-step|gta-step [options]", specs,
-                   ns);
+        args_usage("bench", "--what train|train-prefix|generate|gemm|tokenize|grpo-step|gta-step [options]",
+                   specs, ns);
         return 0;
     }
     const gta_backend_ops *be = NULL;
+    int compute = GTA_COMPUTE_F32;
     if (!rc) rc = cli_device_arg("bench", device, &be);
+    if (!rc) rc = cli_compute_arg("bench", compute_s, &compute);
     if (rc) return cli_fail(rc);
     gta_bench_set_backend(be);
+    gta_bench_set_compute(compute);
     if (!what)
         return cli_fail(gta_err_set(GTA_EINPUT,
                                     "gta bench: --what is required (train, train-prefix, generate, "
-                                    "tokenize, grpo-step, gta-step)"));
+                                    "gemm, tokenize, grpo-step, gta-step)"));
     int is_step = !strcmp(what, "grpo-step") || !strcmp(what, "gta-step");
-    if (strcmp(compute, "f32") != 0) {
-        if (!strcmp(compute, "bf16"))
-            return cli_fail(gta_err_set(GTA_EINPUT,
-                                        "gta bench: --compute bf16: bf16 compute is not in this build "
-                                        "(only f32)"));
-        return cli_fail(gta_err_set(GTA_EINPUT, "gta bench: --compute '%s': expected f32 or bf16", compute));
-    }
     if (!is_step && (prompts != 2 || iterations != 4))
         return cli_fail(gta_err_set(
             GTA_EINPUT, "gta bench: --prompts and --num-iterations are for grpo-step and gta-step"));
@@ -101,6 +99,13 @@ int cmd_bench(int argc, char **argv) {
         long long P = prompt_len < 0 ? 600 : prompt_len, L = new_tokens < 0 ? 128 : new_tokens;
         fprintf(stderr, "bench train-prefix: %s, prompt %lld, G=%lld completions of %lld tokens...\n", config, P, group, L);
         rc = gta_bench_prefix(&c, config, (int)P, (int)group, (int)L, (int)runs, &json);
+    } else if (!strcmp(what, "gemm")) {
+        gta_config c;
+        if ((rc = gta_bench_config(config, &c))) return cli_fail(rc);
+        if (batch < 0) batch = 8;
+        fprintf(stderr, "bench gemm: %s, %lld tokens (--batch x --seq), %s compute...\n", config, batch * seq,
+                gta_compute_name(compute));
+        rc = gta_bench_gemm(&c, config, (int)(batch * seq), (int)runs, &json);
     } else if (!strcmp(what, "tokenize")) {
         if (!tokenizer || !data)
             return cli_fail(gta_err_set(GTA_EINPUT, "gta bench --what tokenize: --tokenizer and --data are required"));
@@ -120,8 +125,8 @@ int cmd_bench(int argc, char **argv) {
                                 &json);
     } else {
         rc = gta_err_set(GTA_EINPUT,
-                         "gta bench: --what '%s': expected train, train-prefix, generate, tokenize, "
-                         "grpo-step or gta-step",
+                         "gta bench: --what '%s': expected train, train-prefix, generate, gemm, "
+                         "tokenize, grpo-step or gta-step",
                          what);
     }
     if (rc) return cli_fail(rc);

@@ -44,7 +44,8 @@ static int check_out_dir(const char *path) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *device = NULL;
+    const char *device = NULL, *compute_s = NULL;
+    int compute = GTA_COMPUTE_F32;
     const char *model_dir = NULL, *data_dir = NULL, *split_name = "test", *format = NULL, *out_path = NULL;
     const char *system = NULL, *prompt_style = NULL, *revision = NULL, *adapter = NULL;
     long long limit = 0, max_new = -1, max_prompt = -1, batch = 16, n_examples = 8, memory_mb = 0;
@@ -53,6 +54,7 @@ int cmd_eval(int argc, char **argv) {
         {"model", ARG_STR, &model_dir, "model directory (config.json, model.safetensors, tokenizer.json)"},
         {"adapter", ARG_STR, &adapter, "PEFT LoRA adapter directory applied over --model"},
         {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
+        {"compute", ARG_STR, &compute_s, CLI_COMPUTE_HELP},
         {"data", ARG_STR, &data_dir, "dataset directory (labels.txt and the split)"},
         {"split", ARG_STR, &split_name, "split to score [test]"},
         {"format", ARG_STR, &format,
@@ -153,7 +155,9 @@ int cmd_eval(int argc, char **argv) {
                 " (the prompt lists the dataset's labels, not the ones the model was trained on)\n",
                 data_dir, task_dir);
     const gta_backend_ops *be = NULL;
-    if ((rc = cli_device_arg("eval", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
+    if ((rc = cli_device_arg("eval", device, &be)) || (rc = cli_compute_arg("eval", compute_s, &compute)) ||
+        (rc = gta_model_load_on(model_dir, be, &m)) || (rc = gta_model_set_compute(m, compute)))
+        goto done;
     if (adapter && (rc = gta_lora_load(m, adapter))) goto done;
     if ((rc = gta_tokenizer_load(model_dir, &tok))) goto done;
     neos = gta_eos_ids(model_dir, &m->cfg, tok, eos, GTA_EOS_MAX);

@@ -46,7 +46,8 @@ static int parse_ids(const char *s, gta_tok **out, int *n) {
 
 int cmd_generate(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *prompt_ids = NULL, *revision = NULL, *adapter = NULL,
-               *device = NULL;
+               *device = NULL, *compute_s = NULL;
+    int compute = GTA_COMPUTE_F32;
     char *model_owned = NULL;
     long long max_new = -1, num_samples = 1, seed = 0, top_k = 0;
     double temperature = 1.0, top_p = 1.0, min_p = 0.0;
@@ -56,6 +57,7 @@ int cmd_generate(int argc, char **argv) {
         {"model", ARG_STR, &model_dir, "Hugging Face model directory"},
         {"adapter", ARG_STR, &adapter, "PEFT LoRA adapter directory applied over --model"},
         {"device", ARG_STR, &device, "cpu | cuda: the backend that computes [cpu]"},
+        {"compute", ARG_STR, &compute_s, CLI_COMPUTE_HELP},
         {"prompt", ARG_STR, &prompt, "prompt text (needs the model's tokenizer.json)"},
         {"prompt-ids", ARG_STR, &prompt_ids, "prompt as comma-separated token ids"},
         {"max-new-tokens", ARG_INT, &max_new, "tokens to generate at most"},
@@ -103,7 +105,10 @@ int cmd_generate(int argc, char **argv) {
     gta_ids enc = {0};
     char *tpath = gta_path_join(model_dir, "tokenizer.json");
     const gta_backend_ops *be = NULL;
-    if ((rc = cli_device_arg("generate", device, &be)) || (rc = gta_model_load_on(model_dir, be, &m))) goto done;
+    if ((rc = cli_device_arg("generate", device, &be)) ||
+        (rc = cli_compute_arg("generate", compute_s, &compute)) ||
+        (rc = gta_model_load_on(model_dir, be, &m)) || (rc = gta_model_set_compute(m, compute)))
+        goto done;
     if (adapter && (rc = gta_lora_load(m, adapter))) goto done;
     if (gta_file_exists(tpath) && (rc = gta_tokenizer_load(model_dir, &tok))) goto done;
     if (prompt) {

@@ -12,7 +12,7 @@ int cmd_pretrain(int argc, char **argv) {
     gta_pretrain_opts o;
     gta_pretrain_defaults(&o);
     arg_list corpus = {0};
-    const char *revision = NULL;
+    const char *revision = NULL, *compute = NULL;
     char *init_owned = NULL;
     arg_spec specs[] = {
         {"model-config", ARG_STR, &o.model_config,
@@ -37,6 +37,7 @@ int cmd_pretrain(int argc, char **argv) {
         {"stop-at-step", ARG_INT, &o.stop_at, "save and stop after step N of the --steps schedule [off]"},
         {"revision", ARG_STR, &revision, "branch, tag or commit of a Hub --init name [main]"},
         {"save-dtype", ARG_STR, &o.save_dtype, "f32 | bf16 | f16 [auto: f32, or --init's dtype]"},
+        {"compute", ARG_STR, &compute, CLI_COMPUTE_HELP},
     };
     int ns = sizeof specs / sizeof specs[0];
     int rc = args_parse("pretrain", argc, argv, specs, ns);
@@ -45,6 +46,7 @@ int cmd_pretrain(int argc, char **argv) {
         arg_list_free(&corpus);
         return 0;
     }
+    if (!rc) rc = cli_compute_arg("pretrain", compute, &o.compute);
     if (!rc) rc = cli_model_arg("pretrain", "init", &o.init, revision, &init_owned);
     if (!rc) {
         o.corpus = corpus.items;

@@ -898,8 +898,8 @@ static void check_lora(st_run *r, dev *d, dev *ref) {
               *DX = d->be->alloc(d->cx, sizeof(float) * (size_t)n * in);
         uint16_t *W = d->be->alloc(d->cx, sizeof(uint16_t) * (size_t)out * in);
         d->be->from_host(d->cx, W, w16, sizeof(uint16_t) * (size_t)out * in);
-        d->be->linear_bf16(d->cx, Y, X, W, B, n, in, out, 0.0f);
-        d->be->linear_dx_bf16(d->cx, DX, DY, W, n, in, out, 0.0f);
+        d->be->linear_bf16(d->cx, Y, X, W, B, n, in, out, 0.0f, 0);
+        d->be->linear_dx_bf16(d->cx, DX, DY, W, n, in, out, 0.0f, 0);
         down(d, got[0], Y, (size_t)n * out);
         down(d, got[1], DX, (size_t)n * in);
         for (int t = 0; t < n; t++) {

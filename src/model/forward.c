@@ -168,22 +168,30 @@ typedef struct {
     int drop;   /* a training forward: the adapters' dropout is on */
 } layer_run;
 
-/* matrix `which` of a bf16 base (per layer wqkv, wo, wgu, wd; then the head) */
-static const uint16_t *mat16(const gta_model *m, int which) {
+/* matrix `which` in bf16 (per layer wqkv, wo, wgu, wd; then the head): a bf16 base's, or
+ * bf16 compute's copy of fp32 weights (remade first when stale); NULL: fp32 products */
+static const uint16_t *mat16(gta_model *m, int which) {
+    if (!m->w16) return gta_model_wb(m, which);
     if (which == 4 * m->cfg.num_layers) return m->lm_head16;
     const gta_layer_w16 *w = &m->layers16[which / 4];
     const uint16_t *src[4] = {w->wqkv, w->wo, w->wgu, w->wd};
     return src[which % 4];
 }
 
+/* bf16 compute: the bf16 products round the activations too (else fp32 activations) */
+static int xr16(const gta_model *m) { return m->compute == GTA_COMPUTE_BF16; }
+
 /* the product y = x W^T (+ b): from a bf16 base's matrices, or from the decode panels when
- * asked and made */
+ * asked and made, or from bf16 compute's copy, else fp32 */
 static void lin(gta_model *m, const layer_run *r, int which, float *y, const float *x, const float *w, const float *b,
                 int n, int in, int out, float beta) {
+    const uint16_t *w16;
     if (m->w16)
-        m->be->linear_bf16(m->ctx, y, x, mat16(m, which), b, n, in, out, beta);
+        m->be->linear_bf16(m->ctx, y, x, mat16(m, which), b, n, in, out, beta, xr16(m));
     else if (r->packed && m->pack && m->pk && m->pk[which])
         m->be->linear_packed(m->ctx, y, x, m->pk[which], m->pack_bf16, b, n, in, out, beta);
+    else if ((w16 = mat16(m, which)))
+        m->be->linear_bf16(m->ctx, y, x, w16, b, n, in, out, beta, 1);
     else
         m->be->linear(m->ctx, y, x, w, b, n, in, out, beta);
 }
@@ -198,10 +206,20 @@ static void lora_fwd(gta_model *m, const layer_run *r, int l, int k0, int k1, fl
 /* dx (+)= dy W for matrix `which` (backward) */
 static void lin_dx(gta_model *m, int which, float *dx, const float *dy, const float *w, int n, int in,
                    int out) {
-    if (m->w16)
-        m->be->linear_dx_bf16(m->ctx, dx, dy, mat16(m, which), n, in, out, 0.0f);
+    const uint16_t *w16 = mat16(m, which);
+    if (w16)
+        m->be->linear_dx_bf16(m->ctx, dx, dy, w16, n, in, out, 0.0f, xr16(m));
     else
         m->be->linear_dx(m->ctx, dx, dy, w, n, in, out, 0.0f);
+}
+
+/* dW += dy^T x, db += column sums of dy (a trainable base): bf16 products in bf16 compute */
+static void lin_dw(gta_model *m, float *dw, float *db, const float *dy, const float *x, int n, int in,
+                   int out) {
+    if (xr16(m))
+        m->be->linear_dw_bf16(m->ctx, dw, db, dy, x, n, in, out);
+    else
+        m->be->linear_dw(m->ctx, dw, db, dy, x, n, in, out);
 }
 
 static void embed_rows(gta_model *m, float *x, const int *ids, int n) {
@@ -308,9 +326,10 @@ int gta_forward(gta_model *m, const gta_batch *b, float *lp, float *logits, int 
         m->be->to_host(m->ctx, logits, dl, bytes);
         m->be->free(m->ctx, dl);
     }
-    if (lp && m->w16)
-        m->be->logprob_head_bf16(m->ctx, lp, NULL, NULL, a->xf, m->lm_head16, b->lp_row, b->lp_target, b->nlp,
-                                 n, d, V);
+    const uint16_t *h16 = lp ? mat16(m, 4 * m->cfg.num_layers) : NULL;
+    if (h16)
+        m->be->logprob_head_bf16(m->ctx, lp, NULL, NULL, NULL, a->xf, h16, b->lp_row, b->lp_target, b->nlp, n,
+                                 d, V, xr16(m));
     else if (lp)
         m->be->logprob_head(m->ctx, lp, NULL, NULL, NULL, a->xf, m->lm_head, b->lp_row, b->lp_target, b->nlp,
                             n, d, V);
@@ -352,18 +371,18 @@ static void backward_trunk(gta_model *m, const gta_batch *b) {
         /* MLP */
         be->rmsnorm_apply(cx, xn, A->xmid, A->rstd2, w->mlp_norm, n, d);
         be->swiglu(cx, h, A->gu, n, f);
-        if (!fz) be->linear_dw(cx, G(w->wd), GN(w->bd), dx, h, n, f, d);
+        if (!fz) lin_dw(m, G(w->wd), GN(w->bd), dx, h, n, f, d);
         lin_dx(m, 4 * l + 3, dh, dx, w->wd, n, f, d);
         if (fz) gta_lora_backward(m, l, GTA_LORA_DOWN, dx, d, h, dh, n);
         be->swiglu_backward(cx, dgu, dh, A->gu, n, f);
-        if (!fz) be->linear_dw(cx, G(w->wgu), GN(w->bgu), dgu, xn, n, d, 2 * f);
+        if (!fz) lin_dw(m, G(w->wgu), GN(w->bgu), dgu, xn, n, d, 2 * f);
         lin_dx(m, 4 * l + 2, dxn, dgu, w->wgu, n, d, 2 * f);
         if (fz)
             for (int k = GTA_LORA_GATE; k <= GTA_LORA_UP; k++)
                 gta_lora_backward(m, l, k, dgu, 2 * f, xn, dxn, n);
         be->rmsnorm_backward(cx, dx, G(w->mlp_norm), dxn, A->xmid, A->rstd2, w->mlp_norm, n, d, 1);
         /* attention */
-        if (!fz) be->linear_dw(cx, G(w->wo), GN(w->bo), dx, A->att, n, q, d);
+        if (!fz) lin_dw(m, G(w->wo), GN(w->bo), dx, A->att, n, q, d);
         lin_dx(m, 4 * l + 1, datt, dx, w->wo, n, q, d);
         if (fz) gta_lora_backward(m, l, GTA_LORA_O, dx, d, A->att, datt, n);
         be->attention_backward(cx, dqkv, datt, A->att, A->lse, A->qkv, &segs, n, H, KV, hd);
@@ -374,7 +393,7 @@ static void backward_trunk(gta_model *m, const gta_batch *b) {
                                   A->qk_raw + (size_t)H * hd, A->qk_rstd + (size_t)n * H, w->k_norm, n, KV, hd, ld);
         }
         be->rmsnorm_apply(cx, xn, a->R[l], A->rstd1, w->attn_norm, n, d);
-        if (!fz) be->linear_dw(cx, G(w->wqkv), GN(w->bqkv), dqkv, xn, n, d, ld);
+        if (!fz) lin_dw(m, G(w->wqkv), GN(w->bqkv), dqkv, xn, n, d, ld);
         lin_dx(m, 4 * l, dxn, dqkv, w->wqkv, n, d, ld);
         if (fz)
             for (int k = GTA_LORA_Q; k <= GTA_LORA_V; k++) gta_lora_backward(m, l, k, dqkv, ld, xn, dxn, n);
@@ -386,7 +405,9 @@ static void backward_trunk(gta_model *m, const gta_batch *b) {
 }
 
 /* the head's weight gradient: none when the base is frozen */
-static float *head_grad(gta_model *m) { return m->lora ? NULL : m->grads + (m->lm_head - m->params); }
+static float *head_grad(gta_model *m) {
+    return m->lora || !m->grads ? NULL : m->grads + (m->lm_head - m->params);
+}
 
 int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
     struct gta_acts *a = m->acts;
@@ -406,9 +427,10 @@ int gta_backward(gta_model *m, const gta_batch *b, const float *dlp) {
         for (int k = 0, j = 0; k < b->nlp; k++)
             if (dlp[k] != 0.0f) row[j] = b->lp_row[k], tg[j] = b->lp_target[k], g[j++] = dlp[k];
     }
-    if (m->w16)
-        m->be->logprob_head_bf16(m->ctx, NULL, dxf_slot(m, n), g, a->xf, m->lm_head16, row, tg, keep, n, d,
-                                 V);
+    const uint16_t *h16 = mat16(m, 4 * m->cfg.num_layers);
+    if (h16)
+        m->be->logprob_head_bf16(m->ctx, NULL, dxf_slot(m, n), head_grad(m), g, a->xf, h16, row, tg, keep, n,
+                                 d, V, xr16(m));
     else
         m->be->logprob_head(m->ctx, NULL, dxf_slot(m, n), head_grad(m), g, a->xf, m->lm_head, row, tg, keep,
                             n, d, V);
@@ -424,9 +446,10 @@ int gta_forward_backward(gta_model *m, const gta_batch *b, float *lp, float *dlp
     struct gta_acts *a = forward_trunk(m, b, 1, NULL, NULL, &rc);
     if (!a) return rc;
     const int n = b->n, d = m->cfg.hidden_size, V = m->cfg.vocab_size;
-    if (m->w16)
-        m->be->logprob_head_fused_bf16(m->ctx, lp, dlp, fn, ctx, dxf_slot(m, n), a->xf, m->lm_head16,
-                                       b->lp_row, b->lp_target, b->nlp, n, d, V);
+    const uint16_t *h16 = mat16(m, 4 * m->cfg.num_layers);
+    if (h16)
+        m->be->logprob_head_fused_bf16(m->ctx, lp, dlp, fn, ctx, dxf_slot(m, n), head_grad(m), a->xf, h16,
+                                       b->lp_row, b->lp_target, b->nlp, n, d, V, xr16(m));
     else
         m->be->logprob_head_fused(m->ctx, lp, dlp, fn, ctx, dxf_slot(m, n), head_grad(m), a->xf, m->lm_head,
                                   b->lp_row, b->lp_target, b->nlp, n, d, V);

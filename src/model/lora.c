@@ -419,5 +419,6 @@ int gta_lora_merge(gta_model *m) {
         }
     }
     gta_lora_detach(m);
+    gta_model_params_changed(m); /* bf16 compute: the merged matrices rounded again */
     return GTA_OK;
 }

@@ -402,6 +402,8 @@ void gta_model_free(gta_model *m) {
         be->free(m->ctx, m->small);
     }
     free(m->layers16);
+    be->free(m->ctx, m->wb);
+    free(m->wbk);
     be->free(m->ctx, m->grads);
     be->free(m->ctx, m->inv_freq);
     gta_model_release_work(m);
@@ -440,6 +442,7 @@ size_t gta_model_small_floats(const gta_model *m) { return small_floats(m->tenso
 gta_model *gta_model_clone_bf16(const gta_model *src) {
     if (!gta_model_bf16_supported(src->be)) return NULL; /* the caller checks (trainer setup) */
     gta_model *m = model_new_over(&src->cfg, src->be, NULL, 1);
+    m->compute = src->compute; /* bf16 compute: the products from its bf16 matrices */
     gta_model_copy_params_bf16(m, src);
     return m;
 }
@@ -464,17 +467,25 @@ void gta_model_copy_params_bf16(gta_model *dst, const gta_model *src) {
     be->read_end(src->ctx, hp);
 }
 
-gta_model *gta_model_share(const gta_model *src) { return model_new_over(&src->cfg, src->be, src, 0); }
+gta_model *gta_model_share(const gta_model *src) {
+    gta_model *m = model_new_over(&src->cfg, src->be, src, 0);
+    /* bf16 compute: the owner's bf16 copy of the shared weights (made and remade by it) */
+    m->compute = src->compute;
+    m->wb_from = (gta_model *)src;
+    return m;
+}
 
 gta_model *gta_model_clone(const gta_model *src) {
     gta_model *m = model_new(&src->cfg, src->be);
     m->save_dtype = src->save_dtype;
+    m->compute = src->compute;
     gta_model_copy_params(m, src);
     return m;
 }
 
 void gta_model_copy_params(gta_model *dst, const gta_model *src) {
     dst->be->copy(dst->ctx, dst->params, src->params, sizeof(float) * src->n_params);
+    dst->wb_stale = 1;
 }
 
 void gta_model_read(const gta_model *m, const float *dev, float *host, size_t n) {
@@ -483,4 +494,5 @@ void gta_model_read(const gta_model *m, const float *dev, float *host, size_t n)
 
 void gta_model_write(gta_model *m, float *dev, const float *host, size_t n) {
     m->be->from_host(m->ctx, dev, host, sizeof(float) * n);
+    m->wb_stale = 1;
 }

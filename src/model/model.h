@@ -72,6 +72,16 @@ typedef struct gta_model {
     float *small;
     gta_layer_w16 *layers16;
     const uint16_t *embed16, *lm_head16;
+    /* Compute precision (gta_model_set_compute). bf16: the products take the activations
+     * rounded to bf16 too, from the bf16 base above or, for fp32 weights, from wb: the
+     * layers' matrices and the head rounded to bf16, remade lazily once the parameters
+     * changed (wb_stale), so a training step rounds the weights once per update. */
+    int compute;               /* GTA_COMPUTE_F32 or GTA_COMPUTE_BF16 */
+    uint16_t *wb;              /* bf16 compute over fp32 weights: the copy (NULL until the first product) */
+    uint16_t **wbk;            /* per layer: wqkv, wo, wgu, wd within wb; then lm_head */
+    int wb_stale;              /* the parameters changed since wb was made */
+    struct gta_model *wb_from; /* gta_model_share's: the owner's copy serves (NULL unless
+                                  the owner computes in bf16 too) */
 } gta_model;
 
 /* What the optimizer, the clipping and the gate run over: the adapter when one is attached,
@@ -130,7 +140,8 @@ size_t gta_model_n_params(const gta_config *c);
 /* a second model with the same configuration, backend and parameters (the reference) */
 gta_model *gta_model_clone(const gta_model *m);
 /* a second model over the same parameter buffer (not copied, not freed by it): the
- * reference under LoRA is the shared base plus its own adapter copy */
+ * reference under LoRA is the shared base plus its own adapter copy; it takes m's compute
+ * precision, and in bf16 compute m's bf16 copy of the weights (no second one) */
 gta_model *gta_model_share(const gta_model *m);
 /* a bf16 copy of an fp32 model (the full fine-tuning reference with --ref-dtype bf16), and
  * its refresh: matrices rounded to bf16 (nearest even), norms and biases fp32 */
@@ -206,6 +217,36 @@ void gta_decode_pack(gta_model *m, int bf16); /* bf16 < 0: no panels (frees them
 size_t gta_decode_pack_bytes(const gta_backend_ops *be, const gta_config *c, int bf16);
 /* Bytes a prefill of n tokens and a decode of B rows need besides weights and cache. */
 size_t gta_decode_bytes(const gta_config *c, int prefill_tokens, int B);
+
+/* ---- compute precision (compute.c) ---- */
+
+/* f32 (the default: exact fp32 products) or bf16: the linear products of the layers and
+ * of the head (forward, dx and dW, in training, prefill and decoding) take bfloat16 inputs
+ * and sum in fp32; the parameters, gradients, optimizer, norms, attention, softmax and
+ * log-probs stay fp32. fp32 weights are rounded once per update into a bf16 copy
+ * (gta_model_compute_bytes); a bf16 base (gta_model_load_bf16) is used as it is. The
+ * activations are rounded at each product's input. */
+typedef enum { GTA_COMPUTE_F32, GTA_COMPUTE_BF16 } gta_compute;
+/* "f32" (or "fp32") | "bf16"; GTA_EINPUT otherwise (the message names the value) */
+int gta_compute_parse(const char *s, int *out);
+const char *gta_compute_name(int compute);
+/* GTA_EINPUT when the model's backend has no bf16 compute ops */
+int gta_model_set_compute(gta_model *m, int compute);
+/* The parameters changed outside gta_model_write / gta_model_copy_params / the optimizer
+ * (which say so themselves): the bf16 copy is remade before the next product. */
+void gta_model_params_changed(gta_model *m);
+/* bytes of the bf16 weight copy of a model of this configuration with fp32 weights (0 for
+ * f32) */
+size_t gta_model_compute_bytes(const gta_config *c, int compute);
+/* bytes of the rounded activations a bf16-compute product of n rows keeps beside its inputs
+ * (the widest layer matrix's x and dy, as fp32 values: the fallback's; a bf16 GEMM keeps
+ * half); 0 for f32 */
+size_t gta_model_compute_scratch_bytes(const gta_config *c, int n, int compute);
+/* the bf16 copy of matrix k (4 per layer: wqkv, wo, wgu, wd; then k = 4 layers: lm_head),
+ * remade first when stale; NULL in f32 compute or for a bf16 base (forward.c) */
+const uint16_t *gta_model_wb(gta_model *m, int k);
+/* the bf16 kernel the backend runs (for benchmarks' JSON), or "none" */
+const char *gta_model_compute_kernel(const gta_model *m);
 
 /* Convenience: B packed sequences of length T (ids[B*T]); fills a caller-owned batch
  * with positions 0..T-1 and the pairs (t, ids[t+1]) within each sequence, in order

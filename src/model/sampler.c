@@ -105,7 +105,9 @@ int gta_sample(gta_model *m, const gta_tok *const *prompts, const int *plen, int
     if (p->nstop && !p->tok) return gta_err_set(GTA_EINPUT, "sample: stop strings need a tokenizer");
     gta_sample_plan plan;
     const gta_backend_ops *be = m->be;
-    gta_sample_plan_make(be, c, plen, nprompts, G, max_new, p->prefill_tokens, p->bf16_weights, &plan);
+    /* bf16 compute decodes from bf16 panels (unless asked to decode from the weights as they are) */
+    int bw = p->bf16_weights == 0 && m->compute == GTA_COMPUTE_BF16 ? 1 : p->bf16_weights;
+    gta_sample_plan_make(be, c, plen, nprompts, G, max_new, p->prefill_tokens, bw, &plan);
     size_t limit = p->memory_limit ? p->memory_limit : be->mem_free(m->ctx);
     if (plan.total > limit)
         return gta_err_set(GTA_EINPUT,
@@ -122,7 +124,7 @@ int gta_sample(gta_model *m, const gta_tok *const *prompts, const int *plen, int
     }
     if (max_new == 0) return GTA_OK;
     /* the weights may have changed since the last call (training): re-lay them out */
-    gta_decode_pack(m, p->bf16_weights);
+    gta_decode_pack(m, bw);
 
     /* cache layout: every prompt, then max_new slots per sample */
     int *pstart = gta_malloc(sizeof(int) * (size_t)nprompts), at = 0;

@@ -226,6 +226,7 @@ int load_f32_slice(gta_model *m, const char *path, const char *name, float *dst,
         float *all = gta_malloc(sizeof(float) * n);
         rc = st_to_f32(s, t, all);
         if (!rc) m->be->from_host(m->ctx, dst, all + at, sizeof(float) * n_dst);
+        if (!rc) gta_model_params_changed(m);
         free(all);
     }
     st_close(s);
@@ -261,6 +262,7 @@ int load_f32(gta_model *m, const char *path, const char *name, float *dst, size_
         float *h = m->be->write_begin(m->ctx, dst, sizeof(float) * n);
         rc = st_to_f32(s, t, h);
         m->be->write_end(m->ctx, dst, h, sizeof(float) * n);
+        gta_model_params_changed(m);
     }
     st_close(s);
     return rc;

@@ -58,6 +58,7 @@ void gta_adamw_step(gta_adamw *o, gta_model *model, double lr) {
         model->be->adamw(model->ctx, n, p + a, g + a, m + (a - o->lo), v + (a - o->lo), b1, b2, step_size,
                          inv_bc2_sqrt, eps, keep);
     }
+    if (!model->lora) gta_model_params_changed(model); /* bf16 compute: rounded again, once */
 }
 
 double gta_clip_grad_norm(gta_model *model, double max_norm) {

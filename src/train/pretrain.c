@@ -166,6 +166,7 @@ int gta_pretrain_run(const gta_pretrain_opts *o) {
         goto done;
     }
     if (!m) m = gta_model_init_random(&c, (uint64_t)o->seed);
+    if ((rc = gta_model_set_compute(m, o->compute))) goto done;
     if (o->save_dtype && strcmp(o->save_dtype, "auto") != 0) {
         st_dtype sd;
         if ((rc = st_dtype_from_name(o->save_dtype, &sd))) {

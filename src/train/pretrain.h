@@ -20,6 +20,7 @@ typedef struct {
     long long steps, batch, seq, seed, save_steps;
     long long stop_at; /* > 0: save and stop after this step (the schedule stays that of steps) */
     double learning_rate, warmup_ratio, weight_decay, holdout; /* holdout: fraction of documents for validation */
+    int compute; /* model.h's gta_compute: the linear products' precision (default f32) */
 } gta_pretrain_opts;
 
 void gta_pretrain_defaults(gta_pretrain_opts *o);

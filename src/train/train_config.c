@@ -43,6 +43,7 @@ void gta_train_defaults(gta_train_cfg *c, const char *method) {
     c->log_examples = 2;
     snprintf(c->prompt_style, sizeof c->prompt_style, "full");
     snprintf(c->rollout_weights, sizeof c->rollout_weights, "fp32");
+    snprintf(c->compute, sizeof c->compute, "f32");
     snprintf(c->save_dtype, sizeof c->save_dtype, "auto");
     /* LoRA off; when on, PEFT's usual targets (every linear of a block) and alpha 16 */
     c->lora_r = 0;
@@ -97,6 +98,9 @@ int gta_train_opts(gta_train_cfg *c, gta_train_opt *o, int max) {
         {"rollout_weights", 's', c->rollout_weights, sizeof c->rollout_weights,
          "fp32 | bf16 | model: rollouts decode from fp32 panels, from panels rounded to bfloat16 (faster; "
          "losses stay fp32), or from the model's weights (no panel copy: less memory, slower)"},
+        {"compute", 's', c->compute, sizeof c->compute,
+         "f32 | bf16: the linear products in bfloat16 with fp32 sums (training, prefill, decoding; "
+         "rollouts then decode from bf16 panels unless rollout_weights is model)"},
         {"save_dtype", 's', c->save_dtype, sizeof c->save_dtype,
          "auto | f32 | bf16 | f16: weights of final/ (auto: the dtype of --model's checkpoint)"},
         {"skip_nonfinite", 'i', &c->skip_nonfinite, 0,

@@ -68,6 +68,8 @@ static int check_cfg(const gta_train_cfg *c) {
         return gta_err_set(GTA_EINPUT, "train: --zero %lld: expected 0 or 1", c->zero);
     if (strcmp(c->prompt_style, "full") != 0 && strcmp(c->prompt_style, "compact") != 0)
         return gta_err_set(GTA_EINPUT, "train: prompt_style '%s': expected full or compact", c->prompt_style);
+    int compute;
+    if (gta_compute_parse(c->compute, &compute)) return gta_err_prefix(GTA_EINPUT, "train");
     if (strcmp(c->rollout_weights, "fp32") != 0 && strcmp(c->rollout_weights, "bf16") != 0 &&
         strcmp(c->rollout_weights, "model") != 0)
         return gta_err_set(GTA_EINPUT, "train: rollout_weights '%s': expected fp32, bf16 or model",
@@ -192,14 +194,25 @@ static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quie
     for (int i = 0; i < plan.n; i++)
         if (!strcmp(plan.item[i].name, "AdamW moments")) t->plan_moments = plan.item[i].bytes;
     if (t->lora) t->plan_moments = 2 * sizeof(float) * ntrain; /* within "LoRA adapter" */
+    /* bf16 compute over fp32 weights: their bf16 copy (the reference under LoRA shares it) */
+    int compute = GTA_COMPUTE_F32;
+    gta_compute_parse(c->compute, &compute); /* checked by check_cfg */
+    if (!t->base16)
+        gta_plan_add(&plan, "policy bf16 weights", gta_model_compute_bytes(mc, compute),
+                     "layer matrices and head, remade each update");
     if (t->method == M_GTA) gta_plan_add(&plan, "SFT gradient (the gate)", sizeof(float) * ntrain, NULL);
     if (has_ref && t->lora)
         gta_plan_add(&plan, "reference adapter", sizeof(float) * ntrain, "the base shared with the policy");
     else if (has_ref)
         gta_plan_model_dtype(&plan, mc, "reference", !strcmp(c->ref_dtype, "bf16"));
+    if (has_ref && !t->lora && strcmp(c->ref_dtype, "bf16") != 0)
+        gta_plan_add(&plan, "reference bf16 weights", gta_model_compute_bytes(mc, compute),
+                     "remade at each reference refresh");
     gta_plan_forward(&plan, be, mc, "policy", n, n, recompute ? GTA_PLAN_RECOMPUTE : GTA_PLAN_TRAIN);
     if (t->lora)
         gta_plan_add(&plan, "LoRA scratch", gta_lora_scratch_bytes(mc, &t->lora_cfg, n), "%d tokens", n);
+    gta_plan_add(&plan, "bf16 compute scratch", gta_model_compute_scratch_bytes(mc, n, compute),
+                 "rounded activations, %d tokens", n);
     if (G) {
         /* old log-probs and the sampler's prefill share the policy's inference buffers */
         gta_plan_add(&plan, "policy inference activations", gta_model_infer_bytes(mc, n),
@@ -221,13 +234,16 @@ static int plan_memory(trainer *t, const gta_config *mc, int recompute, int quie
         gta_sample_plan sp;
         int wmode =
             t->base16 || !strcmp(c->rollout_weights, "model") ? -1 : !strcmp(c->rollout_weights, "bf16");
+        if (wmode == 0 && compute == GTA_COMPUTE_BF16) wmode = 1; /* bf16 panels (sampler.c) */
         gta_sample_plan_make(be, mc, pl, (int)P, (int)G, (int)c->max_new_tokens, 0, wmode, &sp);
         free(pl);
         gta_plan_add(&plan, "sampler KV cache", sp.kv_bytes, "%d tokens", sp.cache_tokens);
         gta_plan_add(&plan, "sampler decode workspace", sp.act_bytes - sp.prefill_bytes + sp.scratch_bytes,
                      "%lld rows", P * G);
         gta_plan_add(&plan, "sampler logits", sp.logit_bytes, NULL);
-        gta_plan_add(&plan, "sampler weight panels", sp.pack_bytes, "%s", c->rollout_weights);
+        gta_plan_add(&plan, "sampler weight panels", sp.pack_bytes, "%s",
+                     wmode == 1 && !strcmp(c->rollout_weights, "fp32") ? "bf16 (compute bf16)"
+                                                                       : c->rollout_weights);
     }
     if (quiet) return gta_plan_total(&plan) <= be->mem_free(NULL) ? GTA_OK : GTA_EINPUT;
     if (t->comm->rank > 0) {
@@ -325,6 +341,9 @@ static int setup(trainer *t, const gta_train_cfg *c, int resume) {
     if (!rc)
         rc = t->base16 ? gta_model_load_bf16(src, t->be, &t->policy)
                        : gta_model_load_on(src, t->be, &t->policy);
+    int compute = GTA_COMPUTE_F32;
+    gta_compute_parse(c->compute, &compute);                 /* checked by check_cfg */
+    if (!rc) rc = gta_model_set_compute(t->policy, compute); /* the reference takes it from the policy */
     if (!rc && t->lora)
         rc = adapter ? gta_lora_load(t->policy, adapter)
                      : gta_lora_attach(t->policy, &t->lora_cfg, (uint64_t)c->seed ^ 0x4c6f5241u);

@@ -41,6 +41,7 @@ typedef struct {
     char prompt_style[16];     /* full | compact */
     long long log_examples;    /* completions written to samples.jsonl per step */
     char rollout_weights[8];   /* fp32 | bf16: weights the rollout sampler decodes with */
+    char compute[8];           /* f32 | bf16: precision of the linear products (model.h's gta_compute) */
     char save_dtype[8];        /* auto | f32 | bf16 | f16: dtype of final/ (auto: the --model
                                   checkpoint's); checkpoint/ is always f32 (exact resume) */
     /* LoRA (lora_r > 0 or an adapter): only the adapter trains; checkpoint/ and final/ are

@@ -77,7 +77,9 @@ check "--new-tokens 0: exit 2" "new-tokens" "${S[@]}" --new-tokens 0
 check "--num-iterations 0: exit 2" "num-iterations" "${S[@]}" --num-iterations 0
 check "--repeat 0: exit 2" "runs" "${S[@]}" --repeat 0
 check "--prompts x: exit 2" "integer" "${S[@]}" --prompts x
-check "--compute bf16 (not in this build): exit 2" "compute bf16" "${S[@]}" --compute bf16
+j=$("$GTA" bench "${S[@]}" --compute bf16 2>"$tmp/e")
+echo "$j" | grep -q '"compute":"bf16"' && ok "--compute bf16: the step in bf16 compute" \
+  || bad "--compute bf16: the step in bf16 compute" "$j $(cat "$tmp/e")"
 check "--compute f16: exit 2" "expected f32 or bf16" "${S[@]}" --compute f16
 check "--prompts with --what train: exit 2" "grpo-step and gta-step" --what train --prompts 3
 check "--what unknown: exit 2" "gta-step" --what grpo

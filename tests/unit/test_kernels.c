@@ -1,5 +1,7 @@
 /* The decode-path products against BLAS: skinny (weights streamed) and packed panels, on
- * shapes that are not multiples of the tiles, with bias and accumulation. */
+ * shapes that are not multiples of the tiles, with bias and accumulation; and the bf16
+ * compute GEMM (each implementation this machine has) against a double-precision
+ * reference on the same bf16-rounded inputs. */
 #include "testutil.h"
 
 #include <math.h>
@@ -7,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_ops.h"
 #include "base/rng.h"
 
@@ -115,7 +118,107 @@ static void test_decode_products_bf16(void **s) {
     assert_true(cpu_bf16_to_f32(buf[0]) == -INFINITY);
 }
 
+/* C = beta C + op(A) op(B) in bf16 against double on the same bf16 values: every element
+ * within the fp32 summation bound K * 2^-23 * sum |a b| (and the widening itself exact) */
+static double gemm_bf16_case(int ta, int tb, int M, int N, int K, float beta, uint64_t seed) {
+    int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+    size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+    float *fa = malloc(sizeof(float) * na), *fb = malloc(sizeof(float) * nb), *c = malloc(sizeof(float) * nc);
+    uint16_t *a = malloc(sizeof(uint16_t) * na), *b = malloc(sizeof(uint16_t) * nb);
+    for (size_t i = 0; i < na; i++) fa[i] = (float)gta_rng_normal(seed, 1, i);
+    for (size_t i = 0; i < nb; i++) fb[i] = (float)gta_rng_normal(seed, 2, i);
+    for (size_t i = 0; i < nc; i++) c[i] = (float)gta_rng_normal(seed, 3, i);
+    cpu_bf16_round(a, fa, na);
+    cpu_bf16_round(b, fb, nb);
+    for (size_t i = 0; i < na; i++) assert_int_equal(a[i], cpu_f32_to_bf16(fa[i])); /* the vector rounding */
+    float *fr = malloc(sizeof(float) * na); /* the same rounding kept in fp32 (the fallback's) */
+    cpu_bf16_round_f32(fr, fa, na);
+    for (size_t i = 0; i < na; i++) assert_true(fr[i] == cpu_bf16_to_f32(a[i]));
+    free(fr);
+    double *ref = malloc(sizeof(double) * nc), *bound = malloc(sizeof(double) * nc);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double sum = beta != 0.0f ? (double)beta * c[(size_t)i * ldc + j] : 0.0, mag = fabs(sum);
+            for (int k = 0; k < K; k++) {
+                double x = cpu_bf16_to_f32(ta ? a[(size_t)k * lda + i] : a[(size_t)i * lda + k]),
+                       y = cpu_bf16_to_f32(tb ? b[(size_t)j * ldb + k] : b[(size_t)k * ldb + j]);
+                sum += x * y;
+                mag += fabs(x * y);
+            }
+            ref[(size_t)i * ldc + j] = sum;
+            bound[(size_t)i * ldc + j] = (K + 2) * 0x1p-23 * mag + 1e-30;
+        }
+    cpu_bf16_gemm(ta, tb, M, N, K, a, lda, b, ldb, beta, c, ldc);
+    double worst = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            size_t at = (size_t)i * ldc + j;
+            double e = fabs(c[at] - ref[at]) / bound[at];
+            if (e > worst) worst = e;
+            if (e > 1)
+                fail_msg("%s ta=%d tb=%d %dx%dx%d beta=%g: C[%d,%d] = %.9g, want %.9g (bound %.3g)",
+                         cpu_bf16_impl_name(cpu_bf16_impl()), ta, tb, M, N, K, beta, i, j, c[at], ref[at],
+                         bound[at]);
+        }
+    free(fa), free(fb), free(c), free(a), free(b), free(ref), free(bound);
+    return worst;
+}
+
+static void gemm_bf16_all(void) {
+    const int shapes[][3] = {{1, 1, 1},    {12, 32, 2},    {13, 33, 3},
+                             {37, 45, 67}, {100, 17, 513}, {7, 130, 1030}};
+    double worst = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 4; t++)
+            for (int be = 0; be < 2; be++) {
+                double w = gemm_bf16_case(t & 1, t >> 1, shapes[s][0], shapes[s][1], shapes[s][2],
+                                          be ? 1.0f : 0.0f, (uint64_t)(s * 8 + (size_t)t * 2 + (size_t)be));
+                if (w > worst) worst = w;
+            }
+    printf("  bf16 gemm %-8s worst |err| / bound %.3f\n", cpu_bf16_impl_name(cpu_bf16_impl()), worst);
+}
+
+static void test_bf16_gemm(void **s) {
+    (void)s;
+    int ran = 0;
+    for (int i = 0; i < CPU_BF16_NIMPL; i++) {
+        if (!cpu_bf16_impl_available(i)) {
+            printf("  bf16 gemm %-8s not available here (skipped)\n", cpu_bf16_impl_name(i));
+            continue;
+        }
+        cpu_bf16_impl_set(i);
+        assert_int_equal(cpu_bf16_impl(), i);
+        gemm_bf16_all();
+        ran++;
+    }
+    cpu_bf16_impl_set(-1);
+    assert_true(ran >= 1); /* the fallback at least */
+}
+
+/* GTA_CPU_NO_AVX512BF16=1 selects the fallback (in-process: the choice is made at each
+ * call), which is then correct; without it, oneDNN where the build and CPU have it */
+static void test_bf16_fallback_forced(void **s) {
+    (void)s;
+    cpu_bf16_impl_set(-1);
+    setenv("GTA_CPU_NO_AVX512BF16", "1", 1);
+    assert_int_equal(cpu_bf16_impl(), CPU_BF16_FALLBACK);
+    assert_false(cpu_bf16_impl_available(CPU_BF16_AVX512));
+    gemm_bf16_all();
+    unsetenv("GTA_CPU_NO_AVX512BF16");
+    if (cpu_bf16_impl_available(CPU_BF16_DNNL))
+        assert_int_equal(cpu_bf16_impl(), CPU_BF16_DNNL);
+    else
+        assert_int_equal(cpu_bf16_impl(), CPU_BF16_FALLBACK);
+    setenv("GTA_CPU_BF16_GEMM", "avx512", 1); /* our own kernel, by name */
+    assert_int_equal(cpu_bf16_impl(),
+                     __builtin_cpu_supports("avx512bf16") ? CPU_BF16_AVX512 : CPU_BF16_FALLBACK);
+    unsetenv("GTA_CPU_BF16_GEMM");
+    printf("  default bf16 gemm here: %s\n", cpu_bf16_impl_name(cpu_bf16_impl()));
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_decode_products), cmocka_unit_test(test_decode_products_bf16)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_products), cmocka_unit_test(test_decode_products_bf16),
+        cmocka_unit_test(test_bf16_gemm), cmocka_unit_test(test_bf16_fallback_forced)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }

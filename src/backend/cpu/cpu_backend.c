@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/vec.h"
 #include "base/error.h"
@@ -188,13 +189,18 @@ static void dropout(gta_ctx *c, float *y, const float *x, size_t n, float p, uin
 }
 
 static void linear_bf16(gta_ctx *c, float *y, const float *x, const uint16_t *w, const float *b, int n,
-                        int in, int out, float beta) {
-    cpu_linear_w16(WS(c), y, x, w, b, n, in, out, beta);
+                        int in, int out, float beta, int xr) {
+    cpu_linear_w16(WS(c), y, x, w, b, n, in, out, beta, xr);
 }
 
 static void linear_dx_bf16(gta_ctx *c, float *dx, const float *dy, const uint16_t *w, int n, int in, int out,
-                           float beta) {
-    cpu_linear_dx_w16(WS(c), dx, dy, w, n, in, out, beta);
+                           float beta, int xr) {
+    cpu_linear_dx_w16(WS(c), dx, dy, w, n, in, out, beta, xr);
+}
+
+static void linear_dw_bf16(gta_ctx *c, float *dw, float *db, const float *dy, const float *x, int n, int in,
+                           int out) {
+    cpu_linear_dw_xr(WS(c), dw, db, dy, x, n, in, out);
 }
 
 static void embed_bf16(gta_ctx *c, float *x, const uint16_t *table, const int *ids, int n, int d) {
@@ -207,16 +213,21 @@ static void embed_bf16(gta_ctx *c, float *x, const uint16_t *table, const int *i
     }
 }
 
-static void logprob_head_bf16(gta_ctx *c, float *lp, float *dx, const float *dlp, const float *x,
+static void logprob_head_bf16(gta_ctx *c, float *lp, float *dx, float *dw, const float *dlp, const float *x,
                               const uint16_t *w, const int *row, const int *target, int nlp, int n, int d,
-                              int V) {
-    cpu_logprob_head_w16(WS(c), lp, dx, dlp, x, w, row, target, nlp, n, d, V);
+                              int V, int xr) {
+    cpu_logprob_head_w16(WS(c), lp, dx, dw, dlp, x, w, row, target, nlp, n, d, V, xr);
 }
 
 static void logprob_head_fused_bf16(gta_ctx *c, float *lp, float *dlp_out, gta_dlp_fn fn, void *fctx,
-                                    float *dx, const float *x, const uint16_t *w, const int *row,
-                                    const int *target, int nlp, int n, int d, int V) {
-    cpu_logprob_head_fused_w16(WS(c), lp, dlp_out, fn, fctx, dx, x, w, row, target, nlp, n, d, V);
+                                    float *dx, float *dw, const float *x, const uint16_t *w, const int *row,
+                                    const int *target, int nlp, int n, int d, int V, int xr) {
+    cpu_logprob_head_fused_w16(WS(c), lp, dlp_out, fn, fctx, dx, dw, x, w, row, target, nlp, n, d, V, xr);
+}
+
+static const char *bf16_kernel(gta_ctx *c) {
+    (void)c;
+    return cpu_bf16_impl_name(cpu_bf16_impl());
 }
 
 static void attention(gta_ctx *c, float *out, float *lse, const float *qkv, const gta_segs *s, int n, int H, int KV,
@@ -314,8 +325,7 @@ static void linear_packed(gta_ctx *c, float *y, const float *x, const void *pack
 
 static void to_bf16(gta_ctx *c, uint16_t *dst, const float *src, size_t n) {
     (void)c;
-#pragma omp parallel for schedule(static) if (PAR_WORTH(n))
-    for (size_t i = 0; i < n; i++) dst[i] = cpu_f32_to_bf16(src[i]);
+    cpu_bf16_round(dst, src, n); /* cpu_f32_to_bf16 of each, 8 at a time */
 }
 
 static void from_bf16(gta_ctx *c, float *dst, const uint16_t *src, size_t n) {
@@ -520,9 +530,11 @@ static const gta_backend_ops cpu_ops = {
     .linear_packed = linear_packed,
     .linear_bf16 = linear_bf16,
     .linear_dx_bf16 = linear_dx_bf16,
+    .linear_dw_bf16 = linear_dw_bf16,
     .embed_bf16 = embed_bf16,
     .logprob_head_bf16 = logprob_head_bf16,
     .logprob_head_fused_bf16 = logprob_head_fused_bf16,
+    .bf16_kernel = bf16_kernel,
     .to_bf16 = to_bf16,
     .from_bf16 = from_bf16,
     .sample = sample,

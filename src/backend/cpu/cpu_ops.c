@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/cpu_bf16.h"
 #include "backend/cpu/vec.h"
 #include "base/error.h"
 
@@ -19,14 +20,28 @@ float *cpu_scratch(cpu_ws *ws, int slot, size_t nfloats) {
 }
 
 void cpu_scratch_release(cpu_ws *ws) {
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < (int)(sizeof ws->buf / sizeof ws->buf[0]); i++) {
         if (ws->buf[i]) gta_free_aligned(ws->buf[i]);
         ws->buf[i] = NULL;
         ws->cap[i] = 0;
     }
 }
 
-enum { SLOT_HEAD_X, SLOT_HEAD_LOGITS, SLOT_HEAD_DX, SLOT_HEAD_LSE, SLOT_ATT_ACC, SLOT_NORM_PART, SLOT_W16 };
+/* slot 6 is also the sampler's (cpu_sample.c); SLOT_XB holds activations rounded to bf16
+ * (uint16) for a bf16 GEMM, SLOT_XR and SLOT_XR2 the same rounded values kept in fp32 for
+ * the fallback (cpu_bf16.h) */
+enum {
+    SLOT_HEAD_X,
+    SLOT_HEAD_LOGITS,
+    SLOT_HEAD_DX,
+    SLOT_HEAD_LSE,
+    SLOT_ATT_ACC,
+    SLOT_NORM_PART,
+    SLOT_W16,
+    SLOT_XB,
+    SLOT_XR,
+    SLOT_XR2
+};
 
 /* Parallel regions cost a few microseconds each; below this much work (in floats touched)
  * a loop runs on the calling thread. Decoding a few rows at a time is made of such loops. */
@@ -39,16 +54,22 @@ void cpu_linear(float *y, const float *x, const float *w, const float *b, int n,
         cpu_linear_skinny(y, x, w, b, n, in, out, beta);
         return;
     }
+    beta = cpu_bias_rows(y, b, n, out, beta);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, beta, y, out);
+}
+
+float cpu_bias_rows(float *y, const float *b, int n, int out, float beta) {
     if (b && beta == 0.0f) {
 #pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
         for (int t = 0; t < n; t++) memcpy(y + (size_t)t * out, b, sizeof(float) * (size_t)out);
-        beta = 1.0f;
-    } else if (b) {
+        return 1.0f;
+    }
+    if (b) {
 #pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
         for (int t = 0; t < n; t++)
             for (int o = 0; o < out; o++) y[(size_t)t * out + o] += b[o];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, beta, y, out);
+    return beta;
 }
 
 void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, int out, float beta) {
@@ -57,18 +78,20 @@ void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, in
 
 void cpu_linear_dw(float *dw, float *db, const float *dy, const float *x, int n, int in, int out) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
-    if (db) {
-        /* column sums in blocks of 16 columns, walking rows in order (contiguous reads) */
+    if (db) cpu_colsum_add(db, dy, n, out);
+}
+
+void cpu_colsum_add(float *db, const float *dy, int n, int out) {
+    /* column sums in blocks of 16 columns, walking rows in order (contiguous reads) */
 #pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
-        for (int o0 = 0; o0 < out; o0 += 16) {
-            int w = out - o0 < 16 ? out - o0 : 16;
-            double s[16] = {0};
-            for (int t = 0; t < n; t++) {
-                const float *r = dy + (size_t)t * out + o0;
-                for (int o = 0; o < w; o++) s[o] += r[o];
-            }
-            for (int o = 0; o < w; o++) db[o0 + o] += (float)s[o];
+    for (int o0 = 0; o0 < out; o0 += 16) {
+        int w = out - o0 < 16 ? out - o0 : 16;
+        double s[16] = {0};
+        for (int t = 0; t < n; t++) {
+            const float *r = dy + (size_t)t * out + o0;
+            for (int o = 0; o < w; o++) s[o] += r[o];
         }
+        for (int o = 0; o < w; o++) db[o0 + o] += (float)s[o];
     }
 }
 
@@ -501,16 +524,28 @@ static void widen_rows(float *dst, const uint16_t *src, size_t n) {
     for (size_t i = 0; i < n; i++) dst[i] = cpu_bf16_to_f32(src[i]);
 }
 
+/* the activations of a bf16-compute product (xr) rounded to bf16: into SLOT_XB as uint16
+ * for a bf16 GEMM (returns 1), or, with the fallback, into an fp32 slot as the same values
+ * widened back (*xf, returns 0) for the widened-weight products below */
+static int round_acts(cpu_ws *ws, int slot, const float *x, size_t n, uint16_t **xb, const float **xf) {
+    if (cpu_bf16_impl() != CPU_BF16_FALLBACK) {
+        *xb = (uint16_t *)cpu_scratch(ws, SLOT_XB, (n + 1) / 2);
+        cpu_bf16_round(*xb, x, n);
+        return 1;
+    }
+    float *r = cpu_scratch(ws, slot, n);
+    cpu_bf16_round_f32(r, x, n);
+    *xf = r;
+    return 0;
+}
+
 void cpu_linear_w16(cpu_ws *ws, float *y, const float *x, const uint16_t *w, const float *b, int n, int in,
-                    int out, float beta) {
-    if (b && beta == 0.0f) {
-#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
-        for (int t = 0; t < n; t++) memcpy(y + (size_t)t * out, b, sizeof(float) * (size_t)out);
-        beta = 1.0f;
-    } else if (b) {
-#pragma omp parallel for schedule(static) if (PAR_WORTH((size_t)n * out))
-        for (int t = 0; t < n; t++)
-            for (int o = 0; o < out; o++) y[(size_t)t * out + o] += b[o];
+                    int out, float beta, int xr) {
+    beta = cpu_bias_rows(y, b, n, out, beta);
+    uint16_t *xb;
+    if (xr && round_acts(ws, SLOT_XR, x, (size_t)n * in, &xb, &x)) {
+        cpu_bf16_gemm(0, 1, n, out, in, xb, in, w, in, beta, y, out);
+        return;
     }
     int R = w16_rows(in);
     float *tile = cpu_scratch(ws, SLOT_W16, (size_t)R * in);
@@ -523,7 +558,12 @@ void cpu_linear_w16(cpu_ws *ws, float *y, const float *x, const uint16_t *w, con
 }
 
 void cpu_linear_dx_w16(cpu_ws *ws, float *dx, const float *dy, const uint16_t *w, int n, int in, int out,
-                       float beta) {
+                       float beta, int xr) {
+    uint16_t *gb;
+    if (xr && round_acts(ws, SLOT_XR, dy, (size_t)n * out, &gb, &dy)) {
+        cpu_bf16_gemm(0, 0, n, in, out, gb, out, w, in, beta, dx, in);
+        return;
+    }
     int R = w16_rows(in);
     float *tile = cpu_scratch(ws, SLOT_W16, (size_t)R * in);
     for (int o0 = 0; o0 < out; o0 += R) {
@@ -534,27 +574,51 @@ void cpu_linear_dx_w16(cpu_ws *ws, float *dx, const float *dy, const uint16_t *w
     }
 }
 
-/* the head's two products: lg[nc, V] = xc W^T and dxc[nc, d] = lg W, from W or W16 (the
- * bf16 layer products above, with no bias and beta 0) */
+void cpu_linear_dw_xr(cpu_ws *ws, float *dw, float *db, const float *dy, const float *x, int n, int in,
+                      int out) {
+    if (cpu_bf16_impl() != CPU_BF16_FALLBACK) {
+        size_t ng = (size_t)n * out, nx = (size_t)n * in;
+        uint16_t *gb = (uint16_t *)cpu_scratch(ws, SLOT_XB, (ng + nx + 1) / 2), *xb = gb + ng;
+        cpu_bf16_round(gb, dy, ng);
+        cpu_bf16_round(xb, x, nx);
+        cpu_bf16_gemm(1, 0, out, in, n, gb, out, xb, in, 1.0f, dw, in);
+    } else {
+        float *g = cpu_scratch(ws, SLOT_XR, (size_t)n * out), *xf = cpu_scratch(ws, SLOT_XR2, (size_t)n * in);
+        cpu_bf16_round_f32(g, dy, (size_t)n * out);
+        cpu_bf16_round_f32(xf, x, (size_t)n * in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, g, out, xf, in, 1.0f, dw, in);
+    }
+    if (db) cpu_colsum_add(db, dy, n, out);
+}
+
+/* the head's products: lg[nc, V] = xc W^T, dxc[nc, d] = lg W and dW += lg^T xc, from W or
+ * W16 (the bf16 layer products above, with no bias and beta 0; xr: bf16 compute) */
 static void head_logits(cpu_ws *ws, float *lg, const float *xc, const float *w, const uint16_t *w16, int nc,
-                        int d, int V) {
+                        int d, int V, int xr) {
     if (w16)
-        cpu_linear_w16(ws, lg, xc, w16, NULL, nc, d, V, 0.0f);
+        cpu_linear_w16(ws, lg, xc, w16, NULL, nc, d, V, 0.0f, xr);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, V, d, 1.0f, xc, d, w, d, 0.0f, lg, V);
 }
 
 static void head_dx(cpu_ws *ws, float *dxc, const float *lg, const float *w, const uint16_t *w16, int nc,
-                    int d, int V) {
+                    int d, int V, int xr) {
     if (w16)
-        cpu_linear_dx_w16(ws, dxc, lg, w16, nc, d, V, 0.0f);
+        cpu_linear_dx_w16(ws, dxc, lg, w16, nc, d, V, 0.0f, xr);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, d, V, 1.0f, lg, V, w, d, 0.0f, dxc, d);
 }
 
+static void head_dw(cpu_ws *ws, float *dw, const float *lg, const float *xc, int nc, int d, int V, int xr) {
+    if (xr)
+        cpu_linear_dw_xr(ws, dw, NULL, lg, xc, nc, d, V);
+    else
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, d, nc, 1.0f, lg, V, xc, d, 1.0f, dw, d);
+}
+
 static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn fn, void *ctx,
                       float *dx, float *dw, const float *x, const float *w, const uint16_t *w16,
-                      const int *row, const int *target, int nlp, int n, int d, int V) {
+                      const int *row, const int *target, int nlp, int n, int d, int V, int xr) {
     int grad = dlp_in || fn;
     if (dx) memset(dx, 0, sizeof(float) * (size_t)n * d);
     if (nlp <= 0) return;
@@ -564,13 +628,16 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
      * logits and their gradient share one buffer, and the memory stays bounded for any
      * number of rows */
     int C = head_rows(ws, nlp, V);
+    /* bf16 compute: the logits' gradient is rounded into a second buffer (bf16, or fp32 with
+     * the fallback) beside the logits; half the rows keep the chunk's memory */
+    if (xr && C > 16) C = (C + 1) / 2 > 16 ? (C + 1) / 2 : 16;
     float *xc = cpu_scratch(ws, SLOT_HEAD_X, (size_t)C * d), *lg = cpu_scratch(ws, SLOT_HEAD_LOGITS, (size_t)C * V);
     float *dxc = grad ? cpu_scratch(ws, SLOT_HEAD_DX, (size_t)C * d) : NULL;
     float *chunk_lse = fn ? cpu_scratch(ws, SLOT_HEAD_LSE, (size_t)C) : NULL;
     for (int c0 = 0; c0 < nlp; c0 += C) {
         int nc = nlp - c0 < C ? nlp - c0 : C;
         for (int i = 0; i < nc; i++) memcpy(xc + (size_t)i * d, x + (size_t)row[c0 + i] * d, sizeof(float) * (size_t)d);
-        head_logits(ws, lg, xc, w, w16, nc, d, V);
+        head_logits(ws, lg, xc, w, w16, nc, d, V, xr);
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < nc; i++) {
             int k = c0 + i, y = target[k];
@@ -596,10 +663,8 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
             }
         }
         if (grad) {
-            head_dx(ws, dxc, lg, w, w16, nc, d, V);
-            if (dw)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, d, nc, 1.0f, lg, V, xc, d, 1.0f, dw,
-                            d);
+            head_dx(ws, dxc, lg, w, w16, nc, d, V, xr);
+            if (dw) head_dw(ws, dw, lg, xc, nc, d, V, xr);
             /* several pairs may share a row (a prompt's last row predicts every branch) */
             for (int i = 0; i < nc; i++) {
                 float *dst = dx + (size_t)row[c0 + i] * d;
@@ -612,23 +677,23 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
 
 void cpu_logprob_head(cpu_ws *ws, float *lp, float *dx, float *dw, const float *dlp, const float *x, const float *w,
                       const int *row, const int *target, int nlp, int n, int d, int V) {
-    head_impl(ws, lp, NULL, dlp, NULL, NULL, dx, dw, x, w, NULL, row, target, nlp, n, d, V);
+    head_impl(ws, lp, NULL, dlp, NULL, NULL, dx, dw, x, w, NULL, row, target, nlp, n, d, V, 0);
 }
 
-void cpu_logprob_head_w16(cpu_ws *ws, float *lp, float *dx, const float *dlp, const float *x,
-                          const uint16_t *w, const int *row, const int *target, int nlp, int n, int d,
-                          int V) {
-    head_impl(ws, lp, NULL, dlp, NULL, NULL, dx, NULL, x, NULL, w, row, target, nlp, n, d, V);
+void cpu_logprob_head_w16(cpu_ws *ws, float *lp, float *dx, float *dw, const float *dlp, const float *x,
+                          const uint16_t *w, const int *row, const int *target, int nlp, int n, int d, int V,
+                          int xr) {
+    head_impl(ws, lp, NULL, dlp, NULL, NULL, dx, dw, x, NULL, w, row, target, nlp, n, d, V, xr);
 }
 
 void cpu_logprob_head_fused_w16(cpu_ws *ws, float *lp, float *dlp_out, gta_dlp_fn fn, void *ctx, float *dx,
-                                const float *x, const uint16_t *w, const int *row, const int *target, int nlp,
-                                int n, int d, int V) {
-    head_impl(ws, lp, dlp_out, NULL, fn, ctx, dx, NULL, x, NULL, w, row, target, nlp, n, d, V);
+                                float *dw, const float *x, const uint16_t *w, const int *row,
+                                const int *target, int nlp, int n, int d, int V, int xr) {
+    head_impl(ws, lp, dlp_out, NULL, fn, ctx, dx, dw, x, NULL, w, row, target, nlp, n, d, V, xr);
 }
 
 void cpu_logprob_head_fused(cpu_ws *ws, float *lp, float *dlp_out, cpu_dlp_fn fn, void *ctx, float *dx, float *dw,
                             const float *x, const float *w, const int *row, const int *target, int nlp, int n, int d,
                             int V) {
-    head_impl(ws, lp, dlp_out, NULL, fn, ctx, dx, dw, x, w, NULL, row, target, nlp, n, d, V);
+    head_impl(ws, lp, dlp_out, NULL, fn, ctx, dx, dw, x, w, NULL, row, target, nlp, n, d, V, 0);
 }

@@ -15,8 +15,8 @@
  * fault in fresh pages every step; one set per context (the policy and the reference
  * model never share one). */
 typedef struct cpu_ws {
-    float *buf[8];
-    size_t cap[8];
+    float *buf[10];
+    size_t cap[10];
     size_t head_chunk; /* logits per head chunk; 0: the default (160M) */
 } cpu_ws;
 float *cpu_scratch(cpu_ws *ws, int slot, size_t nfloats);
@@ -46,21 +46,33 @@ void cpu_linear_panels_bf16(float *y, const float *x, const uint16_t *panels, co
                             float beta);
 uint16_t cpu_f32_to_bf16(float f); /* round to nearest even; inf and nan kept */
 float cpu_bf16_to_f32(uint16_t h);
-/* The products from bfloat16 weights W16 [out, in], widened a tile of rows at a time into
- * the scratch (backend.h's *_bf16 ops). */
+/* The products from bfloat16 weights W16 [out, in] (backend.h's *_bf16 ops: a frozen bf16
+ * base, or the bf16 copy of bf16 compute). xr 0: the activations stay fp32 and W16 is
+ * widened a tile of rows at a time into the scratch (fp32 products, bit for bit those of
+ * cpu_linear on the widened weights up to summation order); xr 1 (bf16 compute): the
+ * activations (x, dy; for dW both operands) are rounded to bf16 too and the product is
+ * cpu_bf16_gemm's (the fallback: the rounded activations widened back and the tile path).
+ * The heads take dw NULL for a frozen head. */
 void cpu_linear_w16(cpu_ws *ws, float *y, const float *x, const uint16_t *w, const float *b, int n, int in,
-                    int out, float beta);
+                    int out, float beta, int xr);
 void cpu_linear_dx_w16(cpu_ws *ws, float *dx, const float *dy, const uint16_t *w, int n, int in, int out,
-                       float beta);
-void cpu_logprob_head_w16(cpu_ws *ws, float *lp, float *dx, const float *dlp, const float *x,
-                          const uint16_t *w, const int *row, const int *target, int nlp, int n, int d, int V);
+                       float beta, int xr);
+void cpu_linear_dw_xr(cpu_ws *ws, float *dw, float *db, const float *dy, const float *x, int n, int in,
+                      int out);
+void cpu_logprob_head_w16(cpu_ws *ws, float *lp, float *dx, float *dw, const float *dlp, const float *x,
+                          const uint16_t *w, const int *row, const int *target, int nlp, int n, int d, int V,
+                          int xr);
 void cpu_logprob_head_fused_w16(cpu_ws *ws, float *lp, float *dlp_out, gta_dlp_fn fn, void *ctx, float *dx,
-                                const float *x, const uint16_t *w, const int *row, const int *target, int nlp,
-                                int n, int d, int V);
+                                float *dw, const float *x, const uint16_t *w, const int *row,
+                                const int *target, int nlp, int n, int d, int V, int xr);
 /* dx[n,in] (+)= dy[n,out] W[out,in] */
 void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, int out, float beta);
 /* dW[out,in] += dy^T x ; db[out] += column sums of dy (db may be NULL) */
 void cpu_linear_dw(float *dw, float *db, const float *dy, const float *x, int n, int in, int out);
+/* db[out] += column sums of dy[n, out]; and the bias of y[n, out] = ... + b before a
+ * product with beta (returns the beta the product then takes: 1 once b is in y) */
+void cpu_colsum_add(float *db, const float *dy, int n, int out);
+float cpu_bias_rows(float *y, const float *b, int n, int out, float beta);
 
 /* y = x * rstd * w per row; rstd[n] saved. */
 void cpu_rmsnorm(float *y, float *rstd, const float *x, const float *w, int n, int d, float eps);
