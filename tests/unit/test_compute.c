@@ -20,31 +20,14 @@
 #include "model/lora.h"
 #include "model/model.h"
 
-static float *ref_tensor(st_set *ref, const char *name, size_t *n) {
-    const st_tensor *t = st_find(ref, name);
-    if (!t) fail_msg("reference lacks %s", name);
-    float *v = malloc(sizeof(float) * (size_t)t->numel);
-    assert_int_equal(st_to_f32(ref, t, v), GTA_OK);
-    if (n) *n = (size_t)t->numel;
-    return v;
-}
-
-/* the fixture's model, its reference and its input batch */
+/* the fixture's model, its reference and its input batch (the caller frees all four) */
 static gta_model *open_fixture(const char *dir, st_set **ref, gta_batch *b, int **ids) {
-    gta_model *m;
-    if (gta_model_load(dir, &m)) fail_msg("%s: %s", dir, gta_err_msg());
-    char *rp = gta_path_join(dir, "reference.safetensors");
-    assert_int_equal(st_open_file(rp, ref), GTA_OK);
-    free(rp);
-    const st_tensor *t = st_find(*ref, "input_ids");
-    assert_non_null(t);
-    int64_t *i64 = malloc(sizeof(int64_t) * (size_t)t->numel);
-    assert_int_equal(st_to_i64(*ref, t, i64), GTA_OK);
-    *ids = malloc(sizeof(int) * (size_t)t->numel);
-    for (int i = 0; i < t->numel; i++) (*ids)[i] = (int)i64[i];
-    free(i64);
-    gta_batch_simple(b, *ids, (int)t->shape[0], (int)t->shape[1]);
-    return m;
+    tu_fixture f;
+    tu_fixture_open(&f, dir);
+    *ref = f.ref;
+    *ids = f.ids;
+    gta_batch_simple(b, f.ids, f.B, f.T);
+    return f.m;
 }
 
 static float *logits_of(gta_model *m, const gta_batch *b) {
@@ -74,7 +57,7 @@ static void test_bf16_logits_every_fixture(void **s) {
         int *ids;
         gta_model *m = open_fixture(dir, &ref, &b, &ids);
         size_t n;
-        float *want = ref_tensor(ref, "logits", &n), *f32 = logits_of(m, &b);
+        float *want = tu_ref_f32(ref, "logits", &n), *f32 = logits_of(m, &b);
         assert_int_equal(n, (size_t)b.n * m->cfg.vocab_size);
         assert_int_equal(gta_model_set_compute(m, GTA_COMPUTE_BF16), GTA_OK);
         float *bf = logits_of(m, &b);
@@ -205,7 +188,7 @@ static void test_bf16_fallback_forced(void **s) {
     float *l1 = logits_of(m, &b);
     unsetenv("GTA_CPU_NO_AVX512BF16");
     size_t n;
-    float *want = ref_tensor(ref, "logits", &n);
+    float *want = tu_ref_f32(ref, "logits", &n);
     double d01 = tu_max_abs_diff(l0, l1, n, NULL), d1 = tu_max_abs_diff(l1, want, n, NULL);
     printf("  %s vs fallback logits %.3g; fallback vs transformers %.3g\n", dflt, d01, d1);
     /* the same products, another order of the fp32 sums: a sum that differs in its last fp32

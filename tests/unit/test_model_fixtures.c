@@ -14,48 +14,19 @@
 #include "model/generate.h"
 #include "model/model.h"
 
-typedef struct {
-    gta_model *m;
-    st_set *ref;
-    int *ids;
-    int B, T;
-} fx;
+typedef tu_fixture fx;
 
 static void fx_open(fx *f, const char *name) {
     char rel[256];
     snprintf(rel, sizeof rel, "fixtures/hf/%s", name);
     char *dir = tu_shared(rel);
-    int rc = gta_model_load(dir, &f->m);
-    if (rc) fail_msg("%s: %s", name, gta_err_msg());
-    char *rp = gta_path_join(dir, "reference.safetensors");
-    assert_int_equal(st_open_file(rp, &f->ref), GTA_OK);
-    free(rp);
+    tu_fixture_open(f, dir);
     free(dir);
-    const st_tensor *t = st_find(f->ref, "input_ids");
-    assert_non_null(t);
-    f->B = (int)t->shape[0];
-    f->T = (int)t->shape[1];
-    int64_t *ids64 = malloc(sizeof(int64_t) * (size_t)t->numel);
-    assert_int_equal(st_to_i64(f->ref, t, ids64), GTA_OK);
-    f->ids = malloc(sizeof(int) * (size_t)t->numel);
-    for (int i = 0; i < t->numel; i++) f->ids[i] = (int)ids64[i];
-    free(ids64);
 }
 
-static void fx_close(fx *f) {
-    gta_model_free(f->m);
-    st_close(f->ref);
-    free(f->ids);
-}
+static void fx_close(fx *f) { tu_fixture_close(f); }
 
-static float *ref_f32(fx *f, const char *name, size_t *n) {
-    const st_tensor *t = st_find(f->ref, name);
-    if (!t) fail_msg("reference lacks %s", name);
-    float *v = malloc(sizeof(float) * (size_t)t->numel);
-    assert_int_equal(st_to_f32(f->ref, t, v), GTA_OK);
-    if (n) *n = (size_t)t->numel;
-    return v;
-}
+static float *ref_f32(fx *f, const char *name, size_t *n) { return tu_ref_f32(f->ref, name, n); }
 
 static void check_logits(const char *name, double tol) {
     fx f;

@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "base/rng.h"
 #include "base/util.h"
+#include "io/safetensors.h"
 
 static const char *shared_root(void) {
     const char *root = getenv("GTA_SHARED");
@@ -102,3 +103,34 @@ gta_model *tu_random_model(const gta_config *c, uint64_t seed) {
     return m;
 }
 
+
+void tu_fixture_open(tu_fixture *f, const char *dir) {
+    if (gta_model_load(dir, &f->m)) fail_msg("%s: %s", dir, gta_err_msg());
+    char *rp = gta_path_join(dir, "reference.safetensors");
+    assert_int_equal(st_open_file(rp, &f->ref), GTA_OK);
+    free(rp);
+    const st_tensor *t = st_find(f->ref, "input_ids");
+    assert_non_null(t);
+    f->B = (int)t->shape[0];
+    f->T = (int)t->shape[1];
+    int64_t *ids64 = malloc(sizeof(int64_t) * (size_t)t->numel);
+    assert_int_equal(st_to_i64(f->ref, t, ids64), GTA_OK);
+    f->ids = malloc(sizeof(int) * (size_t)t->numel);
+    for (int i = 0; i < t->numel; i++) f->ids[i] = (int)ids64[i];
+    free(ids64);
+}
+
+void tu_fixture_close(tu_fixture *f) {
+    gta_model_free(f->m);
+    st_close(f->ref);
+    free(f->ids);
+}
+
+float *tu_ref_f32(st_set *ref, const char *name, size_t *n) {
+    const st_tensor *t = st_find(ref, name);
+    if (!t) fail_msg("reference lacks %s", name);
+    float *v = malloc(sizeof(float) * (size_t)t->numel);
+    assert_int_equal(st_to_f32(ref, t, v), GTA_OK);
+    if (n) *n = (size_t)t->numel;
+    return v;
+}

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "io/safetensors.h"
 #include "model/model.h"
 
 /* Path of ../shared (or $GTA_SHARED) joined with rel; caller frees.  Where the shared
@@ -30,5 +31,20 @@ gta_config tu_tiny_config(gta_arch arch);
 /* A model of c with every parameter random, norms near 1 (not 1) and biases not 0, so that
  * their gradients are exercised away from the initial values. */
 gta_model *tu_random_model(const gta_config *c, uint64_t seed);
+
+/* A transformers-made fixture (../shared/fixtures/hf/NAME, its README): the model of dir,
+ * its reference.safetensors and the reference's input_ids [B, T]. */
+typedef struct {
+    gta_model *m;
+    st_set *ref;
+    int *ids;
+    int B, T;
+} tu_fixture;
+void tu_fixture_open(tu_fixture *f, const char *dir);
+/* Frees the model, the reference and the ids. */
+void tu_fixture_close(tu_fixture *f);
+/* A reference tensor widened to fp32 (the test fails when it is absent); caller frees;
+ * *n its element count when n is non-NULL. */
+float *tu_ref_f32(st_set *ref, const char *name, size_t *n);
 
 #endif
