@@ -6,7 +6,8 @@
 # measurement to $OUT (default bench/results-step.jsonl) and a summary table (medians and
 # ratios PyTorch / gta) to stdout and to ${OUT%.jsonl}.md.
 #
-#   bench/grpo_step_sitting.sh [--configs small,q05-4L] [--runs N] [--reps N] [--q05] [--torch-q05] [--no-torch]
+#   bench/grpo_step_sitting.sh [--configs small,q05-4L] [--compute f32,bf16] [--runs N] [--reps N]
+#                              [--q05] [--torch-q05] [--no-torch] [--no-autocast]
 #
 #   small, q05-4L   --prompts 2 --group 16 --prompt-len 256 --new 64 --iterations 4 (both sides)
 #   --q05           gta on the whole 0.5B shape, one prompt, 256 + 64, one update: G = 8 (the
@@ -15,7 +16,10 @@
 #   --runs N        timed runs per measurement after the warm-up, medianed inside each
 #                   program (default 3 for gta, 2 for PyTorch: TORCH_RUNS)
 #   --reps N        the whole alternation N times (default 1); the table takes the median
+#   --compute LIST  gta's --compute settings, each a row (default f32,bf16)
 #   --no-torch      gta only (e.g. where ../shared is absent)
+#   --no-autocast   without the PyTorch step under torch.autocast("cpu", bfloat16)
+#                   (bench/torch_autocast.sh), which is run beside gta's bf16 rows by default
 #   --shape "P G L N U"  another shape for the configs (e.g. a smoke sitting: "2 4 128 32 2")
 #   --summary       only the table of an existing $OUT
 # THREADS (default 2): OpenMP threads of gta and torch.set_num_threads of the baseline.
@@ -25,7 +29,8 @@ cd "$(dirname "$0")/.."
 SHARED=${GTA_SHARED:-../shared}
 OUT=${OUT:-bench/results-step.jsonl}
 GTA=${GTA:-build/gta}
-configs=small,q05-4L runs=3 reps=1 q05=0 torch_q05=0 torch=1 shape="2 16 256 64 4" measure=1
+configs=small,q05-4L runs=3 reps=1 q05=0 torch_q05=0 torch=1 autocast=1 shape="2 16 256 64 4" measure=1
+computes=f32,bf16
 THREADS=${THREADS:-2}
 TORCH_RUNS=${TORCH_RUNS:-2}
 while [ $# -gt 0 ]; do
@@ -36,6 +41,8 @@ while [ $# -gt 0 ]; do
     --q05) q05=1 ;;
     --torch-q05) q05=1 torch_q05=1 ;;
     --no-torch) torch=0 ;;
+    --no-autocast) autocast=0 ;;
+    --compute) computes=$2; shift ;;
     --shape) shape=$2; shift ;;
     --summary) measure=0 ;;
     *) echo "grpo_step_sitting.sh: unknown option $1" >&2; exit 2 ;;
@@ -53,19 +60,27 @@ note() { echo "== $* ($(date -u +%H:%M:%S))" >&2; }
 record() { # who, label, json
   echo "{\"who\":\"$1\",\"label\":\"$2\",\"rep\":$rep,\"result\":$3}" >>"$OUT"
 }
-gta_step() { # label, what, config, P, G, L, N, U
-  local label=$1 what=$2 cfg=$3
-  note "gta $what $cfg P=$4 G=$5 L=$6 N=$7 U=$8 (rep $rep)"
-  record gta "$label" "$("${GTA_ENV[@]}" "$GTA" bench --what "$what" --config "$cfg" --prompts "$4" --group-size "$5" \
-    --prompt-len "$6" --new-tokens "$7" --num-iterations "$8" --runs "$runs" 2>/dev/null)"
+gta_step() { # label, what, config, P, G, L, N, U: one row per --compute setting
+  local label=$1 what=$2 cfg=$3 c
+  for c in ${computes//,/ }; do
+    note "gta $what --compute $c $cfg P=$4 G=$5 L=$6 N=$7 U=$8 (rep $rep)"
+    record gta "$label" "$("${GTA_ENV[@]}" "$GTA" bench --what "$what" --config "$cfg" --prompts "$4" --group-size "$5" \
+      --prompt-len "$6" --new-tokens "$7" --num-iterations "$8" --runs "$runs" --compute "$c" 2>/dev/null)"
+  done
 }
-torch_step() { # label, config, P, G, L, N, U
+torch_step() { # label, config, P, G, L, N, U: fp32, then under autocast bf16 when gta has a bf16 row
   local label=$1 cfg=$2 j
+  local args=(--config "$cfg" --prompts "$3" --group "$4" --prompt-len "$5" --new "$6" --iterations "$7"
+    --runs "$TORCH_RUNS" --threads "$THREADS")
   note "torch grpo $cfg P=$3 G=$4 L=$5 N=$6 U=$7 (rep $rep)"
   j=$(mktemp)
-  "$SHARED/bench/run_grpo_step_baseline.sh" --config "$cfg" --prompts "$3" --group "$4" --prompt-len "$5" --new "$6" \
-    --iterations "$7" --runs "$TORCH_RUNS" --threads "$THREADS" --json "$j" >&2
+  "$SHARED/bench/run_grpo_step_baseline.sh" "${args[@]}" --json "$j" >&2
   record torch "$label" "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$j")"
+  if [ $autocast = 1 ] && [[ ,$computes, == *,bf16,* ]]; then
+    note "torch grpo autocast bf16 $cfg P=$3 G=$4 L=$5 N=$6 U=$7 (rep $rep)"
+    GTA_SHARED=$SHARED bench/torch_autocast.sh torch_grpo_step.py "${args[@]}" --json "$j" >&2
+    record torch "$label" "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$j")"
+  fi
   rm -f "$j"
 }
 
@@ -92,7 +107,10 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 phases = ["generate", "old_logps", "ref_logps", "updates", "total"]
 def key(r):
-    return (r["label"], r["who"], r["result"].get("what", "torch-grpo-step"))
+    x = r["result"]
+    if r["who"] == "torch":
+        return (r["label"], "PyTorch GRPO" + (" autocast bf16" if x.get("autocast") else " fp32"))
+    return (r["label"], f"gta {x['what']} {x.get('compute', 'f32')}")
 groups = {}
 for r in rows:
     groups.setdefault(key(r), []).append(r["result"])
@@ -101,21 +119,22 @@ def med(res, p):
 def rss(res):
     return max(x["peak_rss_mib"] for x in res)
 labels = list(dict.fromkeys(r["label"] for r in rows))
-print("| shape | step | " + " | ".join(phases) + " | peak RSS MiB | PyTorch / gta (total) |")
-print("|---|---|" + "---|" * len(phases) + "---|---|")
+print("| shape | step | " + " | ".join(phases) + " | peak RSS MiB | PyTorch fp32 / this | PyTorch autocast / this |")
+print("|---|---|" + "---|" * len(phases) + "---|---|---|")
 for lab in labels:
-    t = groups.get((lab, "torch", "torch-grpo-step"))
-    if t:
-        print(f"| {lab} | PyTorch GRPO | " + " | ".join(f"{med(t, p):.2f}" for p in phases) + f" | {rss(t):.0f} | 1 |")
-    for what in ("grpo-step", "gta-step"):
-        g = groups.get((lab, "gta", what))
-        if not g:
-            continue
-        ratio = f"{med(t, 'total') / med(g, 'total'):.2f}x" if t else "-"
-        print(f"| {lab} | gta {what} | " + " | ".join(f"{med(g, p):.2f}" for p in phases) + f" | {rss(g):.0f} | {ratio} |")
-    if t:
-        g = groups.get((lab, "gta", "grpo-step"))
+    t = groups.get((lab, "PyTorch GRPO fp32"))
+    a = groups.get((lab, "PyTorch GRPO autocast bf16"))
+    def ratio(base, g):
+        return f"{med(base, 'total') / med(g, 'total'):.2f}x" if base else "-"
+    for name in ("PyTorch GRPO fp32", "PyTorch GRPO autocast bf16", "gta grpo-step f32", "gta gta-step f32",
+                 "gta grpo-step bf16", "gta gta-step bf16"):
+        g = groups.get((lab, name))
         if g:
-            print(f"| {lab} | PyTorch / gta GRPO, per phase | " +
-                  " | ".join(f"{med(t, p) / max(med(g, p), 1e-9):.2f}x" for p in phases) + " | | |")
+            print(f"| {lab} | {name} | " + " | ".join(f"{med(g, p):.2f}" for p in phases) +
+                  f" | {rss(g):.0f} | {ratio(t, g)} | {ratio(a, g)} |")
+    for base, name, bn in ((t, "gta grpo-step f32", "fp32"), (a, "gta grpo-step bf16", "autocast")):
+        g = groups.get((lab, name))
+        if base and g:
+            print(f"| {lab} | PyTorch {bn} / {name}, per phase | " +
+                  " | ".join(f"{med(base, p) / max(med(g, p), 1e-9):.2f}x" for p in phases) + " | | | |")
 PY
