@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "backend/blas_core.h"
 #include "base/error.h"
 #include "base/rng.h"
 #include "base/util.h"
@@ -154,8 +155,13 @@ int gta_bench_train(const gta_config *c, const char *name, int B, int T, int run
         cJSON_AddNumberToObject(j, "peak_gflops", round(peak));
         cJSON_AddNumberToObject(j, "fraction_of_peak", round(1000 * gflops / peak) / 1000);
         cJSON_AddNumberToObject(j, "peak_rss_mib", round(gta_bench_peak_rss_mib()));
-        const char *ct = getenv("OPENBLAS_CORETYPE");
+        const char *ct = gta_blas_core_detected() ? NULL : getenv("OPENBLAS_CORETYPE");
         cJSON_AddStringToObject(j, "blas", ct ? "openblas-openmp (OPENBLAS_CORETYPE set)" : "openblas-openmp");
+        cJSON_AddStringToObject(j, "blas_core", gta_blas_core());
+        if (gta_blas_core_detected())
+            cJSON_AddStringToObject(j, "blas_core_detected", gta_blas_core_detected());
+        if (gta_blas_core_detected())
+            cJSON_AddStringToObject(j, "blas_core_detected", gta_blas_core_detected());
         *json = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
     }

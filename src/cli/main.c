@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/blas_core.h"
 #include "base/error.h"
 #include "cli/cli.h"
 #include "comm/comm.h"
@@ -46,6 +47,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    gta_blas_core_fix(argv); /* OpenBLAS's kernels for this CPU, when its detection fell short */
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? GTA_EINPUT : GTA_OK;
