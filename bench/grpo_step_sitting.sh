@@ -19,10 +19,13 @@
 #   --compute LIST  gta's --compute settings, each a row (default f32,bf16)
 #   --no-torch      gta only (e.g. where ../shared is absent)
 #   --no-autocast   without the PyTorch step under torch.autocast("cpu", bfloat16)
-#                   (bench/torch_autocast.sh), which is run beside gta's bf16 rows by default
+#                   (bench/torch_baseline.sh --autocast), run beside gta's bf16 rows by default
 #   --shape "P G L N U"  another shape for the configs (e.g. a smoke sitting: "2 4 128 32 2")
 #   --summary       only the table of an existing $OUT
 # THREADS (default 2): OpenMP threads of gta and torch.set_num_threads of the baseline.
+# TORCH_CORE (default auto): the baseline's OPENBLAS_CORETYPE, "auto" being the kernels gta runs
+# (where OpenBLAS's own detection falls back to Prescott gta picks SkylakeX or Haswell itself:
+# docs/training.md); TORCH_CORE= leaves the baseline OpenBLAS's own choice, as its script does.
 # Needs build/gta (make); the baseline installs python3-torch through apt when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +36,8 @@ configs=small,q05-4L runs=3 reps=1 q05=0 torch_q05=0 torch=1 autocast=1 shape="2
 computes=f32,bf16
 THREADS=${THREADS:-2}
 TORCH_RUNS=${TORCH_RUNS:-2}
+# the baseline's OpenBLAS kernels: "auto" = the ones gta runs (its blas_core), "" = OpenBLAS's own
+TORCH_CORE=${TORCH_CORE-auto}
 while [ $# -gt 0 ]; do
   case $1 in
     --configs) configs=$2; shift ;;
@@ -72,13 +77,13 @@ torch_step() { # label, config, P, G, L, N, U: fp32, then under autocast bf16 wh
   local label=$1 cfg=$2 j
   local args=(--config "$cfg" --prompts "$3" --group "$4" --prompt-len "$5" --new "$6" --iterations "$7"
     --runs "$TORCH_RUNS" --threads "$THREADS")
-  note "torch grpo $cfg P=$3 G=$4 L=$5 N=$6 U=$7 (rep $rep)"
+  note "torch grpo $cfg P=$3 G=$4 L=$5 N=$6 U=$7, OpenBLAS core $TORCH_CORE (rep $rep)"
   j=$(mktemp)
-  "$SHARED/bench/run_grpo_step_baseline.sh" "${args[@]}" --json "$j" >&2
+  GTA_SHARED=$SHARED GTA=$GTA bench/torch_baseline.sh --blas-core "$TORCH_CORE" torch_grpo_step.py "${args[@]}" --json "$j" >&2
   record torch "$label" "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$j")"
   if [ $autocast = 1 ] && [[ ,$computes, == *,bf16,* ]]; then
     note "torch grpo autocast bf16 $cfg P=$3 G=$4 L=$5 N=$6 U=$7 (rep $rep)"
-    GTA_SHARED=$SHARED bench/torch_autocast.sh torch_grpo_step.py "${args[@]}" --json "$j" >&2
+    GTA_SHARED=$SHARED GTA=$GTA bench/torch_baseline.sh --autocast --blas-core "$TORCH_CORE" torch_grpo_step.py "${args[@]}" --json "$j" >&2
     record torch "$label" "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$j")"
   fi
   rm -f "$j"
