@@ -13,7 +13,7 @@ const char *gta_blas_core(void) {
 
 const char *gta_blas_core_detected(void) { return getenv("GTA_BLAS_CORE_DETECTED"); }
 
-/* 2: AVX2 kernels or better; 0: older ones */
+/* 1 when OpenBLAS already runs AVX2 kernels or better */
 static int core_has_avx2(const char *c) {
     static const char *good[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
