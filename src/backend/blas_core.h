@@ -13,13 +13,9 @@ const char *gta_blas_core(void);
  * another core (GTA_BLAS_CORE_DETECTED), else NULL. */
 const char *gta_blas_core_detected(void);
 
-/* The core OpenBLAS should be told to use, or NULL when its own choice stands: it does when
- * OPENBLAS_CORETYPE is set, when GTA_BLAS_CORE=keep, or when it already runs AVX2 kernels
- * or better. Otherwise "SkylakeX" where the CPU has AVX-512 F/BW/DQ/VL/CD, "Haswell" where it
- * has AVX2 and FMA, NULL where it has neither. */
-const char *gta_blas_core_wanted(void);
-
-/* When gta_blas_core_wanted() names a core: sets OPENBLAS_CORETYPE to it and re-executes
+/* When OpenBLAS's own choice has no AVX2 kernels (and OPENBLAS_CORETYPE is unset and
+ * GTA_BLAS_CORE is not "keep") but the CPU has AVX-512 F/BW/DQ/VL/CD ("SkylakeX") or AVX2 and
+ * FMA ("Haswell"): sets OPENBLAS_CORETYPE to that core and re-executes
  * /proc/self/exe with argv (the process keeps its pid, environment and arguments), with
  * GTA_BLAS_CORE_DETECTED naming OpenBLAS's own choice. Returns
  * only when nothing is to be done or the exec failed. Call first thing in main. */

@@ -43,5 +43,9 @@ double gta_bench_peak_gflops(void);
 double gta_bench_median(double *v, int n);
 /* Peak resident set size of this process, MiB. */
 double gta_bench_peak_rss_mib(void);
+/* Adds the BLAS to a result: "blas", "blas_core" (the kernels OpenBLAS runs) and, when gta
+ * chose them over OpenBLAS's own detection, "blas_core_detected" (backend/blas_core.h). */
+struct cJSON;
+void gta_bench_add_blas(struct cJSON *j);
 
 #endif

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "backend/blas_core.h"
 #include "base/error.h"
 #include "base/util.h"
 #include "bench/bench.h"
@@ -58,8 +57,7 @@ int gta_bench_gemm(const gta_config *c0, const char *name, int n, int runs, char
     cJSON_AddNumberToObject(j, "tokens", n);
     cJSON_AddStringToObject(j, "compute", gta_compute_name(m->compute));
     cJSON_AddStringToObject(j, "bf16_kernel", gta_model_compute_kernel(m));
-    cJSON_AddStringToObject(j, "blas_core", gta_blas_core());
-    if (gta_blas_core_detected()) cJSON_AddStringToObject(j, "blas_core_detected", gta_blas_core_detected());
+    gta_bench_add_blas(j);
     cJSON_AddNumberToObject(j, "threads", be->threads(cx));
     cJSON_AddNumberToObject(j, "runs", runs);
     for (int k = 0; k < 4; k++) {

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/blas_core.h"
 #include "bench/bench.h"
 #include "train/trainer_int.h"
 
@@ -183,14 +182,7 @@ int gta_bench_step(const gta_config *c, const char *name, int gta, const gta_ste
         cJSON_AddNumberToObject(j, "loss", st.loss);
         if (gta) cJSON_AddNumberToObject(j, "gate_cosine", round(st.cos * 1e4) / 1e4);
         cJSON_AddNumberToObject(j, "peak_rss_mib", round(gta_bench_peak_rss_mib()));
-        const char *ct = gta_blas_core_detected() ? NULL : getenv("OPENBLAS_CORETYPE");
-        cJSON_AddStringToObject(j, "blas",
-                                ct ? "openblas-openmp (OPENBLAS_CORETYPE set)" : "openblas-openmp");
-        cJSON_AddStringToObject(j, "blas_core", gta_blas_core());
-        if (gta_blas_core_detected())
-            cJSON_AddStringToObject(j, "blas_core_detected", gta_blas_core_detected());
-        if (gta_blas_core_detected())
-            cJSON_AddStringToObject(j, "blas_core_detected", gta_blas_core_detected());
+        gta_bench_add_blas(j);
         *json = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
     }

@@ -56,6 +56,15 @@ double gta_bench_peak_rss_mib(void) {
     return (double)ru.ru_maxrss / 1024.0;
 }
 
+void gta_bench_add_blas(cJSON *j) {
+    const char *det = gta_blas_core_detected();
+    cJSON_AddStringToObject(j, "blas",
+                            !det && getenv("OPENBLAS_CORETYPE") ? "openblas-openmp (OPENBLAS_CORETYPE set)"
+                                                                : "openblas-openmp");
+    cJSON_AddStringToObject(j, "blas_core", gta_blas_core());
+    if (det) cJSON_AddStringToObject(j, "blas_core_detected", det);
+}
+
 /* Independent FMA chains, enough to cover the FMA latency on two pipes. */
 static const gta_backend_ops *bench_be;
 
@@ -155,13 +164,7 @@ int gta_bench_train(const gta_config *c, const char *name, int B, int T, int run
         cJSON_AddNumberToObject(j, "peak_gflops", round(peak));
         cJSON_AddNumberToObject(j, "fraction_of_peak", round(1000 * gflops / peak) / 1000);
         cJSON_AddNumberToObject(j, "peak_rss_mib", round(gta_bench_peak_rss_mib()));
-        const char *ct = gta_blas_core_detected() ? NULL : getenv("OPENBLAS_CORETYPE");
-        cJSON_AddStringToObject(j, "blas", ct ? "openblas-openmp (OPENBLAS_CORETYPE set)" : "openblas-openmp");
-        cJSON_AddStringToObject(j, "blas_core", gta_blas_core());
-        if (gta_blas_core_detected())
-            cJSON_AddStringToObject(j, "blas_core_detected", gta_blas_core_detected());
-        if (gta_blas_core_detected())
-            cJSON_AddStringToObject(j, "blas_core_detected", gta_blas_core_detected());
+        gta_bench_add_blas(j);
         *json = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
     }

@@ -21,7 +21,8 @@ static int core_has_avx2(const char *c) {
     return 0;
 }
 
-const char *gta_blas_core_wanted(void) {
+/* the core OpenBLAS should be told to use, or NULL when its own choice stands */
+static const char *core_wanted(void) {
     if (getenv("OPENBLAS_CORETYPE")) return NULL;
     const char *keep = getenv("GTA_BLAS_CORE");
     if (keep && !strcmp(keep, "keep")) return NULL;
@@ -38,7 +39,7 @@ const char *gta_blas_core_wanted(void) {
 }
 
 void gta_blas_core_fix(char **argv) {
-    const char *want = gta_blas_core_wanted();
+    const char *want = core_wanted();
     if (!want) return;
     if (setenv("GTA_BLAS_CORE_DETECTED", gta_blas_core(), 1) != 0) return;
     if (setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
