@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One sitting of the whole-step benchmark: gta's GRPO and GTA steps (gta bench --what
 # grpo-step|gta-step) beside the PyTorch GRPO step of ../shared/bench/torch_grpo_step.py
-# (run_grpo_step_baseline.sh: TRL's step in plain PyTorch, its strongest CPU setting), on the
-# same shapes, alternating so that both see the same machine state. Writes one JSON line per
+# (TRL's step in plain PyTorch, in run_grpo_step_baseline.sh's setting, run by
+# bench/torch_baseline.sh with gta's OpenBLAS kernels: TORCH_CORE below), on the same shapes, alternating so that both see the same machine state. Writes one JSON line per
 # measurement to $OUT (default bench/results-step.jsonl) and a summary table (medians and
 # ratios PyTorch / gta) to stdout and to ${OUT%.jsonl}.md.
 #
@@ -54,12 +54,12 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ $torch = 1 ] && [ ! -x "$SHARED/bench/run_grpo_step_baseline.sh" ]; then
-  echo "grpo_step_sitting.sh: $SHARED/bench/run_grpo_step_baseline.sh not found: gta only" >&2
+if [ $torch = 1 ] && [ ! -f "$SHARED/bench/torch_grpo_step.py" ]; then
+  echo "grpo_step_sitting.sh: $SHARED/bench/torch_grpo_step.py not found: gta only" >&2
   torch=0
 fi
 [ $measure = 1 ] && : >"$OUT"
-# gta's setting: OpenBLAS (OpenMP build) with its own kernel detection, 2 threads (as the baseline)
+# gta's setting: OpenBLAS (OpenMP build), the kernels gta picks (docs/training.md), 2 threads
 GTA_ENV=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$THREADS)
 note() { echo "== $* ($(date -u +%H:%M:%S))" >&2; }
 record() { # who, label, json
@@ -74,18 +74,18 @@ gta_step() { # label, what, config, P, G, L, N, U: one row per --compute setting
   done
 }
 torch_step() { # label, config, P, G, L, N, U: fp32, then under autocast bf16 when gta has a bf16 row
-  local label=$1 cfg=$2 j
+  local label=$1 cfg=$2 j kind
   local args=(--config "$cfg" --prompts "$3" --group "$4" --prompt-len "$5" --new "$6" --iterations "$7"
     --runs "$TORCH_RUNS" --threads "$THREADS")
-  note "torch grpo $cfg P=$3 G=$4 L=$5 N=$6 U=$7, OpenBLAS core $TORCH_CORE (rep $rep)"
+  local kinds=(fp32)
+  if [ $autocast = 1 ] && [[ ,$computes, == *,bf16,* ]]; then kinds+=(autocast); fi
   j=$(mktemp)
-  GTA_SHARED=$SHARED GTA=$GTA bench/torch_baseline.sh --blas-core "$TORCH_CORE" torch_grpo_step.py "${args[@]}" --json "$j" >&2
-  record torch "$label" "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$j")"
-  if [ $autocast = 1 ] && [[ ,$computes, == *,bf16,* ]]; then
-    note "torch grpo autocast bf16 $cfg P=$3 G=$4 L=$5 N=$6 U=$7 (rep $rep)"
-    GTA_SHARED=$SHARED GTA=$GTA bench/torch_baseline.sh --autocast --blas-core "$TORCH_CORE" torch_grpo_step.py "${args[@]}" --json "$j" >&2
+  for kind in "${kinds[@]}"; do
+    note "torch grpo $kind $cfg P=$3 G=$4 L=$5 N=$6 U=$7, OpenBLAS core $TORCH_CORE (rep $rep)"
+    GTA_SHARED=$SHARED GTA=$GTA bench/torch_baseline.sh $([ $kind = autocast ] && echo --autocast) \
+      --blas-core "$TORCH_CORE" torch_grpo_step.py "${args[@]}" --json "$j" >&2
     record torch "$label" "$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' "$j")"
-  fi
+  done
   rm -f "$j"
 }
 
