@@ -141,5 +141,6 @@ for lab in labels:
         g = groups.get((lab, name))
         if base and g:
             print(f"| {lab} | PyTorch {bn} / {name}, per phase | " +
-                  " | ".join(f"{med(base, p) / max(med(g, p), 1e-9):.2f}x" for p in phases) + " | | | |")
+                  " | ".join(f"{med(base, p) / med(g, p):.2f}x" if med(g, p) > 0 else "(first update)"
+                             for p in phases) + " | | | |")
 PY

@@ -169,6 +169,8 @@ typedef struct gta_backend_ops {
                                     float *dx, float *dw, const float *x, const uint16_t *w, const int *row,
                                     const int *target, int nlp, int n, int d, int V, int xr);
     const char *(*bf16_kernel)(gta_ctx *c);
+    /* why that product is the default (a sentence; NULL: no reason to give) */
+    const char *(*bf16_choice)(gta_ctx *c);
     /* round to bfloat16 (nearest even, inf and nan kept) and back, n elements */
     void (*to_bf16)(gta_ctx *c, uint16_t *dst, const float *src, size_t n);
     void (*from_bf16)(gta_ctx *c, float *dst, const uint16_t *src, size_t n);

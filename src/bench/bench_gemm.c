@@ -57,6 +57,7 @@ int gta_bench_gemm(const gta_config *c0, const char *name, int n, int runs, char
     cJSON_AddNumberToObject(j, "tokens", n);
     cJSON_AddStringToObject(j, "compute", gta_compute_name(m->compute));
     cJSON_AddStringToObject(j, "bf16_kernel", gta_model_compute_kernel(m));
+    if (gta_model_compute_choice(m)) cJSON_AddStringToObject(j, "bf16_default", gta_model_compute_choice(m));
     gta_bench_add_blas(j);
     cJSON_AddNumberToObject(j, "threads", be->threads(cx));
     cJSON_AddNumberToObject(j, "runs", runs);

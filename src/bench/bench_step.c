@@ -158,6 +158,8 @@ int gta_bench_step(const gta_config *c, const char *name, int gta, const gta_ste
         if (gta) cJSON_AddNumberToObject(j, "guess_len", GUESS_LEN);
         cJSON_AddStringToObject(j, "compute", gta_compute_name(t.policy->compute));
         cJSON_AddStringToObject(j, "bf16_kernel", gta_model_compute_kernel(t.policy));
+        if (gta_model_compute_choice(t.policy))
+            cJSON_AddStringToObject(j, "bf16_default", gta_model_compute_choice(t.policy));
         cJSON_AddStringToObject(j, "rollout_weights", t.cfg.rollout_weights);
         cJSON_AddNumberToObject(j, "threads", t.policy->be->threads(t.policy->ctx));
         cJSON_AddNumberToObject(j, "runs", sh->runs);

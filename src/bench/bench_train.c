@@ -156,6 +156,8 @@ int gta_bench_train(const gta_config *c, const char *name, int B, int T, int run
         cJSON_AddNumberToObject(j, "threads", m->be->threads(m->ctx));
         cJSON_AddStringToObject(j, "compute", gta_compute_name(m->compute));
         cJSON_AddStringToObject(j, "bf16_kernel", gta_model_compute_kernel(m));
+        if (gta_model_compute_choice(m))
+            cJSON_AddStringToObject(j, "bf16_default", gta_model_compute_choice(m));
         cJSON_AddNumberToObject(j, "runs", runs);
         cJSON_AddNumberToObject(j, "tokens_per_s", round(med));
         cJSON_AddNumberToObject(j, "min", round(rate[0]));

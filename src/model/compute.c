@@ -132,3 +132,8 @@ const char *gta_model_compute_kernel(const gta_model *m) {
     if (m->compute != GTA_COMPUTE_BF16 || !m->be->bf16_kernel) return "none";
     return m->be->bf16_kernel(m->ctx);
 }
+
+const char *gta_model_compute_choice(const gta_model *m) {
+    if (m->compute != GTA_COMPUTE_BF16 || !m->be->bf16_choice) return NULL;
+    return m->be->bf16_choice(m->ctx);
+}

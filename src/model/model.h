@@ -247,6 +247,8 @@ size_t gta_model_compute_scratch_bytes(const gta_config *c, int n, int compute);
 const uint16_t *gta_model_wb(gta_model *m, int k);
 /* the bf16 kernel the backend runs (for benchmarks' JSON), or "none" */
 const char *gta_model_compute_kernel(const gta_model *m);
+/* why the backend's default bf16 kernel is the default (a sentence), or NULL */
+const char *gta_model_compute_choice(const gta_model *m);
 
 /* Convenience: B packed sequences of length T (ids[B*T]); fills a caller-owned batch
  * with positions 0..T-1 and the pairs (t, ids[t+1]) within each sequence, in order

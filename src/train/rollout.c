@@ -20,6 +20,7 @@
 #include "io/dataset.h"
 #include "io/json.h"
 #include "io/safetensors.h"
+#include "model/lora.h"
 #include "model/model.h"
 #include "model/sampler.h"
 #include "task/prompt.h"
@@ -194,6 +195,15 @@ int ro_assemble(trainer *t, const gta_tok *const *prompts, const int *plen, int 
     return GTA_OK;
 }
 
+/* The old log-probs are those of the weights of the rollout's first update: when its
+ * forward computes the same function (no adapter dropout, which draws masks in training
+ * forwards only), they are taken from it (optimizer_step) instead of a pass of their own,
+ * as TRL does at num_iterations = 1; the ratio of the first update is then exactly 1. */
+static int old_lp_from_first_update(const trainer *t) {
+    const gta_model *m = t->policy;
+    return t->method != M_SFT && !(m->lora && m->lora->cfg.dropout > 0) && !getenv("GTA_OLD_LOGPS_PASS");
+}
+
 /* The old (policy) and reference log-probs of the rollout's pairs, no gradient kept; the
  * reference's are the policy's without a reference (beta = 0). Seconds of each pass into
  * old_s, ref_s (either may be NULL). */
@@ -203,13 +213,16 @@ int ro_logps(trainer *t, double *old_s, double *ref_s) {
     r->old_lp = gta_malloc(sizeof(float) * nlp);
     r->ref_lp = gta_malloc(sizeof(float) * nlp);
     gta_batch b = ro_batch(r);
+    int pending = old_lp_from_first_update(t), rc = GTA_OK;
     double t0 = gta_now();
-    int rc = gta_forward(t->policy, &b, r->old_lp, NULL, 0);
+    if (!pending) rc = gta_forward(t->policy, &b, r->old_lp, NULL, 0);
     double t1 = gta_now();
     if (!rc && t->ref && t->cfg.beta > 0)
         rc = gta_forward(t->ref, &b, r->ref_lp, NULL, 0);
-    else if (!rc)
+    else if (!rc && !pending)
         memcpy(r->ref_lp, r->old_lp, sizeof(float) * nlp);
+    /* 1: old_lp to come; 2: ref_lp as well (a copy of them) */
+    r->lp_pending = pending ? (t->ref && t->cfg.beta > 0 ? 1 : 2) : 0;
     if (old_s) *old_s = t1 - t0;
     if (ref_s) *ref_s = gta_now() - t1;
     /* the training step that follows needs none of the inference buffers: the peak is the

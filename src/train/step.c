@@ -129,6 +129,29 @@ static int agree_nonfinite(trainer *t, const char **bad, double *val) {
     return GTA_OK;
 }
 
+/* The RL loss's dL/dlp, after taking the old log-probs (and the reference's, when they are
+ * a copy of them) from this forward where the rollout left them to come (ro_logps) */
+typedef struct {
+    gta_grpo_batch *gb;
+    rollout *r;
+} first_update;
+
+static void grpo_dlp_first(void *ctx, int k0, int n, const float *lp, float *dlp) {
+    first_update *f = ctx;
+    memcpy(f->r->old_lp + k0, lp, sizeof(float) * (size_t)n);
+    if (f->r->lp_pending == 2) memcpy(f->r->ref_lp + k0, lp, sizeof(float) * (size_t)n);
+    gta_grpo_dlp(f->gb, k0, n, lp, dlp);
+}
+
+static int rl_forward_backward(gta_model *m, const gta_batch *b, float *lp, float *dlp, rollout *r,
+                               gta_grpo_batch *gb) {
+    if (!r->lp_pending) return gta_forward_backward(m, b, lp, dlp, gta_grpo_dlp, gb);
+    first_update f = {gb, r};
+    int rc = gta_forward_backward(m, b, lp, dlp, grpo_dlp_first, &f);
+    if (!rc) r->lp_pending = 0;
+    return rc;
+}
+
 int optimizer_step(trainer *t, step_stats *st) {
     rollout *r = &t->ro;
     gta_batch b = ro_batch(r);
@@ -157,7 +180,7 @@ int optimizer_step(trainer *t, step_stats *st) {
         memset(&acc, 0, sizeof acc);
         gta_grpo_batch gb = {{c->epsilon, c->beta}, r->old_lp, r->ref_lp, r->adv, r->w_rl, &acc};
         if (t->method != M_GTA) {
-            rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
+            rc = rl_forward_backward(m, &b, lp, dlp, r, &gb);
             if (!rc) rc = reduce_grads(t, tr.grads);
             st->tokens = r->n;
             if (!rc) rc = sum_stats(t, st, &acc);
@@ -184,7 +207,7 @@ int optimizer_step(trainer *t, step_stats *st) {
             if (!rc) {
                 m->be->copy(m->ctx, t->g_sft, tr.grads, sizeof(float) * tr.n);
                 gta_model_zero_grads(m);
-                rc = gta_forward_backward(m, &b, lp, dlp, gta_grpo_dlp, &gb);
+                rc = rl_forward_backward(m, &b, lp, dlp, r, &gb);
                 st->loss_rl = acc.loss;
             }
             /* both gradients summed over the ranks before the gate: every rank takes the

@@ -46,6 +46,9 @@ typedef struct {
     double reward, reward_format, reward_accuracy, guess_accuracy, frac_zero_std, completion_tokens_mean;
     double sample_seconds;
     int valid;
+    /* old_lp (and ref_lp, where it is a copy of them) are still to come: they are the
+     * log-probs of the first update's forward (ro_logps, optimizer_step) */
+    int lp_pending;
 } rollout;
 
 typedef struct {

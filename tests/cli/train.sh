@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gta train end to end on the pretrained stories260K: exact resume (6 steps in one run
 # equal 3 + resume + 3: metrics and weights), malformed datasets stopping the run before
-# its first step with file:line, and the run directory's files.
+# its first step with file:line, the run directory's files, and the old log-probs taken
+# from the first update's forward equal to their own pass.
 set -u
 GTA=${GTA:-build/gta}
 SHARED=${GTA_SHARED:-../shared}
@@ -98,5 +99,34 @@ d=$(mk empty-labels '{"text": "a", "label": "joy"}'); : >"$d/labels.txt"
 check_bad empty-labels "$d" "labels.txt"
 "$G" train --method nope --model "$M" --data "$D" --out "$tmp/x" 2>"$tmp/e.err"; [ $? = 2 ] && ok || bad "bad method not exit 2"
 "$G" train --method gta --bogus 1 2>"$tmp/e.err"; [ $? = 2 ] && grep -q "gta: error:" "$tmp/e.err" && ok || bad "unknown option"
+# the old log-probs taken from each rollout's first update (the default) against a pass
+# of their own (GTA_OLD_LOGPS_PASS=1): the same function, so the same metrics (within 1e-6
+# relative) for gta, grpo and grpo without a reference (--beta 0: ref_lp are a copy); with
+# stories260K only gta has a signal (its guess SFT moves the policy, hence the KL)
+olp=(--model "$M" --data "$D" --max-prompt-tokens 440 --batch-prompts 2 --group-size 4 --max-new-tokens 24
+     --learning-rate 3e-3 --num-iterations 2 --ref-sync-steps 4 --seed 7 --save-steps 0 --steps 4)
+for v in "gta" "grpo" "grpo --beta 0"; do
+  n=${v// /_}
+  "$G" train --method $v "${olp[@]}" --out "$tmp/o1-$n" 2>"$tmp/o.err" \
+    && GTA_OLD_LOGPS_PASS=1 "$G" train --method $v "${olp[@]}" --out "$tmp/o2-$n" 2>>"$tmp/o.err" \
+    || { bad "old log-probs $v: a run failed: $(tail -3 "$tmp/o.err")"; continue; }
+  out=$(python3 - "$tmp/o1-$n/metrics.jsonl" "$tmp/o2-$n/metrics.jsonl" "$v" <<'PY'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+assert len(a) == len(b) == 4, (len(a), len(b))
+worst = 0.0
+for x, y in zip(a, b):
+    for k, v in x.items():
+        if k in ("seconds", "tokens_per_s") or not isinstance(v, (int, float)):
+            continue
+        d = abs(v - y[k]) / max(abs(v), abs(y[k]), 1e-12)
+        assert d <= 1e-6, (x["step"], k, v, y[k])
+        worst = max(worst, d)
+assert any(x["kl"] > 0 or x["loss_rl"] != 0 for x in a) or sys.argv[3] != "gta", "no RL signal (kl and loss_rl all 0)"
+print(f"worst relative difference {worst:.2g}")
+PY
+  ) && ok || bad "old log-probs from the first update ($v) = their own pass: $out"
+done
 echo "train: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -349,18 +349,27 @@ static void test_gate_deterministic(void **state) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         b[i] = (float)((double)(x >> 11) / 9007199254740992.0 - 0.49);
     }
-    double ref = 0;
-    for (size_t i = 0; i < n; i++) ref += (double)a[i] * b[i];
+    double ref = 0, refbb = 0;
+    for (size_t i = 0; i < n; i++) ref += (double)a[i] * b[i], refbb += (double)b[i] * b[i];
     const gta_backend_ops *be = gta_backend_cpu();
     int saved = be->threads(NULL);
     gta_gate_stats s1, s2, s3;
+    double ss[3];
     be->set_threads(NULL, 1);
     gta_grad_gate(gta_backend_cpu(), NULL, n, a, b, 1.0, 1.0, o1, &s1);
+    ss[0] = be->sumsq(NULL, n, b);
     be->set_threads(NULL, 2);
     gta_grad_gate(gta_backend_cpu(), NULL, n, a, b, 1.0, 1.0, o2, &s2);
+    ss[1] = be->sumsq(NULL, n, b);
     be->set_threads(NULL, 3);
     gta_grad_gate(gta_backend_cpu(), NULL, n, a, b, 1.0, 1.0, o2, &s3);
+    ss[2] = be->sumsq(NULL, n, b);
     be->set_threads(NULL, saved);
+    /* the sum of squares (the gradient norm's) is the same whatever the threads, and that
+     * of the sums in index order within 1e-12 relative (double sums of exact products) */
+    assert_memory_equal(&ss[0], &ss[1], sizeof(double));
+    assert_memory_equal(&ss[0], &ss[2], sizeof(double));
+    NEAR(ss[0], refbb, 1e-12 * refbb);
     assert_memory_equal(&s1.dot, &s2.dot, sizeof(double));
     assert_memory_equal(&s1.dot, &s3.dot, sizeof(double));
     assert_memory_equal(&s1.norm_rl, &s3.norm_rl, sizeof(double));

@@ -230,6 +230,11 @@ static const char *bf16_kernel(gta_ctx *c) {
     return cpu_bf16_impl_name(cpu_bf16_impl());
 }
 
+static const char *bf16_choice(gta_ctx *c) {
+    (void)c;
+    return cpu_bf16_choice();
+}
+
 static void attention(gta_ctx *c, float *out, float *lse, const float *qkv, const gta_segs *s, int n, int H, int KV,
                       int hd) {
     (void)c;
@@ -350,38 +355,68 @@ static size_t sample_bytes(gta_ctx *c, int V) {
 
 #define DOT_BLOCK 65536
 
-static void dot3(gta_ctx *c, size_t n, const float *a, const float *b, double *dot, double *na, double *nb) {
-    (void)c;
+/* One block's three sums in double: the products of two floats are exact in double, so
+ * the FMAs add exact products; 4 lanes x 2 accumulators, combined in a fixed order (the
+ * result depends on the block, never on the number of threads). b may be NULL (|a|2 only). */
+static void dot3_block(const float *a, const float *b, size_t n, double out[3]) {
+    __m256d d0 = _mm256_setzero_pd(), d1 = d0, a0 = d0, a1 = d0, b0 = d0, b1 = d0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(a + i);
+        __m256d xl = _mm256_cvtps_pd(_mm256_castps256_ps128(x)),
+                xh = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+        a0 = _mm256_fmadd_pd(xl, xl, a0), a1 = _mm256_fmadd_pd(xh, xh, a1);
+        if (b) {
+            __m256 y = _mm256_loadu_ps(b + i);
+            __m256d yl = _mm256_cvtps_pd(_mm256_castps256_ps128(y)),
+                    yh = _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1));
+            d0 = _mm256_fmadd_pd(xl, yl, d0), d1 = _mm256_fmadd_pd(xh, yh, d1);
+            b0 = _mm256_fmadd_pd(yl, yl, b0), b1 = _mm256_fmadd_pd(yh, yh, b1);
+        }
+    }
+    double l[3][8];
+    _mm256_storeu_pd(l[0], d0), _mm256_storeu_pd(l[0] + 4, d1);
+    _mm256_storeu_pd(l[1], a0), _mm256_storeu_pd(l[1] + 4, a1);
+    _mm256_storeu_pd(l[2], b0), _mm256_storeu_pd(l[2] + 4, b1);
+    for (int q = 0; q < 3; q++) {
+        out[q] = 0;
+        for (int k = 0; k < 8; k++) out[q] += l[q][k];
+    }
+    for (; i < n; i++) {
+        double x = a[i], y = b ? b[i] : 0;
+        out[0] += x * y, out[1] += x * x, out[2] += y * y;
+    }
+}
+
+/* the blocks' sums, each block by one thread, combined in block order */
+static void dot3_blocks(size_t n, const float *a, const float *b, double out[3]) {
     size_t nbk = (n + DOT_BLOCK - 1) / DOT_BLOCK;
     double *part = gta_malloc((nbk ? nbk : 1) * 3 * sizeof *part);
-    /* each block is summed by one thread in index order; blocks are combined in order
-     * below, so the result does not depend on the number of threads */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nbk > 1)
     for (size_t blk = 0; blk < nbk; blk++) {
         size_t i0 = blk * DOT_BLOCK, i1 = i0 + DOT_BLOCK < n ? i0 + DOT_BLOCK : n;
-        double d = 0, sa = 0, sb = 0;
-        for (size_t i = i0; i < i1; i++) {
-            double x = a[i], y = b[i];
-            d += x * y;
-            sa += x * x;
-            sb += y * y;
-        }
-        part[3 * blk] = d, part[3 * blk + 1] = sa, part[3 * blk + 2] = sb;
+        dot3_block(a + i0, b ? b + i0 : NULL, i1 - i0, part + 3 * blk);
     }
-    double d = 0, sa = 0, sb = 0;
-    for (size_t blk = 0; blk < nbk; blk++) d += part[3 * blk], sa += part[3 * blk + 1], sb += part[3 * blk + 2];
+    out[0] = out[1] = out[2] = 0;
+    for (size_t blk = 0; blk < nbk; blk++)
+        out[0] += part[3 * blk], out[1] += part[3 * blk + 1], out[2] += part[3 * blk + 2];
     free(part);
-    *dot = d;
-    if (na) *na = sa;
-    if (nb) *nb = sb;
+}
+
+static void dot3(gta_ctx *c, size_t n, const float *a, const float *b, double *dot, double *na, double *nb) {
+    (void)c;
+    double s[3];
+    dot3_blocks(n, a, b, s);
+    *dot = s[0];
+    if (na) *na = s[1];
+    if (nb) *nb = s[2];
 }
 
 static double sumsq(gta_ctx *c, size_t n, const float *a) {
     (void)c;
-    double ss = 0;
-#pragma omp parallel for reduction(+ : ss) schedule(static)
-    for (size_t i = 0; i < n; i++) ss += (double)a[i] * a[i];
-    return ss;
+    double s[3];
+    dot3_blocks(n, a, NULL, s);
+    return s[1];
 }
 
 static void axpby(gta_ctx *c, size_t n, float alpha, const float *x, float beta, float *y) {
@@ -535,6 +570,7 @@ static const gta_backend_ops cpu_ops = {
     .logprob_head_bf16 = logprob_head_bf16,
     .logprob_head_fused_bf16 = logprob_head_fused_bf16,
     .bf16_kernel = bf16_kernel,
+    .bf16_choice = bf16_choice,
     .to_bf16 = to_bf16,
     .from_bf16 = from_bf16,
     .sample = sample,

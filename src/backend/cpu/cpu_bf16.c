@@ -3,6 +3,7 @@
 #include "backend/cpu/cpu_bf16.h"
 
 #include <cblas.h>
+#include <cpuid.h>
 #include <immintrin.h>
 #include <omp.h>
 #include <stdio.h>
@@ -28,15 +29,100 @@ int cpu_bf16_impl_available(int i) {
 
 void cpu_bf16_impl_set(int i) { forced = i < 0 ? -1 : cpu_bf16_impl_available(i) ? i : CPU_BF16_FALLBACK; }
 
+/* ---- the default: measured, once ----
+ * The vdpbf16ps-based products (oneDNN without AMX tiles, our kernel) pay only where the
+ * instruction outruns fp32 FMAs: on AVX512-BF16 CPUs whose vdpbf16ps issues at half
+ * the FMA rate (measured on a Sapphire Rapids-class VM without AMX: 85 GFLOP/s a core
+ * against 174, docs/benchmarks.md) the widened fp32 products of the fallback are faster.
+ * So: oneDNN where the CPU has AMX-BF16 tiles; else the vdpbf16ps products where one
+ * core's vdpbf16ps rate is at least 1.5x its FMA rate (both timed for a few ms at the
+ * first bf16 product); else the fallback. */
+
+static int amx_bf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d >> 22 & 1)) return 0;
+    /* the OS keeps the tile state (XCR0 bits 17, 18) */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo >> 17 & 3) == 3;
+}
+
+__attribute__((target("avx512f"))) static double fma_rate(long iters) {
+    __m512 a[12], b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
+    double t = omp_get_wtime();
+    for (long k = 0; k < iters; k++)
+        for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
+    t = omp_get_wtime() - t;
+    for (int i = 1; i < 12; i++) a[0] = _mm512_add_ps(a[0], a[i]);
+    volatile float sink = _mm512_reduce_add_ps(a[0]); /* keeps the loop */
+    (void)sink;
+    return 2.0 * 16 * 12 * (double)iters / t / 1e9;
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static double dpbf16_rate(long iters) {
+    __m512 a[12];
+    __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3380);
+    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
+    double t = omp_get_wtime();
+    for (long k = 0; k < iters; k++)
+        for (int i = 0; i < 12; i++) a[i] = _mm512_dpbf16_ps(a[i], x, y);
+    t = omp_get_wtime() - t;
+    for (int i = 1; i < 12; i++) a[0] = _mm512_add_ps(a[0], a[i]);
+    volatile float sink = _mm512_reduce_add_ps(a[0]);
+    (void)sink;
+    return 2.0 * 32 * 12 * (double)iters / t / 1e9;
+}
+
+static int default_sel = -1;
+static char choice[160];
+
+static void choose_default(void) {
+    int dnnl = cpu_bf16_impl_available(CPU_BF16_DNNL), own = cpu_bf16_impl_available(CPU_BF16_AVX512);
+    if (dnnl && amx_bf16()) {
+        default_sel = CPU_BF16_DNNL;
+        snprintf(choice, sizeof choice, "dnnl: the CPU has AMX-BF16 tiles");
+        return;
+    }
+    if (!own) {
+        default_sel = CPU_BF16_FALLBACK;
+        snprintf(choice, sizeof choice, "fallback: no AVX512-BF16%s", dnnl ? "" : " (or no oneDNN)");
+        return;
+    }
+    double f = 0, b = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double x = fma_rate(100000), y = dpbf16_rate(100000);
+        f = x > f ? x : f, b = y > b ? y : b;
+    }
+    int fast = b >= 1.5 * f;
+    default_sel = fast ? (dnnl ? CPU_BF16_DNNL : CPU_BF16_AVX512) : CPU_BF16_FALLBACK;
+    snprintf(choice, sizeof choice,
+             "%s: no AMX; one core's vdpbf16ps %.0f GFLOP/s against %.0f for fp32 FMA (%.2fx)",
+             names[default_sel], b, f, b / f);
+}
+
+const char *cpu_bf16_choice(void) {
+    if (default_sel < 0) cpu_bf16_impl();
+    return choice;
+}
+
 /* chosen at every call from the environment (two getenv: nothing beside a product), so a
  * test can switch it in-process */
 int cpu_bf16_impl(void) {
     if (forced >= 0) return forced;
     const char *want = getenv("GTA_CPU_BF16_GEMM");
-    /* our vdpbf16ps kernel is not the default: on the machine we measured (Sapphire Rapids
-     * class, docs/benchmarks.md) it ran 80 GFLOP/s a core against 130 for sgemm over the
-     * widened values and 310-380 for oneDNN's AMX; it stays selectable by name, and tested */
-    int sel = cpu_bf16_impl_available(CPU_BF16_DNNL) ? CPU_BF16_DNNL : CPU_BF16_FALLBACK;
+    const char *no = getenv("GTA_CPU_NO_AVX512BF16");
+    int sel;
+    if (no && *no && strcmp(no, "0")) {
+        sel = CPU_BF16_FALLBACK;
+    } else {
+        /* measured once; a race of two first callers measures twice and agrees */
+        if (default_sel < 0) {
+#pragma omp critical(gta_bf16_default)
+            if (default_sel < 0) choose_default();
+        }
+        sel = cpu_bf16_impl_available(default_sel) ? default_sel : CPU_BF16_FALLBACK;
+    }
     if (want && *want) {
         static int noted;
         int w = -1;

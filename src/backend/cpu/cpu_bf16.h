@@ -4,12 +4,14 @@
  * [K, M], else [M, K]; tb: B is stored [N, K], else [K, N]), with three implementations
  * (chosen at each call from the CPU and the environment):
  *   dnnl      oneDNN's matmul primitive (AMX or AVX512-BF16), when the build has oneDNN
- *             and the CPU AVX512-BF16: the default
- *   avx512    our own vdpbf16ps kernel (cpu_bf16_avx512.c), on CPUs with AVX512-BF16;
- *             slower than the fallback where we measured it, so only when named
+ *             and the CPU AVX512-BF16
+ *   avx512    our own vdpbf16ps kernel (cpu_bf16_avx512.c), on CPUs with AVX512-BF16
  *   fallback  the bf16 inputs widened to fp32 (exactly) and OpenBLAS's sgemm: the same
- *             products, fp32 sums, on any x86-64-v3 CPU; the default without oneDNN
- * GTA_CPU_NO_AVX512BF16=1 selects the fallback; GTA_CPU_BF16_GEMM=dnnl|avx512|fallback
+ *             products, fp32 sums, on any x86-64-v3 CPU
+ * The default is measured once (cpu_bf16_choice says why): dnnl where the CPU has AMX-BF16
+ * tiles; else dnnl (or, without oneDNN, avx512) where one core's vdpbf16ps rate is at
+ * least 1.5x its fp32 FMA rate; else the fallback. GTA_CPU_NO_AVX512BF16=1 selects the
+ * fallback; GTA_CPU_BF16_GEMM=dnnl|avx512|fallback
  * names one (an unavailable one falls back, with a note on stderr). The three differ only
  * in the order of the fp32 sums (and the AMX/vdpbf16ps flush of fp32 denormals). */
 #ifndef GTA_BACKEND_CPU_BF16_H
@@ -28,6 +30,9 @@ int cpu_bf16_impl(void);
 const char *cpu_bf16_impl_name(int impl);
 int cpu_bf16_impl_available(int impl);
 void cpu_bf16_impl_set(int impl);
+/* the default's reason, a sentence ("fallback: no AMX; one core's vdpbf16ps 85 GFLOP/s
+ * against 174 for fp32 FMA (0.49x)") */
+const char *cpu_bf16_choice(void);
 
 /* n floats rounded to bfloat16 (nearest even, nan kept quiet), in parallel */
 void cpu_bf16_round(uint16_t *dst, const float *src, size_t n);
