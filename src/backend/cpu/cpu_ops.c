@@ -634,10 +634,24 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
     float *xc = cpu_scratch(ws, SLOT_HEAD_X, (size_t)C * d), *lg = cpu_scratch(ws, SLOT_HEAD_LOGITS, (size_t)C * V);
     float *dxc = grad ? cpu_scratch(ws, SLOT_HEAD_DX, (size_t)C * d) : NULL;
     float *chunk_lse = fn ? cpu_scratch(ws, SLOT_HEAD_LSE, (size_t)C) : NULL;
+    /* bf16 GEMMs over bf16 weights: the chunk's rows and its logits' gradient are rounded
+     * once, for the logits, dx and dW products alike (the same products as head_logits,
+     * head_dx and head_dw, which would round each operand at each use) */
+    uint16_t *xb = NULL, *gb = NULL;
+    if (xr && w16 && cpu_bf16_impl() != CPU_BF16_FALLBACK) {
+        size_t nx = (size_t)C * d, ng = grad ? (size_t)C * V : 0;
+        xb = (uint16_t *)cpu_scratch(ws, SLOT_XR, (nx + ng + 1) / 2);
+        gb = grad ? xb + nx : NULL;
+    }
     for (int c0 = 0; c0 < nlp; c0 += C) {
         int nc = nlp - c0 < C ? nlp - c0 : C;
         for (int i = 0; i < nc; i++) memcpy(xc + (size_t)i * d, x + (size_t)row[c0 + i] * d, sizeof(float) * (size_t)d);
-        head_logits(ws, lg, xc, w, w16, nc, d, V, xr);
+        if (xb) {
+            cpu_bf16_round(xb, xc, (size_t)nc * d);
+            cpu_bf16_gemm(0, 1, nc, V, d, xb, d, w16, d, 0.0f, lg, V);
+        } else {
+            head_logits(ws, lg, xc, w, w16, nc, d, V, xr);
+        }
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < nc; i++) {
             int k = c0 + i, y = target[k];
@@ -662,9 +676,15 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
                 r[y] += g;
             }
         }
-        if (grad) {
+        if (grad && gb) {
+            cpu_bf16_round(gb, lg, (size_t)nc * V);
+            cpu_bf16_gemm(0, 0, nc, d, V, gb, V, w16, d, 0.0f, dxc, d);
+            if (dw) cpu_bf16_gemm(1, 0, V, d, nc, gb, V, xb, d, 1.0f, dw, d);
+        } else if (grad) {
             head_dx(ws, dxc, lg, w, w16, nc, d, V, xr);
             if (dw) head_dw(ws, dw, lg, xc, nc, d, V, xr);
+        }
+        if (grad) {
             /* several pairs may share a row (a prompt's last row predicts every branch) */
             for (int i = 0; i < nc; i++) {
                 float *dst = dx + (size_t)row[c0 + i] * d;
