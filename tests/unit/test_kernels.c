@@ -217,9 +217,116 @@ static void test_bf16_fallback_forced(void **s) {
     printf("  default bf16 gemm here: %s\n", cpu_bf16_choice());
 }
 
+/* the fused head's objective: dL/dlp_k = coef_k, whatever the log-probs */
+static void head_coef(void *ctx, int k0, int n, const float *lp, float *dlp) {
+    (void)lp;
+    for (int i = 0; i < n; i++) dlp[i] = ((const float *)ctx)[k0 + i];
+}
+
+/* The log-prob head in bf16 compute (bf16 weights, rows and logits' gradient rounded at
+ * the products' inputs), in chunks, with pairs sharing rows, given dL/dlp and fused with
+ * an objective, under each bf16 GEMM this machine has, against double sums of the same
+ * rounded rows and weights. The log-probs' bound is fp32 summation; dx and dW take the
+ * exact gradient g (onehot - softmax) where the head multiplies its bf16 rounding (at most
+ * 2^-8 of each entry: half a unit of bf16's 8-bit significand), so their bound is 2^-7 of
+ * the sum of the terms' magnitudes (twice the rounding's worst, for the fp32 logits' last
+ * bits; a wrong operand, layout or missing rounding is off by far more). */
+static void test_bf16_head_impls(void **s) {
+    (void)s;
+    enum { N = 9, D = 70, V = 300, P = 40 };
+    float *x = malloc(sizeof(float) * N * D), *wf = malloc(sizeof(float) * V * D),
+          *coef = malloc(sizeof(float) * P);
+    uint16_t *w16 = malloc(sizeof(uint16_t) * V * D);
+    int row[P], tg[P];
+    for (int i = 0; i < N * D; i++) x[i] = (float)gta_rng_normal(21, 0, (uint64_t)i);
+    for (int i = 0; i < V * D; i++) {
+        w16[i] = cpu_f32_to_bf16(0.3f * (float)gta_rng_normal(22, 0, (uint64_t)i));
+        wf[i] = cpu_bf16_to_f32(w16[i]);
+    }
+    for (int k = 0; k < P; k++) {
+        row[k] = (k * 7) % N; /* every row predicts several targets */
+        tg[k] = (int)(gta_rng_u64(23, 0, (uint64_t)k) % V);
+        coef[k] = (float)gta_rng_normal(24, 0, (uint64_t)k);
+    }
+    /* the reference: double sums of the rounded rows and weights */
+    double *lp = malloc(sizeof(double) * P), *dx = calloc(N * D, sizeof(double)),
+           *dxb = calloc(N * D, sizeof(double)), *dw = calloc(V * D, sizeof(double)),
+           *dwb = calloc(V * D, sizeof(double)), *z = malloc(sizeof(double) * V);
+    for (int k = 0; k < P; k++) {
+        const float *xr = x + (size_t)row[k] * D;
+        double mx = -1e300, se = 0;
+        for (int v = 0; v < V; v++) {
+            double a = 0;
+            for (int e = 0; e < D; e++)
+                a += (double)cpu_bf16_to_f32(cpu_f32_to_bf16(xr[e])) * wf[(size_t)v * D + e];
+            z[v] = a, mx = a > mx ? a : mx;
+        }
+        for (int v = 0; v < V; v++) se += exp(z[v] - mx);
+        double lse = mx + log(se);
+        lp[k] = z[tg[k]] - lse;
+        for (int v = 0; v < V; v++) {
+            double g = coef[k] * ((v == tg[k]) - exp(z[v] - lse));
+            for (int e = 0; e < D; e++) {
+                double xe = cpu_bf16_to_f32(cpu_f32_to_bf16(xr[e]));
+                dx[(size_t)row[k] * D + e] += g * wf[(size_t)v * D + e];
+                dxb[(size_t)row[k] * D + e] += fabs(g * wf[(size_t)v * D + e]);
+                dw[(size_t)v * D + e] += g * xe;
+                dwb[(size_t)v * D + e] += fabs(g * xe);
+            }
+        }
+    }
+    float *glp = malloc(sizeof(float) * P), *gdlp = malloc(sizeof(float) * P),
+          *gdx = malloc(sizeof(float) * N * D), *gdw = malloc(sizeof(float) * V * D);
+    int ran = 0;
+    for (int impl = 0; impl < CPU_BF16_NIMPL; impl++) {
+        if (!cpu_bf16_impl_available(impl)) continue;
+        cpu_bf16_impl_set(impl);
+        double worst = 0;
+        for (int fused = 0; fused < 2; fused++) {
+            cpu_ws ws;
+            memset(&ws, 0, sizeof ws);
+            ws.head_chunk = (size_t)16 * V;                /* chunks of 16 pairs: 16, 16, 8 */
+            for (int i = 0; i < V * D; i++) gdw[i] = 0.5f; /* dW accumulates */
+            if (fused)
+                cpu_logprob_head_fused_w16(&ws, glp, gdlp, head_coef, coef, gdx, gdw, x, w16, row, tg, P, N,
+                                           D, V, 1);
+            else
+                cpu_logprob_head_w16(&ws, glp, gdx, gdw, coef, x, w16, row, tg, P, N, D, V, 1);
+            for (int k = 0; k < P; k++) {
+                if (fabs(glp[k] - lp[k]) > 1e-4)
+                    fail_msg("%s fused=%d: lp[%d] = %.7g, want %.7g", cpu_bf16_impl_name(impl), fused, k,
+                             glp[k], lp[k]);
+                if (fused && gdlp[k] != coef[k])
+                    fail_msg("fused: dlp[%d] = %g, want %g", k, gdlp[k], coef[k]);
+            }
+            for (int i = 0; i < N * D; i++) worst = fmax(worst, fabs(gdx[i] - dx[i]) / (dxb[i] / 128 + 1e-6));
+            for (int i = 0; i < V * D; i++)
+                worst = fmax(worst, fabs(gdw[i] - 0.5 - dw[i]) / (dwb[i] / 128 + 1e-6));
+            for (int i = 0; i < N * D; i++)
+                if (fabs(gdx[i] - dx[i]) > dxb[i] / 128 + 1e-6)
+                    fail_msg("%s fused=%d: dx[%d] = %.7g, want %.7g (bound %.3g)", cpu_bf16_impl_name(impl),
+                             fused, i, gdx[i], dx[i], dxb[i] / 128 + 1e-6);
+            for (int i = 0; i < V * D; i++)
+                if (fabs(gdw[i] - 0.5 - dw[i]) > dwb[i] / 128 + 1e-6)
+                    fail_msg("%s fused=%d: dW[%d] = %.7g, want %.7g (bound %.3g)", cpu_bf16_impl_name(impl),
+                             fused, i, gdw[i] - 0.5, dw[i], dwb[i] / 128 + 1e-6);
+            cpu_scratch_release(&ws);
+        }
+        printf("  bf16 head %-8s log-probs, dx and dW within their bounds (given dL/dlp and fused; worst "
+               "|err| / bound %.3f)\n",
+               cpu_bf16_impl_name(impl), worst);
+        ran++;
+    }
+    cpu_bf16_impl_set(-1);
+    assert_true(ran >= 1);
+    free(x), free(wf), free(coef), free(w16), free(lp), free(dx), free(dxb), free(dw), free(dwb), free(z);
+    free(glp), free(gdlp), free(gdx), free(gdw);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_products), cmocka_unit_test(test_decode_products_bf16),
-        cmocka_unit_test(test_bf16_gemm), cmocka_unit_test(test_bf16_fallback_forced)};
+        cmocka_unit_test(test_bf16_gemm), cmocka_unit_test(test_bf16_fallback_forced),
+        cmocka_unit_test(test_bf16_head_impls)};
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }
