@@ -3,7 +3,8 @@
 # (a VM's generic CPUID model gets Prescott's), gta re-executes itself with OPENBLAS_CORETYPE
 # naming SkylakeX (AVX-512 F/BW/DQ/VL/CD) or Haswell (AVX2 + FMA) and says so in `gta bench`'s
 # JSON (blas_core, blas_core_detected); OPENBLAS_CORETYPE set by the user and GTA_BLAS_CORE=keep
-# are obeyed; what gta computes is the same either way within fp32 rounding.
+# are obeyed; what gta computes is the same either way within fp32 rounding, and with the
+# fp32 products in oneDNN's sgemm (GTA_CPU_SGEMM=dnnl).
 set -u
 NAME=blas
 . "$(dirname "$0")/common.bash"
@@ -87,6 +88,18 @@ if "$GTA" init --model-config "$tmp/config.json" --out "$tmp/m" --seed 3 >/dev/n
     ok "a forward's loss is the same with Prescott's kernels and gta's choice within 1e-5 relative ($l1, $l2)"
   else
     bad "a forward's loss agrees across kernels" "Prescott: $l1; chosen: $l2"
+  fi
+  # the layers' and the head's fp32 products in oneDNN's sgemm (GTA_CPU_SGEMM=dnnl; without
+  # oneDNN in the build, OpenBLAS's: then identical)
+  if GTA_CPU_SGEMM=dnnl "$GTA" forward --model "$tmp/m" --input "$tmp/in.safetensors" --out "$tmp/o3.safetensors" 2>"$tmp/err"; then
+    l3=$(st read "$tmp/o3.safetensors")
+    if python3 -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(not (a > 0 and abs(a - b) <= 1e-5 * a))' "$l2" "$l3"; then
+      ok "GTA_CPU_SGEMM=dnnl: the same loss within 1e-5 relative ($l2, $l3)"
+    else
+      bad "GTA_CPU_SGEMM=dnnl: the same loss" "OpenBLAS: $l2; oneDNN: $l3"
+    fi
+  else
+    bad "gta forward with GTA_CPU_SGEMM=dnnl" "$(cat "$tmp/err")"
   fi
 else
   bad "gta init and forward of a tiny model" "$(cat "$tmp/err")"

@@ -49,4 +49,9 @@ int cpu_bf16_dnnl_gemm(int ta, int tb, int M, int N, int K, const uint16_t *A, i
                        int ldc); /* nonzero: oneDNN refused (then not used again) */
 int cpu_bf16_dnnl_built(void);
 
+/* fp32 C[M,N] = beta C + op(A) op(B) (the layouts of cpu_bf16_gemm) in oneDNN's sgemm;
+ * nonzero: not built with oneDNN, or it refused */
+int cpu_dnnl_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                   float beta, float *C, int ldc);
+
 #endif

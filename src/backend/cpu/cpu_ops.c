@@ -49,13 +49,24 @@ enum {
 
 /* ---------------------------------------------------------------- linear layers */
 
+/* The fp32 products of the layers and the head: OpenBLAS's sgemm, or with
+ * GTA_CPU_SGEMM=dnnl oneDNN's (a measured candidate: docs/benchmarks.md); the same
+ * products and fp32 sums in another order */
+static void sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                  float beta, float *C, int ldc) {
+    const char *e = getenv("GTA_CPU_SGEMM");
+    if (e && !strcmp(e, "dnnl") && !cpu_dnnl_sgemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)) return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
+                A, lda, B, ldb, beta, C, ldc);
+}
+
 void cpu_linear(float *y, const float *x, const float *w, const float *b, int n, int in, int out, float beta) {
     if (n <= 24) {
         cpu_linear_skinny(y, x, w, b, n, in, out, beta);
         return;
     }
     beta = cpu_bias_rows(y, b, n, out, beta);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, beta, y, out);
+    sgemm(0, 1, n, out, in, x, in, w, in, beta, y, out);
 }
 
 float cpu_bias_rows(float *y, const float *b, int n, int out, float beta) {
@@ -73,11 +84,11 @@ float cpu_bias_rows(float *y, const float *b, int n, int out, float beta) {
 }
 
 void cpu_linear_dx(float *dx, const float *dy, const float *w, int n, int in, int out, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, beta, dx, in);
+    sgemm(0, 0, n, in, out, dy, out, w, in, beta, dx, in);
 }
 
 void cpu_linear_dw(float *dw, float *db, const float *dy, const float *x, int n, int in, int out) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    sgemm(1, 0, out, in, n, dy, out, x, in, 1.0f, dw, in);
     if (db) cpu_colsum_add(db, dy, n, out);
 }
 
@@ -598,7 +609,7 @@ static void head_logits(cpu_ws *ws, float *lg, const float *xc, const float *w, 
     if (w16)
         cpu_linear_w16(ws, lg, xc, w16, NULL, nc, d, V, 0.0f, xr);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, V, d, 1.0f, xc, d, w, d, 0.0f, lg, V);
+        sgemm(0, 1, nc, V, d, xc, d, w, d, 0.0f, lg, V);
 }
 
 static void head_dx(cpu_ws *ws, float *dxc, const float *lg, const float *w, const uint16_t *w16, int nc,
@@ -606,14 +617,14 @@ static void head_dx(cpu_ws *ws, float *dxc, const float *lg, const float *w, con
     if (w16)
         cpu_linear_dx_w16(ws, dxc, lg, w16, nc, d, V, 0.0f, xr);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nc, d, V, 1.0f, lg, V, w, d, 0.0f, dxc, d);
+        sgemm(0, 0, nc, d, V, lg, V, w, d, 0.0f, dxc, d);
 }
 
 static void head_dw(cpu_ws *ws, float *dw, const float *lg, const float *xc, int nc, int d, int V, int xr) {
     if (xr)
         cpu_linear_dw_xr(ws, dw, NULL, lg, xc, nc, d, V);
     else
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, d, nc, 1.0f, lg, V, xc, d, 1.0f, dw, d);
+        sgemm(1, 0, V, d, nc, lg, V, xc, d, 1.0f, dw, d);
 }
 
 static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in, cpu_dlp_fn fn, void *ctx,
