@@ -230,7 +230,9 @@ static void head_coef(void *ctx, int k0, int n, const float *lp, float *dlp) {
  * exact gradient g (onehot - softmax) where the head multiplies its bf16 rounding (at most
  * 2^-8 of each entry: half a unit of bf16's 8-bit significand), so their bound is 2^-7 of
  * the sum of the terms' magnitudes (twice the rounding's worst, for the fp32 logits' last
- * bits; a wrong operand, layout or missing rounding is off by far more). */
+ * bits). A wrong operand or layout, or rows not rounded, is off by far more (the log-probs
+ * by 7e-4 without the rows' rounding); a gradient left unrounded is closer to the reference,
+ * not further, so this does not check that rounding. */
 static void test_bf16_head_impls(void **s) {
     (void)s;
     enum { N = 9, D = 70, V = 300, P = 40 };
@@ -299,17 +301,15 @@ static void test_bf16_head_impls(void **s) {
                 if (fused && gdlp[k] != coef[k])
                     fail_msg("fused: dlp[%d] = %g, want %g", k, gdlp[k], coef[k]);
             }
-            for (int i = 0; i < N * D; i++) worst = fmax(worst, fabs(gdx[i] - dx[i]) / (dxb[i] / 128 + 1e-6));
-            for (int i = 0; i < V * D; i++)
-                worst = fmax(worst, fabs(gdw[i] - 0.5 - dw[i]) / (dwb[i] / 128 + 1e-6));
-            for (int i = 0; i < N * D; i++)
-                if (fabs(gdx[i] - dx[i]) > dxb[i] / 128 + 1e-6)
-                    fail_msg("%s fused=%d: dx[%d] = %.7g, want %.7g (bound %.3g)", cpu_bf16_impl_name(impl),
-                             fused, i, gdx[i], dx[i], dxb[i] / 128 + 1e-6);
-            for (int i = 0; i < V * D; i++)
-                if (fabs(gdw[i] - 0.5 - dw[i]) > dwb[i] / 128 + 1e-6)
-                    fail_msg("%s fused=%d: dW[%d] = %.7g, want %.7g (bound %.3g)", cpu_bf16_impl_name(impl),
-                             fused, i, gdw[i] - 0.5, dw[i], dwb[i] / 128 + 1e-6);
+            for (int i = 0; i < N * D + V * D; i++) {
+                int isdx = i < N * D, j = isdx ? i : i - N * D;
+                double got = isdx ? gdx[j] : gdw[j] - 0.5, want = isdx ? dx[j] : dw[j];
+                double bound = (isdx ? dxb[j] : dwb[j]) / 128 + 1e-6, e = fabs(got - want);
+                worst = fmax(worst, e / bound);
+                if (e > bound)
+                    fail_msg("%s fused=%d: %s[%d] = %.7g, want %.7g (bound %.3g)", cpu_bf16_impl_name(impl),
+                             fused, isdx ? "dx" : "dW", j, got, want, bound);
+            }
             cpu_scratch_release(&ws);
         }
         printf("  bf16 head %-8s log-probs, dx and dW within their bounds (given dL/dlp and fused; worst "

@@ -38,7 +38,7 @@ const char *cpu_bf16_choice(void);
 void cpu_bf16_round(uint16_t *dst, const float *src, size_t n);
 
 /* the same rounding kept in fp32 (the bf16 values widened back, exactly): what the
- * fallback multiplies */
+ * fallback multiplies; dst may be src */
 void cpu_bf16_round_f32(float *dst, const float *src, size_t n);
 
 /* the implementations (same contract as cpu_bf16_gemm) */

@@ -639,17 +639,20 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
      * logits and their gradient share one buffer, and the memory stays bounded for any
      * number of rows */
     int C = head_rows(ws, nlp, V);
-    /* bf16 compute: the logits' gradient is rounded into a second buffer (bf16, or fp32 with
-     * the fallback) beside the logits; half the rows keep the chunk's memory */
+    /* bf16 compute: the logits' gradient is rounded into a second buffer (bf16) beside the
+     * logits (the fallback rounds it in place, in chunks of the same rows); half the rows
+     * keep the chunk's memory */
     if (xr && C > 16) C = (C + 1) / 2 > 16 ? (C + 1) / 2 : 16;
     float *xc = cpu_scratch(ws, SLOT_HEAD_X, (size_t)C * d), *lg = cpu_scratch(ws, SLOT_HEAD_LOGITS, (size_t)C * V);
     float *dxc = grad ? cpu_scratch(ws, SLOT_HEAD_DX, (size_t)C * d) : NULL;
     float *chunk_lse = fn ? cpu_scratch(ws, SLOT_HEAD_LSE, (size_t)C) : NULL;
-    /* bf16 GEMMs over bf16 weights: the chunk's rows and its logits' gradient are rounded
-     * once, for the logits, dx and dW products alike (the same products as head_logits,
-     * head_dx and head_dw, which would round each operand at each use) */
+    /* bf16 compute: the chunk's rows and its logits' gradient are rounded once each, for
+     * the logits, dx and dW products alike (head_logits, head_dx and head_dw would round
+     * each operand at each use): into bf16 buffers for a bf16 GEMM, or in place, the same
+     * values kept in fp32, for the fallback, whose fp32 products then take them as they are */
+    const int pre = xr && w16, b16 = pre && cpu_bf16_impl() != CPU_BF16_FALLBACK, xr_left = pre ? 0 : xr;
     uint16_t *xb = NULL, *gb = NULL;
-    if (xr && w16 && cpu_bf16_impl() != CPU_BF16_FALLBACK) {
+    if (b16) {
         size_t nx = (size_t)C * d, ng = grad ? (size_t)C * V : 0;
         xb = (uint16_t *)cpu_scratch(ws, SLOT_XR, (nx + ng + 1) / 2);
         gb = grad ? xb + nx : NULL;
@@ -657,11 +660,12 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
     for (int c0 = 0; c0 < nlp; c0 += C) {
         int nc = nlp - c0 < C ? nlp - c0 : C;
         for (int i = 0; i < nc; i++) memcpy(xc + (size_t)i * d, x + (size_t)row[c0 + i] * d, sizeof(float) * (size_t)d);
-        if (xb) {
+        if (b16) {
             cpu_bf16_round(xb, xc, (size_t)nc * d);
             cpu_bf16_gemm(0, 1, nc, V, d, xb, d, w16, d, 0.0f, lg, V);
         } else {
-            head_logits(ws, lg, xc, w, w16, nc, d, V, xr);
+            if (pre) cpu_bf16_round_f32(xc, xc, (size_t)nc * d);
+            head_logits(ws, lg, xc, w, w16, nc, d, V, xr_left);
         }
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < nc; i++) {
@@ -687,15 +691,16 @@ static void head_impl(cpu_ws *ws, float *lp, float *dlp_out, const float *dlp_in
                 r[y] += g;
             }
         }
-        if (grad && gb) {
-            cpu_bf16_round(gb, lg, (size_t)nc * V);
-            cpu_bf16_gemm(0, 0, nc, d, V, gb, V, w16, d, 0.0f, dxc, d);
-            if (dw) cpu_bf16_gemm(1, 0, V, d, nc, gb, V, xb, d, 1.0f, dw, d);
-        } else if (grad) {
-            head_dx(ws, dxc, lg, w, w16, nc, d, V, xr);
-            if (dw) head_dw(ws, dw, lg, xc, nc, d, V, xr);
-        }
         if (grad) {
+            if (b16) {
+                cpu_bf16_round(gb, lg, (size_t)nc * V);
+                cpu_bf16_gemm(0, 0, nc, d, V, gb, V, w16, d, 0.0f, dxc, d);
+                if (dw) cpu_bf16_gemm(1, 0, V, d, nc, gb, V, xb, d, 1.0f, dw, d);
+            } else {
+                if (pre) cpu_bf16_round_f32(lg, lg, (size_t)nc * V);
+                head_dx(ws, dxc, lg, w, w16, nc, d, V, xr_left);
+                if (dw) head_dw(ws, dw, lg, xc, nc, d, V, xr_left);
+            }
             /* several pairs may share a row (a prompt's last row predicts every branch) */
             for (int i = 0; i < nc; i++) {
                 float *dst = dx + (size_t)row[c0 + i] * d;
