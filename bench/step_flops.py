@@ -61,12 +61,15 @@ def main():
         "ref_logps": fwd(t_rows, g_comp),
         "updates": U * 3 * fwd(t_rows, g_comp),
     }
+    # the head's share of gta's products: every head row of each pass
+    g_head = head * (P + (N - 1) * S + g_comp + U * 3 * g_comp)
     tf = lambda m: 2 * m / 1e12
     gt, tt = tf(sum(gta.values())), tf(sum(torch.values()))
     print(f"{a.config}, {P} x {G}, {L} + {N}, U = {U}: the products' TFLOP of one step")
     for k in ("generate", "old_logps", "ref_logps", "updates"):
         print(f"  {k:10s} gta {tf(gta.get(k, 0)):7.3f}   PyTorch {tf(torch.get(k, 0)):7.3f}")
     print(f"  {'total':10s} gta {gt:7.3f}   PyTorch {tt:7.3f}   PyTorch / gta {tt / gt:.2f}x")
+    print(f"  the head's products: {tf(g_head):.3f} TFLOP, {100 * tf(g_head) / gt:.0f}% of gta's")
     if a.seconds:
         print(f"  gta at {a.seconds:.2f} s: {gt * 1e3 / a.seconds:.0f} GFLOP/s")
     if a.torch_seconds:
